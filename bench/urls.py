@@ -1,0 +1,39 @@
+"""The portal's URLs plus the benches' baselines, measured in the same run as the product:
+- `bench/insert/`: one INSERT and a tiny JSON answer (bench_inbound.py);
+- `bench/constant/`: the cheapest authenticated DRF endpoint, with the same auth, permission
+  check and throttle as the API (bench_api.py)."""
+
+import uuid
+
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from subscriptions.api.permissions import requires
+from subscriptions.models import InboundReceipt, Source
+
+
+@csrf_exempt
+def one_insert(request):
+    InboundReceipt.objects.create(source=Source.SYSTEM, external_id=uuid.uuid4().hex)
+    return JsonResponse({"ok": True})
+
+
+class Constant(APIView):
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    permission_classes = [requires("subscriptions.view_subscription")]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+urlpatterns = [
+    path("bench/insert/", one_insert),
+    path("bench/constant/", Constant.as_view()),
+    path("", include("portal.urls")),
+]

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from subscriptions.admin.dashboard import dashboard
+from subscriptions.metrics import metrics
+from subscriptions.views_health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/dashboard/", dashboard, name="admin-dashboard"),
+    path("metrics", metrics, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("subscriptions.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(
+        url_name="api-schema", template_name="api/swagger_ui.html"), name="api-docs"),
+    path("", include("subscriptions.urls")),
+]

@@ -1,0 +1,405 @@
+"""Input and output shapes of the integration API (docs/api.md).
+
+Input serializers only parse and check what a client sent (phones to E.164, short codes and
+keywords to their rows); views hand the result to services or selectors. Anything that
+reaches the database is checked first, so bad input is a 400 and never a database error.
+"""
+
+import string
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .. import rules, selectors
+from ..models import (
+    Keyword,
+    OutboundMessage,
+    ProviderAccount,
+    ProviderKind,
+    ProviderSync,
+    ShortCode,
+    Source,
+    Status,
+    SubscriptionEvent,
+)
+from ..phones import InvalidPhone, normalize
+
+BATCH_LIMIT = 10_000
+SEED_PHONE = "15555551212"
+SEED_E164 = "+15555551212"
+SEED_CODE = "12345"
+SHORT_CODE_PATTERN = r"^\+?[0-9]{3,15}$"
+KEYWORD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+MAX_WINDOW_HOURS = 24 * 365
+CLOCK_SKEW = timedelta(minutes=5)  # a client clock a little ahead is not "the future"
+
+# What each provider kind may carry (docs/api.md "Provider account settings").
+KIND_SETTINGS = {
+    ProviderKind.CONSOLE: ((), ()),
+    ProviderKind.SFMC: (("auth_base_url", "rest_base_url", "account_id"),
+                        ("client_id", "client_secret")),
+    ProviderKind.WHATCOUNTS: (("base_url", "realm"), ("password",)),
+    ProviderKind.SKYCORE: (("api_url",), ("api_key",)),
+}
+POSTBACK_PATHS = {ProviderKind.SKYCORE: "/webhooks/skycore/{token}/"}
+TEMPLATE_FIELDS = {"brand", "program", "code"}
+
+
+# Fields -----------------------------------------------------------------------------------
+
+@extend_schema_field({"type": "string", "example": SEED_PHONE,
+                      "description": "E.164, digits with country code, or national format."})
+class PhoneField(serializers.CharField):
+    """A phone number in any accepted format, validated to E.164."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=32, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        value = super().run_validation(data)
+        try:
+            return normalize(value)
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_phone") from exc
+
+
+@extend_schema_field({"type": "string", "example": SEED_CODE})
+class ShortCodeField(serializers.CharField):
+    """A short code named by its code string, resolved to the row."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=20, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        code = super().run_validation(data)
+        short_code = ShortCode.objects.select_related("provider").filter(code=code).first()
+        if short_code is None:
+            raise serializers.ValidationError(f"Unknown short code {code!r}.",
+                                              code="unknown_short_code")
+        return short_code
+
+    def to_representation(self, value):
+        return value.code
+
+
+def program_on(short_code, word):
+    """The program keyword `word` on `short_code`, or a 400 naming the keyword field."""
+    try:
+        return selectors.program(short_code, word)
+    except Keyword.DoesNotExist:
+        raise serializers.ValidationError(
+            {"keyword": [f"No program keyword {word.upper()!r} on short code "
+                         f"{short_code.code}."]}, code="unknown_keyword") from None
+
+
+def _check_template(value):
+    """Reply texts are str.format templates; an unknown {name} would fail when sent."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError as exc:
+        raise serializers.ValidationError(f"Not a valid template: {exc}.") from exc
+    unknown = names - TEMPLATE_FIELDS
+    if unknown:
+        raise serializers.ValidationError(
+            f"Unknown placeholder(s) {sorted(unknown)}; use {sorted(TEMPLATE_FIELDS)}.")
+    return value
+
+
+# Provider accounts ------------------------------------------------------------------------
+
+class ProviderAccountSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(max_length=100)
+    settings = serializers.DictField(
+        child=serializers.CharField(max_length=500, allow_blank=True), required=False,
+        help_text="Non-secret settings of the kind, e.g. base URLs (docs/api.md).")
+    secrets = serializers.DictField(
+        child=serializers.CharField(max_length=500, allow_blank=True), write_only=True,
+        required=False, help_text="Write-only; empty values keep what is stored.")
+    postback_url = serializers.SerializerMethodField(
+        help_text="Where the provider posts status changes (SkyCore); null for kinds "
+                  "without postbacks.")
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["id", "name", "kind", "settings", "secrets", "is_active", "postback_url",
+                  "created_at"]
+        read_only_fields = ["created_at"]
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_postback_url(self, account):
+        path = POSTBACK_PATHS.get(account.kind)
+        if path is None:
+            return None
+        return self.context["request"].build_absolute_uri(
+            path.format(token=account.postback_token))
+
+    def validate_name(self, name):
+        taken = ProviderAccount.objects.filter(name=name)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError("A provider account with this name exists.",
+                                              code="unique")
+        return name
+
+    def validate(self, attrs):
+        kind = attrs.get("kind", self.instance.kind if self.instance else ProviderKind.CONSOLE)
+        allowed_settings, allowed_secrets = KIND_SETTINGS[kind]
+        settings = attrs.get("settings", self.instance.settings if self.instance else {})
+        errors = {}
+        for field, given, allowed in (("settings", settings, allowed_settings),
+                                      ("secrets", attrs.get("secrets", {}), allowed_secrets)):
+            unknown = sorted(set(given) - set(allowed))
+            if unknown:
+                errors[field] = [f"Not used by {kind} accounts: {', '.join(unknown)}. "
+                                 f"Allowed: {', '.join(allowed) or 'none'}."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def create(self, validated_data):
+        secrets = validated_data.pop("secrets", {})
+        account = ProviderAccount(**validated_data)
+        account.set_secrets(secrets)
+        account.save()
+        return account
+
+    def update(self, account, validated_data):
+        secrets = validated_data.pop("secrets", None)
+        for name, value in validated_data.items():
+            setattr(account, name, value)
+        if secrets:
+            account.set_secrets(secrets)
+        account.save()
+        return account
+
+
+# Short codes and keywords -----------------------------------------------------------------
+
+class ShortCodeSerializer(serializers.ModelSerializer):
+    code = serializers.RegexField(SHORT_CODE_PATTERN, max_length=16,
+                                  help_text="The short code or long number, e.g. 12345.")
+    double_opt_in_window_hours = serializers.IntegerField(min_value=1,
+                                                          max_value=MAX_WINDOW_HOURS,
+                                                          required=False)
+
+    class Meta:
+        model = ShortCode
+        fields = ["code", "name", "brand", "provider", "double_opt_in_window_hours",
+                  "help_text", "stop_text", "opt_in_text", "double_opt_in_prompt",
+                  "stop_blocks_imports", "created_at"]
+        read_only_fields = ["created_at"]
+        extra_kwargs = {name: {"validators": [_check_template]} for name in
+                        ("help_text", "stop_text", "opt_in_text", "double_opt_in_prompt")}
+
+    def validate_code(self, code):
+        taken = ShortCode.objects.filter(code=code)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError(f"Short code {code} exists.", code="unique")
+        return code
+
+
+class KeywordSerializer(serializers.ModelSerializer):
+    word = serializers.RegexField(
+        KEYWORD_PATTERN, help_text="Matched case-insensitively; stored upper-case.")
+    short_code = serializers.CharField(source="short_code.code", read_only=True)
+
+    class Meta:
+        model = Keyword
+        fields = ["word", "short_code", "kind", "title", "description", "provider_ref",
+                  "double_opt_in", "is_public", "provider", "discovered", "created_at"]
+        read_only_fields = ["discovered", "created_at"]
+
+    def validate_word(self, word):
+        word = word.upper()
+        if word in rules.STOP_WORDS:
+            raise serializers.ValidationError(
+                f"{word} is a carrier STOP word; handsets sending it always stop everything.")
+        short_code = self.context["short_code"]
+        taken = Keyword.objects.filter(short_code=short_code, word=word)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError(f"{word} exists on short code {short_code.code}.",
+                                              code="unique")
+        return word
+
+
+# Contacts ---------------------------------------------------------------------------------
+
+class PhonePathSerializer(serializers.Serializer):
+    phone = PhoneField()
+
+
+class ContactSubscriptionSerializer(serializers.Serializer):
+    short_code = serializers.CharField(source="short_code.code")
+    keyword = serializers.CharField(source="keyword.word")
+    status = serializers.ChoiceField(choices=Status.choices)
+    changed_at = serializers.DateTimeField()
+    source = serializers.ChoiceField(source="last_source", choices=Source.choices)
+
+
+class ContactStopSerializer(serializers.Serializer):
+    short_code = serializers.CharField(source="short_code.code")
+    since = serializers.DateTimeField(source="created_at")
+
+
+class ContactSerializer(serializers.Serializer):
+    phone = serializers.CharField()
+    subscriptions = ContactSubscriptionSerializer(many=True)
+    stops = ContactStopSerializer(many=True)
+
+
+# Consent changes --------------------------------------------------------------------------
+
+class OptInSerializer(serializers.Serializer):
+    phone = PhoneField()
+    short_code = ShortCodeField()
+    keyword = serializers.CharField(max_length=40, help_text="A program keyword, e.g. JOIN.")
+    consent_text = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default="",
+        help_text="The consent language the person agreed to; kept in the history.")
+    occurred_at = serializers.DateTimeField(
+        required=False, help_text="When consent was given; defaults to now.")
+
+    def validate_occurred_at(self, value):
+        if value > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError("Consent cannot be given in the future.")
+        return value
+
+    def validate(self, attrs):
+        attrs["keyword"] = program_on(attrs["short_code"], attrs["keyword"])
+        return attrs
+
+
+class OptOutSerializer(serializers.Serializer):
+    phone = PhoneField()
+    short_code = ShortCodeField()
+    keyword = serializers.CharField(
+        max_length=40, required=False, allow_blank=True,
+        help_text="Leave out to opt out of every program on the code (like STOP).")
+
+    def validate(self, attrs):
+        word = attrs.pop("keyword", "")
+        attrs["keyword"] = program_on(attrs["short_code"], word) if word else None
+        return attrs
+
+
+class OptInResultSerializer(serializers.Serializer):
+    phone = serializers.CharField()
+    short_code = serializers.CharField()
+    keyword = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+
+
+class ChangedSerializer(serializers.Serializer):
+    keyword = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+
+
+class OptOutResultSerializer(serializers.Serializer):
+    phone = serializers.CharField()
+    short_code = serializers.CharField()
+    changed = ChangedSerializer(many=True)
+
+
+# Sendable ---------------------------------------------------------------------------------
+
+SENDABLE_REASONS = ["opted_in", "opted_out", "pending", "stopped", "no_subscription"]
+
+
+class SendableQuerySerializer(serializers.Serializer):
+    phone = PhoneField()
+    short_code = ShortCodeField()
+    keyword = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        word = attrs.pop("keyword", "")
+        attrs["keyword"] = program_on(attrs["short_code"], word) if word else None
+        return attrs
+
+
+class SendableBatchSerializer(SendableQuerySerializer):
+    phone = None
+    phones = serializers.ListField(
+        child=serializers.CharField(max_length=32), allow_empty=False,
+        max_length=BATCH_LIMIT,
+        help_text=f"Up to {BATCH_LIMIT:,} numbers in any accepted format; the view parses "
+                  "them once, in the selector.")
+
+
+class SendableSerializer(serializers.Serializer):
+    phone = serializers.CharField()
+    short_code = serializers.CharField()
+    keyword = serializers.CharField(allow_null=True)
+    sendable = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=SENDABLE_REASONS)
+
+
+class SendableBatchItemSerializer(serializers.Serializer):
+    phone = serializers.CharField()
+    sendable = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=SENDABLE_REASONS)
+
+
+class SendableBatchResultSerializer(serializers.Serializer):
+    results = SendableBatchItemSerializer(many=True)
+
+
+# History, syncs, outbox -------------------------------------------------------------------
+
+class EventQuerySerializer(serializers.Serializer):
+    phone = PhoneField(required=False)
+    short_code = serializers.CharField(max_length=20, required=False)
+    keyword = serializers.CharField(max_length=40, required=False)
+    source = serializers.ChoiceField(choices=Source.choices, required=False)
+    since = serializers.DateTimeField(required=False,
+                                      help_text="Only events recorded at or after this time.")
+
+
+class EventSerializer(serializers.ModelSerializer):
+    phone = serializers.CharField(source="contact.phone")
+    short_code = serializers.CharField(source="short_code.code")
+    keyword = serializers.CharField(source="keyword.word", allow_null=True, default=None)
+
+    class Meta:
+        model = SubscriptionEvent
+        fields = ["id", "phone", "short_code", "keyword", "action", "old_status", "new_status",
+                  "source", "occurred_at", "recorded_at", "outcome", "reason", "actor_label"]
+
+
+class SyncQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ProviderSync._meta.get_field("status").choices,
+                                     required=False)
+    provider = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False,
+                                        help_text="Provider account id.")
+
+
+class SyncSerializer(serializers.ModelSerializer):
+    phone = serializers.CharField(source="contact.phone")
+    short_code = serializers.CharField(source="short_code.code")
+
+    class Meta:
+        model = ProviderSync
+        fields = ["id", "phone", "short_code", "provider", "operation", "status", "attempts",
+                  "next_attempt_at", "last_error", "detail", "created_at", "updated_at"]
+
+
+class OutboxQuerySerializer(serializers.Serializer):
+    phone = PhoneField(required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100,
+                                     help_text="Newest texts first; at most this many.")
+
+
+class OutboxSerializer(serializers.ModelSerializer):
+    short_code = serializers.CharField(source="short_code.code")
+
+    class Meta:
+        model = OutboundMessage
+        fields = ["id", "phone", "short_code", "text", "purpose", "status", "created_at",
+                  "sent_at"]
+

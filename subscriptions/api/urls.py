@@ -1,0 +1,34 @@
+"""/api/v1/ routes (issue "The integration API"; docs/api.md)."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+from .imports import ImportDetailView, ImportErrorsView, ImportListView
+from .inbound import InboundView
+
+router = SimpleRouter()
+router.register("providers", views.ProviderAccountViewSet, basename="provider")
+router.register("short-codes", views.ShortCodeViewSet, basename="short-code")
+
+keywords = views.KeywordViewSet
+
+urlpatterns = [
+    path("short-codes/<str:code>/keywords/",
+         keywords.as_view({"get": "list", "post": "create"}), name="keyword-list"),
+    path("short-codes/<str:code>/keywords/<str:word>/",
+         keywords.as_view({"get": "retrieve", "patch": "partial_update"}),
+         name="keyword-detail"),
+    path("contacts/<str:phone>/", views.ContactView.as_view(), name="contact-detail"),
+    path("opt-ins/", views.OptInView.as_view(), name="opt-ins"),
+    path("opt-outs/", views.OptOutView.as_view(), name="opt-outs"),
+    path("sendable/", views.SendableView.as_view(), name="sendable"),
+    path("events/", views.EventListView.as_view(), name="events"),
+    path("syncs/", views.SyncListView.as_view(), name="syncs"),
+    path("outbox/", views.OutboxView.as_view(), name="outbox"),
+    path("inbound/", InboundView.as_view(), name="api-inbound"),
+    path("imports/", ImportListView.as_view(), name="api-imports"),
+    path("imports/<str:pk>/", ImportDetailView.as_view(), name="api-import"),
+    path("imports/<str:pk>/errors.csv", ImportErrorsView.as_view(), name="api-import-errors"),
+    *router.urls,
+]

@@ -1,0 +1,361 @@
+"""The /api/v1/ views. Thin: input serializer -> service or selector -> output.
+
+Consent changes go through `services` with source "api", the token's user as actor and the
+client's consent text, address and user agent as evidence.
+"""
+
+import re
+from functools import cached_property
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..models import (
+    Keyword,
+    OutboundMessage,
+    Outcome,
+    ProviderAccount,
+    ProviderKind,
+    ProviderSync,
+    ShortCode,
+    Source,
+)
+from ..phones import InvalidPhone
+from . import serializers as s
+from .idempotency import idempotent
+from .permissions import CHANGE_CONSENT, ModelPermissions, requires
+from .schema import ERROR, IDEMPOTENCY_KEY
+
+SEED = {"phone": s.SEED_PHONE, "short_code": s.SEED_CODE}
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The consent rules refused this change."
+    default_code = "refused"
+
+
+class JsonApi:
+    """JSON in and out; no browsable HTML API, so the schema says exactly what is served."""
+
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+
+def validated(serializer_class, data, **context):
+    serializer = serializer_class(data=data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def api_context(request, **evidence):
+    return services.Context(
+        source=Source.API, actor=request.user, ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("User-Agent", ""), **evidence)
+
+
+def checked_lookup(value, pattern, what):
+    """A path value that cannot name any row is a 404 before it reaches the database."""
+    if not re.fullmatch(pattern, value):
+        raise NotFound(f"No {what} {value!r}.")
+    return value
+
+
+class NewestFirst(CursorPagination):
+    """Ordered by id, which only grows: rows inserted while a client pages never shift or
+    repeat the pages it has not read yet."""
+
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class PartialUpdateMixin:
+    """PATCH only: a PUT would silently reset every field the client left out."""
+
+    def partial_update(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+
+# Configuration: provider accounts, short codes, keywords -----------------------------------
+
+@extend_schema(tags=["configuration"])
+class ProviderAccountViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
+                             mixins.CreateModelMixin, mixins.RetrieveModelMixin,
+                             viewsets.GenericViewSet):
+    """Provider accounts. Secrets are write-only and encrypted at rest."""
+
+    queryset = ProviderAccount.objects.all()
+    serializer_class = s.ProviderAccountSerializer
+    permission_classes = [ModelPermissions]
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={201: s.ProviderAccountSerializer,
+                                                           422: ERROR}, examples=[
+        OpenApiExample("SkyCore account", request_only=True, value={
+            "name": "SkyCore main", "kind": "skycore",
+            "settings": {"api_url": "https://secure.skycore.com/API/wxml/1.3/index.php"},
+            "secrets": {"api_key": "..."}, "is_active": True})])
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+
+@extend_schema(tags=["configuration"])
+class ShortCodeViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
+                       mixins.CreateModelMixin, mixins.RetrieveModelMixin,
+                       viewsets.GenericViewSet):
+    """Short codes (and long numbers), named by their code string."""
+
+    queryset = ShortCode.objects.select_related("provider")
+    serializer_class = s.ShortCodeSerializer
+    permission_classes = [ModelPermissions]
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+
+    def get_object(self):
+        checked_lookup(self.kwargs["code"], s.SHORT_CODE_PATTERN[1:-1], "short code")
+        return super().get_object()
+
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={201: s.ShortCodeSerializer,
+                                                           422: ERROR}, examples=[
+        OpenApiExample("Seed short code", request_only=True, value={
+            "code": s.SEED_CODE, "name": "Acme deals", "brand": "Acme", "provider": 1,
+            "double_opt_in_window_hours": 24})])
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+
+@extend_schema(tags=["configuration"])
+class KeywordViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
+                     mixins.CreateModelMixin, mixins.RetrieveModelMixin,
+                     viewsets.GenericViewSet):
+    """Keywords of one short code, named by their word (case-insensitive)."""
+
+    serializer_class = s.KeywordSerializer
+    permission_classes = [ModelPermissions]
+    queryset = Keyword.objects.none()  # the model, for ModelPermissions and the schema
+
+    @cached_property
+    def short_code(self):
+        code = checked_lookup(self.kwargs["code"], s.SHORT_CODE_PATTERN[1:-1], "short code")
+        short_code = ShortCode.objects.filter(code=code).first()
+        if short_code is None:
+            raise NotFound(f"No short code {code!r}.")
+        return short_code
+
+    def get_queryset(self):
+        return Keyword.objects.filter(short_code=self.short_code).select_related("short_code")
+
+    def get_object(self):
+        word = checked_lookup(self.kwargs["word"], s.KEYWORD_PATTERN[1:-1], "keyword")
+        keyword = self.get_queryset().filter(word=word.upper()).first()
+        if keyword is None:
+            raise NotFound(f"No keyword {word.upper()!r} on short code {self.short_code.code}.")
+        self.check_object_permissions(self.request, keyword)
+        return keyword
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if "code" in self.kwargs:  # absent only while the schema is generated
+            context["short_code"] = self.short_code
+        return context
+
+    def perform_create(self, serializer):
+        serializer.save(short_code=self.short_code)
+
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={201: s.KeywordSerializer,
+                                                           422: ERROR}, examples=[
+        OpenApiExample("Program keyword", request_only=True, value={
+            "word": "JOIN", "kind": "program", "title": "Weekly deals",
+            "description": "One text a week.", "double_opt_in": False, "is_public": True})])
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+
+# Contacts and consent ----------------------------------------------------------------------
+
+@extend_schema(tags=["consent"], responses={200: s.ContactSerializer}, examples=[
+    OpenApiExample("A contact", response_only=True, value={
+        "phone": s.SEED_E164,
+        "subscriptions": [{"short_code": s.SEED_CODE, "keyword": "JOIN", "status": "opted_in",
+                           "changed_at": "2025-01-01T12:00:00Z", "source": "api"}],
+        "stops": []})])
+class ContactView(JsonApi, APIView):
+    """A contact's subscriptions and active STOPs. 404 when the number is unknown."""
+
+    permission_classes = [requires("subscriptions.view_contact",
+                                   "subscriptions.view_subscription")]
+
+    def get(self, request, phone):
+        phone = validated(s.PhonePathSerializer, {"phone": phone})["phone"]
+        contact = selectors.contact_by_phone(phone)
+        if contact is None:
+            raise NotFound(f"No contact with phone {phone}.")
+        return Response(s.ContactSerializer({
+            "phone": contact.phone, "subscriptions": selectors.subscriptions_of(contact),
+            "stops": selectors.active_stops_of(contact)}).data)
+
+
+OPT_IN_STATUS = {Outcome.APPLIED: status.HTTP_201_CREATED, Outcome.NO_CHANGE: status.HTTP_200_OK}
+
+
+@extend_schema(tags=["consent"])
+class OptInView(JsonApi, APIView):
+    """Opt a number in to one program; the integration attests consent (kept as evidence).
+
+    201 when something changed (opted in, or pending when the program needs double opt-in),
+    200 when already in, 409 when the rules refuse or the event is older than the last one.
+    """
+
+    permission_classes = [requires(CHANGE_CONSENT)]
+
+    @extend_schema(request=s.OptInSerializer, parameters=[IDEMPOTENCY_KEY], responses={
+        201: s.OptInResultSerializer, 200: s.OptInResultSerializer,
+        409: OpenApiResponse(ERROR, description="Refused by the consent rules, or stale."),
+        422: ERROR}, examples=[
+        OpenApiExample("Opt in", request_only=True, value={
+            **SEED, "keyword": "JOIN", "consent_text": "Yes, text me weekly deals."}),
+        OpenApiExample("Opted in", response_only=True, status_codes=["201"], value={
+            "phone": s.SEED_E164, "short_code": s.SEED_CODE, "keyword": "JOIN",
+            "status": "opted_in"})])
+    @idempotent
+    def post(self, request):
+        data = validated(s.OptInSerializer, request.data)
+        keyword = data["keyword"]
+        ctx = api_context(request, consent_text=data["consent_text"],
+                          occurred_at=data.get("occurred_at"))
+        event = services.opt_in(data["phone"], keyword, ctx).events[0]
+        if event.outcome not in OPT_IN_STATUS:
+            raise Conflict(detail=event.reason, code=event.outcome)
+        return Response({"phone": data["phone"], "short_code": keyword.short_code.code,
+                         "keyword": keyword.word, "status": event.subscription.status},
+                        status=OPT_IN_STATUS[event.outcome])
+
+
+@extend_schema(tags=["consent"])
+class OptOutView(JsonApi, APIView):
+    """Opt a number out of one program, or of every program on the code when no keyword is
+    given (like STOP: the number stays stopped there until it opts in again). Never refused.
+    """
+
+    permission_classes = [requires(CHANGE_CONSENT)]
+
+    @extend_schema(request=s.OptOutSerializer, parameters=[IDEMPOTENCY_KEY], responses={
+        200: s.OptOutResultSerializer, 422: ERROR}, examples=[
+        OpenApiExample("One program", request_only=True, value={**SEED, "keyword": "JOIN"}),
+        OpenApiExample("Whole short code", request_only=True, value=SEED),
+        OpenApiExample("Opted out", response_only=True, value={
+            "phone": s.SEED_E164, "short_code": s.SEED_CODE,
+            "changed": [{"keyword": "JOIN", "status": "opted_out"}]})])
+    @idempotent
+    def post(self, request):
+        data = validated(s.OptOutSerializer, request.data)
+        ctx = api_context(request)
+        if data["keyword"] is None:
+            result = services.stop_all(data["phone"], data["short_code"], ctx)
+        else:
+            result = services.opt_out(data["phone"], data["keyword"], ctx)
+        return Response({"phone": data["phone"], "short_code": data["short_code"].code,
+                         "changed": [{"keyword": e.keyword.word, "status": e.new_status}
+                                     for e in result.changed]})
+
+
+@extend_schema(tags=["consent"])
+class SendableView(JsonApi, APIView):
+    """May we text this number (on this code, for this program)? Pending is never sendable.
+
+    POST answers up to 10,000 numbers at once, in input order, with a constant number of
+    queries. It changes nothing, so it takes no Idempotency-Key: a replayed answer would be
+    stale consent.
+    """
+
+    permission_classes = [requires("subscriptions.view_subscription")]
+
+    @extend_schema(parameters=[s.SendableQuerySerializer], responses={200: s.SendableSerializer},
+                   examples=[OpenApiExample("Sendable", response_only=True, value={
+                       "phone": s.SEED_E164, "short_code": s.SEED_CODE, "keyword": "JOIN",
+                       "sendable": True, "reason": "opted_in"})])
+    def get(self, request):
+        data = validated(s.SendableQuerySerializer, request.query_params)
+        answer = selectors.sendable(data["phone"], data["short_code"], data["keyword"])
+        return Response(s.SendableSerializer(answer).data)
+
+    @extend_schema(request=s.SendableBatchSerializer,
+                   responses={200: s.SendableBatchResultSerializer}, examples=[
+        OpenApiExample("Batch", request_only=True, value={
+            "short_code": s.SEED_CODE, "keyword": "JOIN",
+            "phones": [s.SEED_PHONE, "+15555551213"]}),
+        OpenApiExample("Batch answer", response_only=True, value={"results": [
+            {"phone": s.SEED_E164, "sendable": True, "reason": "opted_in"},
+            {"phone": "+15555551213", "sendable": False, "reason": "stopped"}]})])
+    def post(self, request):
+        data = validated(s.SendableBatchSerializer, request.data)
+        try:
+            answers = selectors.sendable_many(data["phones"], data["short_code"], data["keyword"])
+        except InvalidPhone as exc:
+            raise ValidationError({"phones": [str(exc)]}, code="invalid_phone") from exc
+        return Response({"results": [
+            {"phone": a.phone, "sendable": a.sendable, "reason": a.reason} for a in answers]})
+
+
+# Logs: history, provider syncs, console outbox --------------------------------------------
+
+@extend_schema(tags=["logs"], parameters=[s.EventQuerySerializer])
+class EventListView(JsonApi, ListAPIView):
+    """The consent history, newest first, cursor-paginated (stable while rows are added)."""
+
+    serializer_class = s.EventSerializer
+    permission_classes = [requires("subscriptions.view_subscriptionevent")]
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        return selectors.history(**validated(s.EventQuerySerializer, self.request.query_params))
+
+
+@extend_schema(tags=["logs"], parameters=[s.SyncQuerySerializer])
+class SyncListView(JsonApi, ListAPIView):
+    """The provider sync log (the outbox of consent changes to providers), newest first."""
+
+    serializer_class = s.SyncSerializer
+    permission_classes = [requires("subscriptions.view_providersync")]
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        filters = validated(s.SyncQuerySerializer, self.request.query_params)
+        syncs = ProviderSync.objects.select_related("contact", "short_code")
+        if "status" in filters:
+            syncs = syncs.filter(status=filters["status"])
+        if "provider" in filters:
+            syncs = syncs.filter(provider_id=filters["provider"])
+        return syncs
+
+
+@extend_schema(tags=["logs"], parameters=[s.OutboxQuerySerializer],
+               responses={200: s.OutboxSerializer(many=True)})
+class OutboxView(JsonApi, APIView):
+    """Texts the console provider "sent" (development, demos, tests), newest first."""
+
+    permission_classes = [requires("subscriptions.view_outboundmessage")]
+
+    def get(self, request):
+        filters = validated(s.OutboxQuerySerializer, request.query_params)
+        messages = (OutboundMessage.objects.filter(provider__kind=ProviderKind.CONSOLE)
+                    .select_related("short_code").order_by("-id"))
+        if "phone" in filters:
+            messages = messages.filter(phone=filters["phone"])
+        return Response(s.OutboxSerializer(messages[:filters["limit"]], many=True).data)

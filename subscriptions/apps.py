@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class SubscriptionsConfig(AppConfig):
+    name = "subscriptions"
+    verbose_name = "SMS consent"
+
+    def ready(self):
+        from . import checks, metrics, receivers  # noqa: F401  (registers checks, receivers)

@@ -1,0 +1,24 @@
+"""Print a signed preferences link for a caller (`manage.py preferences_link PHONE`)."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from subscriptions.links import DEFAULT_MAX_AGE, preferences_link_path
+from subscriptions.phones import InvalidPhone, normalize
+
+
+class Command(BaseCommand):
+    help = (f"Print a signed link that opens the preferences page for PHONE without a code; "
+            f"it works for {DEFAULT_MAX_AGE // 86400} days.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("phone")
+        parser.add_argument("--base-url", default=settings.PORTAL_BASE_URL,
+                            help="Where the portal is reached (default: PORTAL_BASE_URL).")
+
+    def handle(self, phone, base_url, **options):
+        try:
+            e164 = normalize(phone)
+        except InvalidPhone as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(base_url.rstrip("/") + preferences_link_path(e164))

@@ -1,0 +1,91 @@
+"""A demo world on the console provider: two brands, programs, varied consent states."""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from subscriptions import services
+from subscriptions.models import (
+    Keyword,
+    KeywordKind,
+    ProviderAccount,
+    ProviderKind,
+    ShortCode,
+    Subscription,
+)
+from subscriptions.services import Context
+
+PROGRAMS = {
+    "12345": [
+        ("DEALS", "Weekly deals", "One text a week with our best offers.", False),
+        ("ALERTS", "Order alerts", "Shipping and delivery updates for your orders.", False),
+        ("VIP", "VIP club", "Early access to sales. Up to 4 msgs/month.", True),
+    ],
+    "67890": [
+        ("NEWS", "Bistro news", "Menus and events, twice a month.", False),
+        ("TABLE", "Table ready", "A text when your table is ready.", False),
+    ],
+}
+
+
+class Command(BaseCommand):
+    help = "Load demo data: a console provider, two short codes, programs and contacts."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        account, _ = ProviderAccount.objects.get_or_create(
+            name="Demo console", defaults={"kind": ProviderKind.CONSOLE})
+        codes = {
+            "12345": ShortCode.objects.get_or_create(
+                code="12345", defaults={"name": "Acme Deals", "brand": "Acme",
+                                        "provider": account})[0],
+            "67890": ShortCode.objects.get_or_create(
+                code="67890", defaults={"name": "Bistro Texts", "brand": "Bistro Verde",
+                                        "provider": account})[0],
+        }
+        for code, programs in PROGRAMS.items():
+            for word, title, description, double in programs:
+                Keyword.objects.get_or_create(
+                    short_code=codes[code], word=word,
+                    defaults={"kind": KeywordKind.PROGRAM, "title": title,
+                              "description": description, "double_opt_in": double})
+        acme = codes["12345"]
+        Keyword.objects.get_or_create(short_code=acme, word="STOPACME",
+                                      defaults={"kind": KeywordKind.STOP})
+        Keyword.objects.get_or_create(short_code=acme, word="Y",
+                                      defaults={"kind": KeywordKind.CONFIRM})
+        Keyword.objects.get_or_create(short_code=acme, word="ACMEHELP",
+                                      defaults={"kind": KeywordKind.HELP})
+        if not Subscription.objects.exists():
+            self._people(codes)
+        self._admin_user()
+
+    def _people(self, codes):
+        acme, bistro = codes["12345"], codes["67890"]
+
+        def kw(code, word):
+            return Keyword.objects.get(short_code=code, word=word)
+
+        earlier = timezone.now() - timedelta(days=30)
+        web = Context(source="system", occurred_at=earlier, actor_label="seed_demo",
+                      consent_text="Demo data")
+        for phone in ["+15555550101", "+15555550102", "+15555550103"]:
+            services.opt_in(phone, kw(acme, "DEALS"), web)
+            services.opt_in(phone, kw(acme, "ALERTS"), web)
+        services.opt_in("+15555550101", kw(bistro, "NEWS"), web)
+        services.opt_in("+15555550104", kw(acme, "VIP"), Context(source="system",
+                                                                  actor_label="seed_demo"))
+        services.opt_out("+15555550102", kw(acme, "DEALS"),
+                         Context(source="system", actor_label="seed_demo"))
+        services.stop_all("+15555550103", acme, Context(source="mo", actor_label="seed_demo"))
+        self.stdout.write(self.style.SUCCESS(
+            "Demo loaded: codes 12345 (Acme) and 67890 (Bistro Verde); try +15555550101."))
+
+    def _admin_user(self):
+        User = get_user_model()
+        if not User.objects.filter(username="admin").exists():
+            User.objects.create_superuser("admin", "admin@example.com", "admin")
+            self.stdout.write("Admin login: http://127.0.0.1:8000/admin/  admin / admin")

@@ -1,0 +1,31 @@
+"""Re-drive the outbox: due and stuck provider syncs, queued texts (delivery.sweep).
+
+Run it next to `manage.py db_worker`, either as its own long-running process
+(`manage.py sweep_outbox --every 30`) or once a minute from cron / a systemd timer.
+Several sweepers may run at once: rows are claimed with SKIP LOCKED.
+"""
+
+import time
+
+from django.core.management.base import BaseCommand
+
+from subscriptions import delivery
+
+
+class Command(BaseCommand):
+    help = "Re-drive due and stuck provider syncs and queued texts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--every", type=float, default=0, metavar="SECONDS",
+                            help="Keep running, sweeping every SECONDS (default: once).")
+        parser.add_argument("--limit", type=int, default=1000,
+                            help="Most rows of each kind enqueued per sweep.")
+
+    def handle(self, *args, every, limit, **options):
+        while True:
+            syncs, texts = delivery.sweep(limit=limit)
+            if syncs or texts or options["verbosity"] > 1:
+                self.stdout.write(f"re-driven: {syncs} provider syncs, {texts} texts")
+            if every <= 0:
+                return
+            time.sleep(every)

@@ -1,0 +1,267 @@
+"""What every provider adapter is: its declared capabilities, its typed errors, the one HTTP
+client base (session, timeouts, call log with secrets redacted) and the reconciliation the
+delivery code asks of it."""
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+import requests
+from django.utils import timezone
+
+logger = logging.getLogger("subscriptions.providers")
+
+REDACTED = "[redacted]"
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 15.0
+LOG_BODY_LIMIT = 10_000
+
+
+class ProviderError(Exception):
+    """A provider call failed. `retryable` tells the delivery code whether to try again."""
+
+    retryable = False
+
+    def __init__(self, message, *, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RetryableError(ProviderError):
+    """Timeouts, 5xx, rate limits: try again later (after `retry_after` seconds if set)."""
+
+    retryable = True
+
+
+class PermanentError(ProviderError):
+    """Bad credentials, unknown keyword, invalid number: retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    keyword_opt_out: bool = False
+    code_opt_out: bool = False
+    keyword_opt_in: bool = False
+    send_text: bool = False
+    lookup: bool = False
+    postbacks: bool = False
+
+
+@dataclass
+class Reconciliation:
+    """What one provider account must be told about one (contact, short code).
+
+    `desired` and `known` map program keyword ids to "opted in at the provider?": the
+    portal's current state and the state last delivered (absent = never told = not in;
+    None = unknown, e.g. the provider applied a handset's STOP around a delivery of ours,
+    so the portal's state is sent whichever way it is).
+    `keywords` holds every program keyword of the account on the code, by id;
+    `other_accounts_in` the words of other accounts' programs on the code still opted in.
+    Adapters record in `reached` (via `arrived`) each change the provider accepted, so that
+    after a failure part way the retry repeats only what did not arrive.
+    """
+
+    contact: object
+    short_code: object
+    account: object
+    keywords: dict
+    desired: dict
+    known: dict
+    stop_keyword: object = None
+    other_accounts_in: list = field(default_factory=list)  # opted-in words of other accounts
+    reached: dict = field(init=False)
+
+    def __post_init__(self):
+        self.reached = dict(self.known)
+
+    def arrived(self, keywords, opted_in):
+        """The provider accepted this change for these program keywords."""
+        self.reached.update((kw.pk, opted_in) for kw in keywords)
+
+    @property
+    def progressed(self):
+        return self.reached != self.known
+
+    def _known(self, keyword_id):
+        return self.known.get(keyword_id, False)
+
+    @property
+    def joined(self):
+        return [kw for pk, kw in self.keywords.items()
+                if self.desired.get(pk, False) and self._known(pk) is not True]
+
+    @property
+    def left(self):
+        return [kw for pk, kw in self.keywords.items()
+                if not self.desired.get(pk, False) and self._known(pk) is not False]
+
+    @property
+    def any_in(self):
+        return any(self.desired.values())
+
+    @property
+    def was_any_in(self):
+        """Whether the provider holds the number on the code: True, False or None (unknown)."""
+        values = [self._known(pk) for pk in self.keywords]
+        if True in values:
+            return True
+        return None if None in values else False
+
+    @property
+    def digits(self):
+        """The number as SFMC, WhatCounts and SkyCore want it: digits with country code."""
+        return self.contact.phone.lstrip("+")
+
+
+@dataclass
+class Reconciled:
+    """What a reconciliation did: `sent` describes provider calls, `local` explains what the
+    provider cannot be told (the portal enforces it through sendability)."""
+
+    sent: list = field(default_factory=list)
+    local: list = field(default_factory=list)
+
+    @property
+    def local_only(self):
+        return bool(self.local) and not self.sent
+
+    def describe(self):
+        lines = [*self.sent, *(f"local only: {reason}" for reason in self.local)]
+        return "\n".join(lines) or "nothing to change at the provider"
+
+
+# Values of these JSON keys are secret whatever they are (tokens issued by the provider).
+SECRET_JSON_VALUES = re.compile(
+    r'("(?:access_token|refresh_token|client_secret|password|api_key)"\s*:\s*")[^"]*"')
+
+
+def redact(text, secrets):
+    text = SECRET_JSON_VALUES.sub(rf'\1{REDACTED}"', text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redacted(error, account):
+    """`error` with the account's secrets masked: its message goes to logs, outbox rows and
+    the admin, and a provider may echo what it was sent in its error answers."""
+    error.args = (redact(str(error), [str(v) for v in account.secrets.values()]),)
+    return error
+
+
+def retry_after_seconds(response):
+    """Retry-After as seconds (it may be a number or an HTTP date); None when absent."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class Adapter:
+    """One provider account's client. Subclasses declare `kind` and `capabilities`.
+
+    `sync` / `message` link the HTTP call log rows to what caused them.
+    """
+
+    kind = ""
+    capabilities = Capabilities()
+
+    def __init__(self, account, *, sync=None, message=None):
+        self.account = account
+        self.sync = sync
+        self.message = message
+
+    def reconcile(self, rec: Reconciliation) -> "Reconciled":
+        """Bring the provider in line with `rec.desired`; raise ProviderError on failure."""
+        raise NotImplementedError
+
+    def send_text(self, message):
+        """Send an OutboundMessage; return a short description of what was done."""
+        raise PermanentError(f"{self.account.kind} cannot send texts through the portal.")
+
+
+_local = threading.local()
+
+
+def _session(account_id):
+    """One requests.Session per provider account per worker thread, so that connections
+    (and their TLS handshakes) are reused from one delivery to the next."""
+    sessions = _local.__dict__.setdefault("sessions", {})
+    if account_id not in sessions:
+        sessions[account_id] = requests.Session()
+    return sessions[account_id]
+
+
+class HttpAdapter(Adapter):
+    """Base of the adapters that talk HTTP: one requests.Session per adapter, connect/read
+    timeouts from the account settings, a ProviderCall row per call, typed errors."""
+
+    def __init__(self, account, **links):
+        super().__init__(account, **links)
+        self.session = _session(account.pk)
+        settings = account.settings or {}
+        self.timeout = (float(settings.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),
+                        float(settings.get("read_timeout", DEFAULT_READ_TIMEOUT)))
+        self._secrets = account.secrets
+        self.extra_secrets = set()
+
+    def secret(self, name):
+        value = self._secrets.get(name)
+        if not value:
+            raise PermanentError(f"The {self.account.kind} account {self.account.name!r} has "
+                                 f"no {name} secret set.")
+        return value
+
+    def call(self, method, url, **kwargs):
+        """One logged HTTP call. Transport failures and 5xx are retryable, 429 carries its
+        Retry-After; other statuses are returned for the adapter to interpret."""
+        request = self.session.prepare_request(requests.Request(method, url, **kwargs))
+        started = time.monotonic()
+        response = error = None
+        try:
+            response = self.session.send(request, timeout=self.timeout)
+        except requests.Timeout as exc:
+            error = RetryableError(f"timeout calling {self.account.kind}: {exc}")
+        except requests.RequestException as exc:
+            error = RetryableError(f"cannot reach {self.account.kind}: {exc}")
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+        self._log(request, response, error, elapsed_ms)
+        if error is not None:
+            raise error
+        if response.status_code == 429:
+            raise RetryableError(f"{self.account.kind} rate limit (429)",
+                                 retry_after=retry_after_seconds(response))
+        if response.status_code >= 500:
+            raise RetryableError(f"{self.account.kind} answered {response.status_code}",
+                                 retry_after=retry_after_seconds(response))
+        return response
+
+    def _log(self, request, response, error, elapsed_ms):
+        from ..models import ProviderCall
+
+        secrets = [str(v) for v in self._secrets.values()] + list(self.extra_secrets)
+        body = request.body or ""
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "replace")
+        url = redact(request.url, secrets)
+        ProviderCall.objects.create(
+            provider=self.account, sync=self.sync, message=self.message,
+            method=request.method, url=url,
+            request_body=redact(body or "", secrets)[:LOG_BODY_LIMIT],
+            status_code=response.status_code if response is not None else None,
+            response_body=redact(response.text, secrets)[:LOG_BODY_LIMIT]
+            if response is not None else "",
+            elapsed_ms=elapsed_ms, error=redact(str(error), secrets) if error else "")
+        logger.info("%s %s %s -> %s in %d ms", self.account.kind, request.method, url,
+                    response.status_code if response is not None else error, elapsed_ms)

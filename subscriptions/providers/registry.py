@@ -1,0 +1,17 @@
+"""Adapter registry by provider kind."""
+
+from .console import ConsoleAdapter
+from .sfmc import SfmcAdapter
+from .skycore import SkyCoreAdapter
+from .whatcounts import WhatCountsAdapter
+
+ADAPTERS = {adapter.kind: adapter
+            for adapter in (ConsoleAdapter, SfmcAdapter, SkyCoreAdapter, WhatCountsAdapter)}
+
+
+def adapter_for(account, **links):
+    """The adapter for a ProviderAccount; `links` (sync=, message=) tag its call log rows."""
+    try:
+        return ADAPTERS[account.kind](account, **links)
+    except KeyError:
+        raise LookupError(f"No adapter for provider kind {account.kind!r}.") from None

@@ -1,0 +1,64 @@
+"""SkyCore over the v1.3 XML API: subscribe / unsubscribe per campaign (CAMPAIGNREF =
+the program keyword's provider_ref). docs/providers.md section 3."""
+
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from defusedxml.ElementTree import ParseError, fromstring
+
+from .base import Capabilities, HttpAdapter, PermanentError, Reconciled, RetryableError
+
+DEFAULT_API_URL = "https://secure.skycore.com/API/wxml/1.3/index.php"
+RETRYABLE_CODES = {"E106"}  # rate limited
+ERROR_MEANINGS = {
+    "E100": "invalid request", "E104": "authentication failed", "E105": "no API rights",
+    "E106": "rate limited", "E107": "no rights to this action", "E108": "XML parse error",
+}
+
+
+class SkyCoreAdapter(HttpAdapter):
+    kind = "skycore"
+    capabilities = Capabilities(keyword_opt_out=True, code_opt_out=False, keyword_opt_in=True,
+                                postbacks=True)
+
+    def reconcile(self, rec):
+        result = Reconciled()
+        for action, keywords in (("subscribe", rec.joined), ("unsubscribe", rec.left)):
+            for keyword in keywords:
+                if not keyword.provider_ref:
+                    result.local.append(f"{keyword.word} has no SkyCore CAMPAIGNREF "
+                                        f"(provider_ref); SkyCore cannot be told of {action}")
+                    continue
+                self.request(action, keyword.provider_ref, rec.digits)
+                rec.arrived([keyword], action == "subscribe")
+                result.sent.append(f"{action} CAMPAIGNREF {keyword.provider_ref}")
+        return result
+
+    def request(self, action, campaign_ref, mobile):
+        root = Element("REQUEST")
+        fields = {"ACTION": action, "API_KEY": self.secret("api_key"),
+                  "CAMPAIGNREF": campaign_ref, "MOBILE": mobile}
+        if action == "unsubscribe":
+            fields["NOTIFY"] = "no"  # the portal sends the one confirmation text itself
+        for name, value in fields.items():
+            SubElement(root, name).text = value
+        url = (self.account.settings or {}).get("api_url") or DEFAULT_API_URL
+        response = self.call("POST", url, data={"xml": tostring(root, encoding="unicode")})
+        return parse_response(response)
+
+
+def parse_response(response):
+    if response.status_code != 200:
+        raise PermanentError(f"SkyCore answered HTTP {response.status_code}")
+    try:
+        root = fromstring(response.content)
+    except ParseError as exc:
+        raise RetryableError(f"SkyCore answered unreadable XML: {exc}") from exc
+    status = (root.findtext("STATUS") or "").strip().lower()
+    if status == "success":
+        return root
+    code = (root.findtext("ERRORCODE") or "").strip()
+    info = (root.findtext("ERRORINFO") or "").strip()
+    message = f"SkyCore {code or 'failure'}: {info or ERROR_MEANINGS.get(code, 'no detail')}"
+    if code in RETRYABLE_CODES:
+        raise RetryableError(message)
+    raise PermanentError(message)

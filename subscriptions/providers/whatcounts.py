@@ -1,0 +1,54 @@
+"""WhatCounts over the api_web command interface. Everything is per SENDER CODE (the short
+code); there are no keywords, so the number is added when its first program on the code is
+joined and stopped when no program there remains opted in. docs/providers.md section 2."""
+
+from .base import Capabilities, HttpAdapter, PermanentError, Reconciled, RetryableError
+
+ADD = "addphonetosendercode"
+STOP = "smsstopsubscribersend"
+# FAILURE texts that mean the provider is already in the wanted state.
+ALREADY = {
+    ADD: ("subscription exists", "already"),
+    STOP: ("does not exist", "no subscription", "not found", "already"),
+}
+
+
+class WhatCountsAdapter(HttpAdapter):
+    kind = "whatcounts"
+    capabilities = Capabilities(code_opt_out=True)
+
+    def reconcile(self, rec):
+        result = Reconciled()
+        if rec.any_in and rec.was_any_in is not True:
+            result.sent.append(self.command(ADD, rec))
+        elif not rec.any_in and rec.was_any_in is not False:
+            result.sent.append(self.command(STOP, rec))
+        elif rec.left:
+            words = ", ".join(kw.word for kw in rec.left)
+            result.local.append(f"WhatCounts works per sender code and another program on "
+                                f"{rec.short_code.code} is still opted in; left {words}")
+        return result
+
+    def command(self, command, rec):
+        settings = self.account.settings or {}
+        base_url = settings.get("base_url", "").rstrip("/")
+        if not base_url:
+            raise PermanentError("The WhatCounts account has no base_url setting.")
+        response = self.call("POST", f"{base_url}/bin/api_web", data={
+            "c": command, "r": settings.get("realm", ""), "p": self.secret("password"),
+            "phone": rec.digits, "sender_code": rec.short_code.code})
+        return f"{command} {rec.short_code.code}: {parse_reply(command, response)}"
+
+
+def parse_reply(command, response):
+    text = response.text.strip()
+    if response.status_code != 200:
+        raise PermanentError(f"WhatCounts answered HTTP {response.status_code}: {text[:200]}")
+    if text.upper().startswith("SUCCESS"):
+        return text
+    if text.upper().startswith("FAILURE"):
+        reason = text.partition(":")[2].strip()
+        if any(phrase in reason.lower() for phrase in ALREADY[command]):
+            return f"already in effect ({text})"
+        raise PermanentError(f"WhatCounts {command}: {text[:200]}")
+    raise RetryableError(f"WhatCounts answered neither SUCCESS nor FAILURE: {text[:200]}")

@@ -1,0 +1,89 @@
+"""Fake Salesforce Marketing Cloud MobileConnect: v2/token, queueMO, messageContact send."""
+
+import re
+import secrets
+
+from .base import FakeProvider, json_answer
+
+SEND = re.compile(r"^/sms/v1/messageContact/(?P<key>[^/]+)/send$")
+
+
+class FakeSfmc(FakeProvider):
+    """`state[(mobile, keyword)]` = opted in?; a queueMO of a stop word opts the number out
+    of every keyword of that short code it knows (`stop_words` lists the custom ones)."""
+
+    def __init__(self, *, client_id="sfmc-id", client_secret="sfmc-secret", account_id="111",
+                 expires_in=1080, stop_words=(), **kwargs):
+        super().__init__(**kwargs)
+        self.client = (client_id, client_secret, account_id)
+        self.expires_in = expires_in
+        self.stop_words = {"STOP", *stop_words}
+        self.tokens = set()
+        self.state = {}
+        self.texts = []
+
+    def expire_tokens(self):
+        """Every token issued so far answers 401 from now on."""
+        with self._lock:
+            self.tokens.clear()
+
+    def token_requests(self):
+        return [r for r in self.requests if r.path == "/v2/token"]
+
+    def rest_calls(self):
+        """[(path, json body)] of the REST calls, in arrival order."""
+        return [(r.path, r.json) for r in self.requests if r.path.startswith("/sms/")]
+
+    def respond(self, request):
+        if request.path == "/v2/token":
+            return self._token(request.json or {})
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.tokens:
+            return json_answer(401, {"message": "Not Authorized", "errorcode": 0})
+        if request.path == "/sms/v1/queueMO":
+            return self._queue_mo(request.json)
+        match = SEND.match(request.path)
+        if match:
+            return self._send(request.json)
+        return json_answer(404, {"errors": ["not found"]})
+
+    def _token(self, body):
+        given = (body.get("client_id"), body.get("client_secret"), body.get("account_id"))
+        if body.get("grant_type") != "client_credentials" or given != self.client:
+            return json_answer(401, {"error": "invalid_client",
+                                     "error_description": "Client authentication failed."})
+        token = secrets.token_hex(8)
+        self.tokens.add(token)
+        return json_answer(200, {"access_token": token, "token_type": "Bearer",
+                                 "expires_in": self.expires_in, "scope": "sms_send",
+                                 "rest_instance_url": self.url})
+
+    def handset_text(self, mobile, text):
+        """A text from the handset to the code: SFMC applies it before forwarding it, API
+        outage or not."""
+        with self._lock:
+            self._apply_text([mobile], text)
+
+    def _apply_text(self, numbers, text):
+        word = text.split()[0].upper()
+        for number in numbers:
+            if word in self.stop_words:
+                for key in [k for k in self.state if k[0] == number]:
+                    self.state[key] = False
+            else:
+                self.state[(number, word)] = True
+
+    def _queue_mo(self, body):
+        numbers = body["mobileNumbers"]
+        self._apply_text(numbers, body["messageText"])
+        return json_answer(202, {"results": [{"identifier": secrets.token_hex(4),
+                                              "mobileNumber": n, "result": "OK"}
+                                             for n in numbers]})
+
+    def _send(self, body):
+        for number in body["mobileNumbers"]:
+            if body.get("Subscribe") or body.get("Resubscribe"):
+                self.state[(number, body["keyword"].upper())] = True
+            if body.get("Override"):
+                self.texts.append((number, body["messageText"]))
+        return json_answer(202, {"tokenId": secrets.token_hex(6)})

@@ -1,0 +1,108 @@
+"""Provider admin: secrets are write-only, the sync log filters and retries, calls are listed."""
+
+import pytest
+from django.urls import reverse
+
+from subscriptions.models import ProviderAccount, ProviderCall, ProviderSync, SyncStatus
+from tests.factories import ContactFactory, ProviderAccountFactory, ShortCodeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_secrets_are_write_only_and_blank_keeps_them(admin_client):
+    account = ProviderAccountFactory(kind="skycore", name="Sky")
+    account.set_secrets({"api_key": "very-secret-key"})
+    account.save()
+    url = reverse("admin:subscriptions_provideraccount_change", args=[account.pk])
+
+    page = admin_client.get(url).content.decode()
+    assert "very-secret-key" not in page
+    assert 'name="secret_api_key"' in page and "Stored, encrypted" in page
+
+    form = {"name": "Sky", "kind": "skycore", "settings": '{"api_url": "https://x"}',
+            "is_active": "on", "secret_api_key": ""}
+    assert admin_client.post(url, form).status_code == 302
+    account.refresh_from_db()
+    assert account.secrets == {"api_key": "very-secret-key"}
+
+    admin_client.post(url, {**form, "secret_api_key": "rotated-key"})
+    account.refresh_from_db()
+    assert account.secrets == {"api_key": "rotated-key"}
+    assert account.settings == {"api_url": "https://x"}
+    assert "rotated-key" not in admin_client.get(url).content.decode()
+
+
+def test_new_account_with_secrets(admin_client):
+    response = admin_client.post(reverse("admin:subscriptions_provideraccount_add"), {
+        "name": "WC", "kind": "whatcounts", "settings": '{"realm": "acme"}',
+        "is_active": "on", "secret_password": "pw-1"})
+    assert response.status_code == 302
+    assert ProviderAccount.objects.get(name="WC").secrets == {"password": "pw-1"}
+
+
+def sync(status, **fields):
+    code = fields.pop("short_code", None) or ShortCodeFactory()
+    return ProviderSync.objects.create(contact=ContactFactory(), short_code=code,
+                                       provider=code.provider, status=status, **fields)
+
+
+def test_sync_log_filters_by_status_provider_and_short_code(admin_client):
+    failed = sync(SyncStatus.FAILED, last_error="permanent error: SkyCore E104")
+    done = sync(SyncStatus.SUCCEEDED)
+    url = reverse("admin:subscriptions_providersync_changelist")
+
+    page = admin_client.get(url, {"status": "failed"}).content.decode()
+    assert "permanent error: SkyCore E104" in page and str(done.contact) not in page
+    page = admin_client.get(url, {"provider__id__exact": done.provider_id}).content.decode()
+    assert str(done.contact) in page and str(failed.contact) not in page
+    page = admin_client.get(url, {"short_code__id__exact": failed.short_code_id}).content.decode()
+    assert str(failed.contact) in page and str(done.contact) not in page
+
+
+def test_retry_action_requeues_and_delivers(admin_client, on_commit):
+    failed = sync(SyncStatus.FAILED, attempts=8, last_error="gave up after 8 attempts")
+    with on_commit():
+        response = admin_client.post(reverse("admin:subscriptions_providersync_changelist"), {
+            "action": "retry_selected_syncs", "_selected_action": [failed.pk],
+            "reason": "Provider fixed the credentials"})
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    # The console provider took it at once (immediate task backend in tests).
+    assert (failed.status, failed.attempts) == (SyncStatus.SUCCEEDED, 1)
+
+
+def test_retry_action_needs_the_change_permission(client, on_commit):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_providersync"))
+    client.force_login(viewer)
+    failed = sync(SyncStatus.FAILED)
+    with on_commit():
+        response = client.post(reverse("admin:subscriptions_providersync_changelist"), {
+            "action": "retry_selected_syncs", "_selected_action": [failed.pk],
+            "reason": "Try again"})
+    assert response.status_code == 200  # the action is not offered: nothing happens
+    failed.refresh_from_db()
+    assert failed.status == SyncStatus.FAILED
+
+
+def test_call_log_lists_calls(admin_client):
+    account = ProviderAccountFactory()
+    ProviderCall.objects.create(provider=account, method="POST", url="https://p/api",
+                                status_code=503, elapsed_ms=12)
+    page = admin_client.get(reverse("admin:subscriptions_providercall_changelist"),
+                            {"status_code": 503}).content.decode()
+    assert "https://p/api" in page
+
+
+def test_account_page_says_what_the_provider_cannot_be_told(admin_client):
+    account = ProviderAccountFactory(kind="sfmc", name="Marketing Cloud")
+    page = admin_client.get(
+        reverse("admin:subscriptions_provideraccount_change", args=[account.pk])).content.decode()
+    assert "Opt a number in to one program: yes" in page
+    assert ("Opt a number out of one program: no: the opt-out stays local and the portal&#x27;s "
+            "sendability check blocks the program") in page
+    assert "Report consent changes back to the portal (postbacks): no" in page

@@ -1,0 +1,82 @@
+"""Fake providers on loopback and provider accounts pointing at them."""
+
+import pytest
+
+from subscriptions.models import ProviderKind
+from subscriptions.services import Context
+from tests.factories import KeywordFactory, ProviderAccountFactory, ShortCodeFactory
+from tests.fakes import FakeSfmc, FakeSkyCore, FakeWhatCounts
+
+# Short timeouts so that a hanging fake is a timeout in a fraction of a second.
+FAST = {"connect_timeout": 1, "read_timeout": 0.5}
+PHONE = "+15555550100"
+DIGITS = "15555550100"
+
+
+def account_for(kind, settings, secrets):
+    account = ProviderAccountFactory(kind=kind, settings={**settings, **FAST})
+    account.set_secrets(secrets)
+    account.save()
+    return account
+
+
+@pytest.fixture
+def skycore():
+    with FakeSkyCore(api_key="sky-key-123") as fake:
+        yield fake
+
+
+@pytest.fixture
+def skycore_account(skycore):
+    return account_for(ProviderKind.SKYCORE, {"api_url": skycore.api_url},
+                       {"api_key": "sky-key-123"})
+
+
+@pytest.fixture
+def whatcounts():
+    with FakeWhatCounts(realm="acme", password="wc-pass-456") as fake:
+        yield fake
+
+
+@pytest.fixture
+def whatcounts_account(whatcounts):
+    return account_for(ProviderKind.WHATCOUNTS, {"base_url": whatcounts.url, "realm": "acme"},
+                       {"password": "wc-pass-456"})
+
+
+@pytest.fixture
+def sfmc():
+    with FakeSfmc(client_id="cid", client_secret="csecret-789", account_id="5001") as fake:
+        yield fake
+
+
+@pytest.fixture
+def sfmc_account(sfmc):
+    return account_for(ProviderKind.SFMC, {"auth_base_url": sfmc.url, "rest_base_url": sfmc.url,
+                                           "account_id": "5001"},
+                       {"client_id": "cid", "client_secret": "csecret-789"})
+
+
+def programs(account, *words, **fields):
+    """A short code of `account` with program keywords `words` (provider_ref = word ref)."""
+    code = ShortCodeFactory(provider=account)
+    return code, [KeywordFactory(short_code=code, word=word, provider_ref=f"ref-{word}",
+                                 **fields) for word in words]
+
+
+@pytest.fixture
+def committed(on_commit):
+    """`with committed(): services...` runs the on-commit delivery like a real commit."""
+    return on_commit
+
+
+@pytest.fixture
+def change(committed):
+    """`change(services.opt_in, keyword, "api")`: one consent change of PHONE, committed, so
+    its provider delivery runs as after a real commit."""
+
+    def run(service, target, source):
+        with committed():
+            return service(PHONE, target, Context(source=source))
+
+    return run

@@ -1,0 +1,124 @@
+"""After a full run through every provider (opt-ins, opt-outs, a STOP, a postback, provider
+failures), no provider secret or issued token appears in the logs, the admin, the API, the
+HTTP call log or the outbox rows."""
+
+import logging
+
+import pytest
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from subscriptions.models import (
+    OutboundMessage,
+    ProviderAccount,
+    ProviderCall,
+    ProviderSync,
+    SubscriptionEvent,
+)
+from tests.factories import UserFactory
+from tests.subscriptions.conftest import programs
+
+pytestmark = pytest.mark.django_db
+SECRETS = ["csecret-789", "wc-pass-456", "sky-key-123"]
+PHONE = "15555550123"
+POSTBACK = """<?xml version='1.0'?>
+<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N302</CODE><MOBILE>{phone}</MOBILE>
+<CAMPAIGNREF>{ref}</CAMPAIGNREF><TIMESTAMP>2030-07-02T14:32:23-04</TIMESTAMP>
+<SHORTCODE>{code}</SHORTCODE><CAMPAIGNTITLE>Club</CAMPAIGNTITLE><BRANDNAME>Acme</BRANDNAME>
+<SOURCE>MO</SOURCE></POSTBACK>"""
+
+
+@pytest.fixture
+def superuser():
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def api(superuser):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=superuser).key}")
+    return client
+
+
+@pytest.fixture
+def everything_captured(caplog):
+    caplog.set_level(logging.DEBUG)
+    cache.clear()  # a fresh SFMC token is requested (and must not leak either)
+    return caplog
+
+
+def run_consent_traffic(api, committed, worlds):
+    for code, keywords in worlds:
+        for keyword in keywords:
+            with committed():
+                api.post("/api/v1/opt-ins/", {"phone": PHONE, "short_code": code.code,
+                                              "keyword": keyword.word}, format="json")
+        with committed():
+            api.post("/api/v1/opt-outs/", {"phone": PHONE, "short_code": code.code,
+                                           "keyword": keywords[0].word}, format="json")
+        with committed():
+            api.post("/api/v1/inbound/", {"from": PHONE, "to": code.code, "text": "STOP",
+                                          "message_id": f"mo-{code.code}"}, format="json")
+
+
+def pages_and_answers(client, api, superuser):
+    """Everything a person or an integration can read back."""
+    client.force_login(superuser)
+    urls = ["/admin/subscriptions/provideraccount/", "/admin/subscriptions/providersync/",
+            "/admin/subscriptions/providercall/", "/admin/subscriptions/outboundmessage/",
+            "/admin/subscriptions/subscriptionevent/"]
+    urls += [f"/admin/subscriptions/provideraccount/{pk}/change/"
+             for pk in ProviderAccount.objects.values_list("pk", flat=True)]
+    urls += [f"/admin/subscriptions/providersync/{pk}/change/"
+             for pk in ProviderSync.objects.values_list("pk", flat=True)]
+    urls += [f"/admin/subscriptions/providercall/{pk}/change/"
+             for pk in ProviderCall.objects.values_list("pk", flat=True)]
+    texts = [client.get(url).content.decode() for url in urls]
+    for url in ["/api/v1/providers/", "/api/v1/syncs/", "/api/v1/events/",
+                f"/api/v1/contacts/{PHONE}/", "/api/v1/outbox/"]:
+        texts.append(api.get(url).content.decode())
+    texts += [api.get(f"/api/v1/providers/{pk}/").content.decode()
+              for pk in ProviderAccount.objects.values_list("pk", flat=True)]
+    return texts
+
+
+def stored_rows():
+    rows = []
+    for call in ProviderCall.objects.all():
+        rows += [call.url, call.request_body, call.response_body, call.error]
+    for sync in ProviderSync.objects.all():
+        rows += [sync.last_error, sync.detail, str(sync.state)]
+    for message in OutboundMessage.objects.all():
+        rows += [message.text, message.last_error]
+    for event in SubscriptionEvent.objects.all():
+        rows += [event.raw_payload, str(event.detail), event.reason]
+    return rows
+
+
+def test_no_secret_leaks_anywhere_after_a_full_run(
+        client, api, superuser, committed, everything_captured, sfmc, sfmc_account,
+        whatcounts, whatcounts_account, skycore, skycore_account):
+    worlds = [programs(sfmc_account, "DEALS", "NEWS"), programs(whatcounts_account, "ALERTS"),
+              programs(skycore_account, "CLUB")]
+    sfmc.fail(times=1, status=401, body='{"errors":["bad client_secret csecret-789"]}')
+    whatcounts.fail(times=2, status=500, body="FAILURE: realm acme password wc-pass-456")
+    run_consent_traffic(api, committed, worlds)
+    skycore_code, (club,) = worlds[2]
+    with committed():
+        client.post(f"/webhooks/skycore/{skycore_account.postback_token}/",
+                    POSTBACK.format(phone=PHONE, ref=club.provider_ref, code=skycore_code.code),
+                    content_type="text/xml")
+
+    # The run really used the secrets (otherwise finding none would prove nothing).
+    assert any(r.json and r.json.get("client_secret") == SECRETS[0] for r in sfmc.requests)
+    assert any(r.form.get("p") == SECRETS[1] for r in whatcounts.requests)
+    assert any(SECRETS[2] in r.text for r in skycore.requests)
+    tokens = set(sfmc.tokens)
+    assert tokens and ProviderCall.objects.count() >= 8
+
+    haystack = "\n".join([everything_captured.text, *stored_rows(),
+                          *pages_and_answers(client, api, superuser)])
+    for secret in [*SECRETS, *tokens]:
+        assert secret not in haystack, f"{secret!r} leaked"
+    assert "[redacted]" in haystack  # the failing bodies that echoed secrets were redacted

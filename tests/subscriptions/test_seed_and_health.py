@@ -1,0 +1,38 @@
+import pytest
+from django.core.management import call_command
+
+from subscriptions import selectors
+from subscriptions.models import Keyword, ShortCode, SubscriptionEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_builds_varied_states_and_is_repeatable():
+    call_command("seed_demo")
+    call_command("seed_demo")
+    acme = ShortCode.objects.get(code="12345")
+    assert acme.provider.kind == "console"
+    assert set(Keyword.objects.filter(short_code=acme).values_list("kind", flat=True)) == {
+        "program", "stop", "help", "confirm"}
+    assert Keyword.objects.get(short_code=acme, word="VIP").double_opt_in
+    reasons = {a.phone: a.reason for a in selectors.sendable_many(
+        ["+15555550101", "+15555550103", "+15555550104"], acme)}
+    assert reasons == {"+15555550101": "opted_in", "+15555550103": "stopped",
+                       "+15555550104": "pending"}
+    assert SubscriptionEvent.objects.count() == 12
+
+
+def test_healthz_answers_when_the_database_does(client):
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok"})
+
+
+def test_healthz_reports_a_broken_database(client, monkeypatch):
+    from django.db.backends.utils import CursorWrapper
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(CursorWrapper, "execute", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
