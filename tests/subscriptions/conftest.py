@@ -7,8 +7,9 @@ from subscriptions.services import Context
 from tests.factories import KeywordFactory, ProviderAccountFactory, ShortCodeFactory
 from tests.fakes import FakeSfmc, FakeSkyCore, FakeWhatCounts
 
-# Short timeouts so that a hanging fake is a timeout in a fraction of a second.
-FAST = {"connect_timeout": 1, "read_timeout": 0.5}
+# Timeouts that a loaded CI machine (xdist workers beside the fault run) stays well within;
+# a test that wants a timeout shortens them itself (`hanging_account`).
+FAST = {"connect_timeout": 5, "read_timeout": 10}
 PHONE = "+15555550100"
 DIGITS = "15555550100"
 
@@ -55,6 +56,14 @@ def sfmc_account(sfmc):
     return account_for(ProviderKind.SFMC, {"auth_base_url": sfmc.url, "rest_base_url": sfmc.url,
                                            "account_id": "5001"},
                        {"client_id": "cid", "client_secret": "csecret-789"})
+
+
+def hanging_account(account, read_timeout=2):
+    """Shorten `account`'s read timeout so that a `fake.hang(...)` longer than it is a
+    client timeout within a test's patience."""
+    account.settings = {**account.settings, "read_timeout": read_timeout}
+    account.save()
+    return account
 
 
 def programs(account, *words, **fields):

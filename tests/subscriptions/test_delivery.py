@@ -18,7 +18,7 @@ from subscriptions.models import (
 from subscriptions.providers.base import PermanentError, RetryableError
 from subscriptions.services import Context
 from tests.factories import KeywordFactory, ProviderAccountFactory
-from tests.subscriptions.conftest import DIGITS, PHONE, programs
+from tests.subscriptions.conftest import DIGITS, PHONE, hanging_account, programs
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +43,14 @@ def world(skycore_account):
 
 
 def test_outage_of_500s_and_timeouts_then_recovery_every_change_arrives_once(
-        world, skycore, committed):
+        world, skycore, skycore_account, committed):
     _code, (deals, news, vip) = world
+    hanging_account(skycore_account, read_timeout=2)
     for keyword in (deals, news):
         with committed():
             services.opt_in(PHONE, keyword, Context(source="api"))
     skycore.fail(2, status=500)
-    skycore.hang(1, seconds=1.5)  # longer than the account's 0.5 s read timeout
+    skycore.hang(1, seconds=30)  # far past the account's 2 s read timeout
     skycore.fail(1, status=503)
 
     with committed():
