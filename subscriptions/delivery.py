@@ -159,15 +159,16 @@ def _handset_time(event):
 
 
 def _delivered_after_handset(row, events):
-    """A handset text applied by the provider before it reached the portal: did a delivery
-    to the same target since (or one still in flight) change the provider after it? Then
-    the provider's state is unknown and the portal's is sent after all."""
+    """A handset text applied by the provider before it reached the portal: may a delivery
+    to the same target since (one still in flight, or any attempt, failed ones included:
+    a timed-out request may still have been applied) have changed the provider after it?
+    Then the provider's state is unknown and the portal's is sent after all."""
     texts = [e for e in events if e.source == Source.MO]
     if not texts:
         return False
     since = min(_handset_time(e) for e in texts) - HANDSET_FORWARD_SLACK
-    return _target(row).exclude(operation="echo").filter(
-        Q(status=SyncStatus.SENDING) | Q(status=SyncStatus.SUCCEEDED, updated_at__gte=since),
+    return _target(row).exclude(operation="echo").exclude(status=SyncStatus.LOCAL_ONLY).filter(
+        Q(status=SyncStatus.SENDING) | Q(attempts__gt=0, updated_at__gte=since),
     ).exists()
 
 
@@ -319,6 +320,9 @@ def deliver_sync(sync_id, now=None):
     except ProviderError as error:
         # What arrived before the failure is the provider's state now: the retry compares
         # with it and does not repeat those calls (each SFMC opt-in texts the person).
+        # What may have arrived is unknown: a later change is sent whichever way it goes.
+        if error.maybe_applied:
+            rec.outcome_unknown()
         progress = {"state": _to_json(rec.reached)} if rec.progressed else {}
         _record_failure(row, redacted(error, row.provider), **progress)
     else:

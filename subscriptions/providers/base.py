@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 from django.utils import timezone
+from urllib3.exceptions import NewConnectionError
 
 logger = logging.getLogger("subscriptions.providers")
 
@@ -21,13 +22,16 @@ LOG_BODY_LIMIT = 10_000
 
 
 class ProviderError(Exception):
-    """A provider call failed. `retryable` tells the delivery code whether to try again."""
+    """A provider call failed. `retryable` tells the delivery code whether to try again;
+    `maybe_applied` that the provider may have applied the request all the same (it got it
+    but its answer was lost or a 5xx), so the change's outcome there is unknown."""
 
     retryable = False
 
-    def __init__(self, message, *, retry_after=None):
+    def __init__(self, message, *, retry_after=None, maybe_applied=False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_applied = maybe_applied
 
 
 class RetryableError(ProviderError):
@@ -80,6 +84,14 @@ class Reconciliation:
     def arrived(self, keywords, opted_in):
         """The provider accepted this change for these program keywords."""
         self.reached.update((kw.pk, opted_in) for kw in keywords)
+
+    def outcome_unknown(self):
+        """An answer that does not tell whether the provider applied the request: every
+        change not known to have arrived may have, or not. Unknown makes the next delivery
+        send the portal's state for them whichever way it is then."""
+        for pk, wanted in self.desired.items():
+            if self.reached.get(pk, False) != wanted:
+                self.reached[pk] = None
 
     @property
     def progressed(self):
@@ -151,6 +163,13 @@ def redacted(error, account):
     the admin, and a provider may echo what it was sent in its error answers."""
     error.args = (redact(str(error), [str(v) for v in account.secrets.values()]),)
     return error
+
+
+def _refused(exc):
+    """A connection that was never made (refused, no route, DNS): the request was not sent."""
+    return isinstance(exc, requests.ConnectionError) and any(
+        isinstance(arg, NewConnectionError) or isinstance(
+            getattr(arg, "reason", None), NewConnectionError) for arg in exc.args)
 
 
 def retry_after_seconds(response):
@@ -231,10 +250,14 @@ class HttpAdapter(Adapter):
         response = error = None
         try:
             response = self.session.send(request, timeout=self.timeout)
-        except requests.Timeout as exc:
-            error = RetryableError(f"timeout calling {self.account.kind}: {exc}")
-        except requests.RequestException as exc:
+        except requests.ConnectTimeout as exc:  # nothing was sent
             error = RetryableError(f"cannot reach {self.account.kind}: {exc}")
+        except requests.Timeout as exc:  # sent; the provider may be applying it still
+            error = RetryableError(f"timeout calling {self.account.kind}: {exc}",
+                                   maybe_applied=True)
+        except requests.RequestException as exc:
+            error = RetryableError(f"cannot reach {self.account.kind}: {exc}",
+                                   maybe_applied=not _refused(exc))
         elapsed_ms = int((time.monotonic() - started) * 1000)
         self._log(request, response, error, elapsed_ms)
         if error is not None:
@@ -244,7 +267,7 @@ class HttpAdapter(Adapter):
                                  retry_after=retry_after_seconds(response))
         if response.status_code >= 500:
             raise RetryableError(f"{self.account.kind} answered {response.status_code}",
-                                 retry_after=retry_after_seconds(response))
+                                 retry_after=retry_after_seconds(response), maybe_applied=True)
         return response
 
     def _log(self, request, response, error, elapsed_ms):

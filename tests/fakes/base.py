@@ -40,6 +40,9 @@ class Fault:
     body: str = "fake failure"
     headers: dict = field(default_factory=dict)
     hang_seconds: float = 0.0
+    # A held request waits for `release()`, then is applied and answered as usual.
+    held: threading.Event | None = None
+    done: threading.Event | None = None
 
 
 class FakeProvider:
@@ -50,6 +53,7 @@ class FakeProvider:
         self.delay = delay
         self.fault_paths = None  # None = faults apply to every path
         self._faults = deque()
+        self._held = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
@@ -63,6 +67,8 @@ class FakeProvider:
         return f"http://{host}:{port}"
 
     def stop(self):
+        for fault in self._held:  # no handler thread waits past the fake
+            fault.held.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -82,6 +88,24 @@ class FakeProvider:
         """Answer the next `times` requests only after `seconds` (a client timeout)."""
         with self._lock:
             self._faults.extend(Fault(504, "too late", {}, seconds) for _ in range(times))
+
+    def hold(self, times=1):
+        """Keep the next `times` requests until `release()`: a client that times out meanwhile
+        cannot tell whether they will be applied (they will be, late)."""
+        with self._lock:
+            held = [Fault(held=threading.Event(), done=threading.Event()) for _ in range(times)]
+            self._faults.extend(held)
+            self._held.extend(held)
+
+    def release(self, timeout=10.0):
+        """Apply the held requests now; returns once they are applied."""
+        with self._lock:
+            held, self._held = self._held, []
+        for fault in held:
+            fault.held.set()
+        for fault in held:
+            if not fault.done.wait(timeout):
+                raise TimeoutError("a held request was never applied (did it arrive?)")
 
     def recover(self):
         with self._lock:
@@ -108,6 +132,12 @@ class FakeProvider:
             self._arrived.notify_all()
             applies = self.fault_paths is None or request.path in self.fault_paths
             fault = self._faults.popleft() if self._faults and applies else None
+        if fault is not None and fault.held is not None:
+            fault.held.wait()
+            with self._lock:
+                answer = self.respond(request)
+            fault.done.set()
+            return answer
         if fault is not None:
             time.sleep(fault.hang_seconds or self.delay)
             return fault.status, fault.headers, fault.body

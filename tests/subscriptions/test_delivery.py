@@ -287,7 +287,8 @@ def test_a_retry_after_a_partial_failure_repeats_only_the_calls_that_failed(
     with committed():  # one delivery for both opt-ins: DEALS arrives, NEWS fails
         services.opt_in(PHONE, news, Context(source="api"))
     sync = ProviderSync.objects.get(status=SyncStatus.PENDING)
-    assert sync.state == {str(deals.pk): True}  # what the provider got, kept for the retry
+    # What the provider got, kept for the retry; a 503 does not tell whether NEWS arrived.
+    assert sync.state == {str(deals.pk): True, str(news.pk): None}
 
     sweep_until_quiet(timezone.now())
     sends = [p for p in sfmc.paths() if "messageContact" in p]
@@ -387,3 +388,43 @@ def test_a_handset_stop_tells_that_every_program_of_the_account_is_out_at_the_pr
     with committed():
         services.opt_in(PHONE, deals, Context(source="api"))
     assert sfmc.state[(DIGITS, "DEALS")] is True
+
+
+def test_an_opt_in_that_timed_out_but_arrived_is_undone_by_the_next_opt_out(
+        sfmc, sfmc_account, sfmc_programs, committed):
+    _code, (deals, _news) = sfmc_programs
+    hanging_account(sfmc_account, read_timeout=1)
+    sfmc.fault_paths = {"/sms/v1/messageContact/ref-DEALS/send"}
+    sfmc.hold(1)
+    with committed():  # the client gives up; SFMC applies it once released
+        services.opt_in(PHONE, deals, Context(source="api"))
+    sfmc.release()
+    assert sfmc.state[(DIGITS, "DEALS")] is True
+    timed_out = ProviderSync.objects.get()
+    assert (timed_out.status, timed_out.state) == (SyncStatus.PENDING, {str(deals.pk): None})
+
+    with committed():  # before the retry: the portal cannot know DEALS is out there
+        services.opt_out(PHONE, deals, Context(source="api"))
+
+    assert sfmc.paths()[-1] == "/sms/v1/queueMO"
+    assert sfmc.state[(DIGITS, "DEALS")] is False
+
+
+def test_a_handset_stop_after_a_timed_out_delivery_is_sent_back_after_all(
+        sfmc, sfmc_account, sfmc_programs, committed):
+    code, (deals, _news) = sfmc_programs
+    hanging_account(sfmc_account, read_timeout=1)
+    sfmc.fault_paths = {"/sms/v1/messageContact/ref-DEALS/send"}
+    sfmc.hold(1)
+    with committed():  # times out: waits for its retry
+        services.opt_in(PHONE, deals, Context(source="api"))
+    sfmc.handset_text(DIGITS, "STOP")
+    sfmc.release()  # the opt-in the portal gave up on lands after the handset's STOP
+    assert sfmc.state[(DIGITS, "DEALS")] is True
+
+    with committed():
+        handset(code, "STOP")
+
+    assert "/sms/v1/queueMO" in sfmc.paths()
+    assert sfmc.state[(DIGITS, "DEALS")] is False
+    assert not ProviderSync.objects.filter(operation="echo").exists()
