@@ -4,8 +4,8 @@ Each fake is a real HTTP server on 127.0.0.1 with an ephemeral port, in a thread
 calling process. It records every request (`.requests`, `.wait_for(n)`), keeps the state a
 real provider would (`.state`), and can be scripted: `.fail(times, status, headers=...)`
 answers the next requests with an error, `.hang(times, seconds)` holds them past the
-client's read timeout, `.hold(times)` keeps them until `.release()` applies them (a request
-the client gave up on that arrives all the same), `.delay` slows every answer (latency),
+client's read timeout, `.hold(times)` drops them unanswered until `.release()` applies them (a
+request whose answer was lost, applied all the same), `.delay` slows every answer (latency),
 `.fault_paths` limits faults to some paths. Use as a context manager or call `.stop()`.
 
     with FakeSkyCore(api_key="k") as skycore:

@@ -40,9 +40,7 @@ class Fault:
     body: str = "fake failure"
     headers: dict = field(default_factory=dict)
     hang_seconds: float = 0.0
-    # A held request waits for `release()`, then is applied and answered as usual.
-    held: threading.Event | None = None
-    done: threading.Event | None = None
+    held: bool = False  # taken, connection dropped unanswered, applied on `release()`
 
 
 class FakeProvider:
@@ -67,8 +65,6 @@ class FakeProvider:
         return f"http://{host}:{port}"
 
     def stop(self):
-        for fault in self._held:  # no handler thread waits past the fake
-            fault.held.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -90,22 +86,18 @@ class FakeProvider:
             self._faults.extend(Fault(504, "too late", {}, seconds) for _ in range(times))
 
     def hold(self, times=1):
-        """Keep the next `times` requests until `release()`: a client that times out meanwhile
-        cannot tell whether they will be applied (they will be, late)."""
+        """Take the next `times` requests but drop their connections unanswered: the client
+        cannot tell whether they were applied. `release()` applies them, late."""
         with self._lock:
-            held = [Fault(held=threading.Event(), done=threading.Event()) for _ in range(times)]
-            self._faults.extend(held)
-            self._held.extend(held)
+            self._faults.extend(Fault(held=True) for _ in range(times))
 
-    def release(self, timeout=10.0):
-        """Apply the held requests now; returns once they are applied."""
+    def release(self):
+        """Apply the held requests now, in the order they came."""
         with self._lock:
             held, self._held = self._held, []
-        for fault in held:
-            fault.held.set()
-        for fault in held:
-            if not fault.done.wait(timeout):
-                raise TimeoutError("a held request was never applied (did it arrive?)")
+            for request in held:
+                self.respond(request)
+        return len(held)
 
     def recover(self):
         with self._lock:
@@ -132,12 +124,10 @@ class FakeProvider:
             self._arrived.notify_all()
             applies = self.fault_paths is None or request.path in self.fault_paths
             fault = self._faults.popleft() if self._faults and applies else None
-        if fault is not None and fault.held is not None:
-            fault.held.wait()
+        if fault is not None and fault.held:
             with self._lock:
-                answer = self.respond(request)
-            fault.done.set()
-            return answer
+                self._held.append(request)
+            return None  # no answer: the handler drops the connection
         if fault is not None:
             time.sleep(fault.hang_seconds or self.delay)
             return fault.status, fault.headers, fault.body
@@ -161,7 +151,11 @@ class FakeProvider:
                     query=parse_qs(parts.query, keep_blank_values=True),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=self.rfile.read(length) if length else b"")
-                status, headers, body = fake._answer(request)
+                answer = fake._answer(request)
+                if answer is None:
+                    self.close_connection = True
+                    return
+                status, headers, body = answer
                 payload = body if isinstance(body, bytes) else str(body).encode()
                 try:
                     self.send_response(status)

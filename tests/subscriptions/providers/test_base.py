@@ -42,6 +42,13 @@ def test_a_read_timeout_may_have_been_applied(skycore):
     assert error.maybe_applied is True
 
 
+def test_a_connection_dropped_before_the_answer_may_have_been_applied(skycore):
+    skycore.hold(1)
+    error = failure(skycore.api_url)
+    assert "cannot reach" in str(error)
+    assert error.maybe_applied is True
+
+
 @pytest.mark.parametrize(("status", "maybe_applied"), [(500, True), (503, True), (429, False)])
 def test_a_5xx_may_have_been_applied_a_rate_limit_was_not(skycore, status, maybe_applied):
     skycore.fail(1, status=status, headers={"Retry-After": "7"})
