@@ -88,6 +88,23 @@ def _stuck_rows():
             for row in rows.values(*fields)[:20]]
 
 
+def _call_failures():
+    """Provider calls without a usable answer, by provider and kind: a timeout or a 5xx may
+    still have been applied (the portal then treats that change as unknown)."""
+    from django.db.models import Q
+
+    from subscriptions.models import ProviderCall
+
+    failures = {}
+    for kind, status, error in ProviderCall.objects.filter(
+            Q(status_code__isnull=True) | Q(status_code__gte=500)).values_list(
+            "provider__kind", "status_code", "error"):
+        what = str(status) if status else error.split(" calling ")[0].split(":")[0]
+        by_kind = failures.setdefault(kind, {})
+        by_kind[what] = by_kind.get(what, 0) + 1
+    return failures
+
+
 def drain(timeout):
     """Wait (bounded) until the outbox and the text queue are empty; seconds waited."""
     started = time.monotonic()
@@ -121,6 +138,7 @@ def snapshot(drain_timeout):
         "subscriptions": subscriptions,
         "events": events,
         "syncs": _counts(ProviderSync.objects.values("status").annotate(n=Count("id"))),
+        "call_failures": _call_failures(),
         "sync_attempts": sum(ProviderSync.objects.values_list("attempts", flat=True)),
         "messages": _counts(OutboundMessage.objects.values("status").annotate(n=Count("id"))),
         "tasks": _counts(DBTaskResult.objects.values("status").annotate(n=Count("id"))),

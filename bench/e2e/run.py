@@ -186,7 +186,8 @@ def summarize(snapshot, ledger, fakes, fault_log, plan, load_seconds):
         "subscriptions": len(snapshot["subscriptions"]),
         "deliveries": {"syncs": snapshot["syncs"], "sync attempts": snapshot["sync_attempts"],
                        "texts": snapshot["messages"], "worker tasks": snapshot["tasks"],
-                       "provider requests": {k: len(f.requests) for k, f in fakes.items()}},
+                       "provider requests": {k: len(f.requests) for k, f in fakes.items()},
+                       "provider calls without an answer": snapshot["call_failures"]},
         "drain seconds": snapshot["drain_seconds"],
     }
 
