@@ -5,11 +5,14 @@ How a change travels:
    transaction) writes one ProviderSync row per (contact, short code, provider account) the
    events touch and enqueues `tasks.deliver_sync` for each on commit.
 2. `deliver_sync(id)` (in the worker) claims the row, reads the portal's CURRENT state for
-   its target, compares it with the state last delivered there and asks the adapter to
-   close the gap. Retries are therefore idempotent and a later change supersedes an
-   earlier one: claiming a row marks the target's other pending rows superseded, and only
-   one row per target is in flight at a time (the contact row lock serialises claims), so
-   the provider sees changes in the order the portal made them.
+   its target, compares it with the state the provider is known to hold (the target's
+   highest `state_version`; every writer of a state holds the contact's row lock) and asks
+   the adapter to close the gap. While it runs, the changes it makes are recorded as
+   unknown, so that a worker that dies mid-call leaves them unknown, not forgotten.
+   Retries are therefore idempotent and a later change supersedes an earlier one: claiming
+   a row marks the target's other pending rows superseded, and only one row per target
+   is in flight at a time (the contact row lock serialises claims), so the provider sees
+   changes in the order the portal made them.
 3. Failures: retryable errors come back after exponential backoff with jitter (never
    sooner than the provider's Retry-After) until PORTAL_DELIVERY_MAX_ATTEMPTS; permanent
    errors stop at once. Both leave the row `failed` with the error, visible in the admin,
@@ -31,7 +34,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from .models import (
@@ -210,7 +213,7 @@ def _mark_echo(row, events):
     known.update(_provider_now(row, events))
     row.status = SyncStatus.SUCCEEDED
     row.operation = "echo"
-    row.state = _to_json(known)
+    row.state, row.state_version = _to_json(known), _next_version(row)
     row.detail = "came from this provider account; not sent back"
 
 
@@ -220,16 +223,29 @@ def _mark_unknown(row, events):
     them whichever way it is."""
     known = _known_state(row.contact_id, row.short_code_id, row.provider_id)
     known.update(dict.fromkeys(_provider_now(row, events), None))
-    row.state = _to_json(known)
+    row.state, row.state_version = _to_json(known), _next_version(row)
     row.detail = "the provider applied the handset's text around a delivery of ours: resent"
 
 
 def _known_state(contact_id, code_id, account_id):
-    """The provider-side state last delivered (or reported) for a target."""
+    """The provider-side state last delivered (or reported) for a target. By version, not
+    by row: an older row delivered late knows more than a newer echo written before it."""
     last = (ProviderSync.objects.filter(contact_id=contact_id, short_code_id=code_id,
-                                        provider_id=account_id, state__isnull=False)
-            .order_by("-id").values_list("state", flat=True).first())
+                                        provider_id=account_id, state_version__isnull=False)
+            .order_by("-state_version").values_list("state", flat=True).first())
     return {int(pk): value for pk, value in (last or {}).items()}
+
+
+def _next_version(row):
+    """The next state version of the row's target. Callers hold the contact's row lock (the
+    consent services, claims and results all take it), so max + 1 cannot collide."""
+    latest = _target(row).aggregate(latest=Max("state_version"))["latest"]
+    return (latest or 0) + 1
+
+
+def _lock_contact(contact_id):
+    list(Contact.objects.select_for_update(of=("self",)).filter(pk=contact_id)
+         .values_list("pk", flat=True))
 
 
 def _to_json(state):
@@ -244,9 +260,9 @@ def _target(row):
 
 
 def _claim(sync_id, now):
-    """Mark the row sending (one attempt more) and supersede the target's other waiting rows.
-    None when the row is not due, or another row of the target is in flight (that delivery
-    enqueues the next one when it is done)."""
+    """Mark the row sending (one attempt more), supersede the target's other waiting rows and
+    read what to reconcile: (row, reconciliation). None when the row is not due, or another
+    row of the target is in flight (that delivery enqueues the next one when it is done)."""
     with transaction.atomic():
         # Every claim for this contact, and every consent change of it, queues here.
         contact = Contact.objects.select_for_update(of=("self",)).filter(syncs=sync_id)
@@ -276,11 +292,14 @@ def _claim(sync_id, now):
             Q(status=SyncStatus.PENDING) | Q(status=SyncStatus.SENDING, locked_until__lte=now),
         ).update(status=SyncStatus.SUPERSEDED, locked_until=None, updated_at=now,
                  detail=f"superseded by sync #{row.pk}")
+        rec = reconciliation(row)
         row.status = SyncStatus.SENDING
         row.attempts += 1
         row.locked_until = now + lease()
-        row.save(update_fields=["status", "attempts", "locked_until", "updated_at"])
-        return row
+        row.state, row.state_version = _to_json(rec.in_flight()), _next_version(row)
+        row.save(update_fields=["status", "attempts", "locked_until", "state", "state_version",
+                                "updated_at"])
+        return row, rec
 
 
 def _claimable(row, now):
@@ -309,25 +328,23 @@ def reconciliation(row):
 
 def deliver_sync(sync_id, now=None):
     """Deliver one outbox row. Runs in the worker, outside any transaction."""
-    row = _claim(sync_id, now or timezone.now())
-    if row is None:
+    claimed = _claim(sync_id, now or timezone.now())
+    if claimed is None:
         return None
-    rec = reconciliation(row)
+    row, rec = claimed
     try:
         if not row.provider.is_active:
             raise _inactive(row.provider)
         result = adapter_for(row.provider, sync=row).reconcile(rec)
     except ProviderError as error:
-        # What arrived before the failure is the provider's state now: the retry compares
-        # with it and does not repeat those calls (each SFMC opt-in texts the person).
         # What may have arrived is unknown: a later change is sent whichever way it goes.
         if error.maybe_applied:
             rec.outcome_unknown()
-        progress = {"state": _to_json(rec.reached)} if rec.progressed else {}
-        _record_failure(row, redacted(error, row.provider), **progress)
+        _record_failure(row, redacted(error, row.provider), rec.reached)
     else:
-        _finish(row, status=SyncStatus.LOCAL_ONLY if result.local_only else SyncStatus.SUCCEEDED,
-                state=_to_json(rec.desired), detail=result.describe())
+        _finish(row, rec.desired,
+                status=SyncStatus.LOCAL_ONLY if result.local_only else SyncStatus.SUCCEEDED,
+                detail=result.describe())
     _enqueue_waiting(row)
     return row
 
@@ -336,30 +353,45 @@ def _inactive(account):
     return PermanentError(f"provider account {account.name!r} is inactive")
 
 
-def _finish(row, **fields):
-    """Write the attempt's result unless the row was taken from us meanwhile (lease ran out
-    and another worker superseded it)."""
-    updated = ProviderSync.objects.filter(
-        pk=row.pk, status=SyncStatus.SENDING, attempts=row.attempts,
-    ).update(locked_until=None, updated_at=timezone.now(), **fields)
+def _finish(row, reached, **fields):
+    """Write the attempt's result and the provider state it reached, unless the row was taken
+    from us meanwhile (lease ran out and another worker superseded it). What others marked
+    unknown while it was in flight (a handset's text the provider applied around our calls)
+    stays unknown."""
+    with transaction.atomic():
+        _lock_contact(row.contact_id)
+        state = {**reached, **dict.fromkeys(_unknown_since(row), None)}
+        fields.update(state=_to_json(state), state_version=_next_version(row))
+        updated = ProviderSync.objects.filter(
+            pk=row.pk, status=SyncStatus.SENDING, attempts=row.attempts,
+        ).update(locked_until=None, updated_at=timezone.now(), **fields)
     if not updated:
         logger.warning("sync #%s was taken over while in flight; result dropped", row.pk)
     for name, value in fields.items():
         setattr(row, name, value)
 
 
-def _record_failure(row, error, **progress):
+def _unknown_since(row):
+    """Programs that states written after this row's claim marked unknown."""
+    later = _target(row).exclude(pk=row.pk).filter(state_version__gt=row.state_version)
+    return {int(pk) for state in later.values_list("state", flat=True)
+            for pk, value in state.items() if value is None}
+
+
+def _record_failure(row, error, reached):
+    """What arrived before the failure is the provider's state now: the retry compares with
+    it and does not repeat those calls (each SFMC opt-in texts the person)."""
     from .tasks import deliver_sync as deliver_task
 
     now = timezone.now()
     retry_at = next_attempt_at(row.attempts, error, now)
     if retry_at is None:
         logger.warning("sync #%s failed: %s", row.pk, error)
-        _finish(row, status=SyncStatus.FAILED, last_error=failure_text(row.attempts, error),
-                **progress)
+        _finish(row, reached, status=SyncStatus.FAILED,
+                last_error=failure_text(row.attempts, error))
         return
-    _finish(row, status=SyncStatus.PENDING, next_attempt_at=retry_at, last_error=str(error),
-            **progress)
+    _finish(row, reached, status=SyncStatus.PENDING, next_attempt_at=retry_at,
+            last_error=str(error))
     enqueue(deliver_task, row.pk, run_after=retry_at)
 
 

@@ -391,6 +391,10 @@ class ProviderSync(models.Model):
         null=True, blank=True, editable=False,
         help_text="What the provider was left knowing: {program keyword id: opted in?}. "
                   "The next delivery to the same target sends only the difference.")
+    state_version = models.PositiveIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="Orders the states written for one target (contact, short code, account): "
+                  "the highest is what the provider is known to hold now.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

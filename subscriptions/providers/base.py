@@ -89,9 +89,16 @@ class Reconciliation:
         """An answer that does not tell whether the provider applied the request: every
         change not known to have arrived may have, or not. Unknown makes the next delivery
         send the portal's state for them whichever way it is then."""
-        for pk, wanted in self.desired.items():
-            if self.reached.get(pk, False) != wanted:
-                self.reached[pk] = None
+        self.reached = self._unsettled(self.reached)
+
+    def in_flight(self):
+        """The provider's state while this reconciliation runs: each change it is about to
+        make is unknown until its answer comes (kept as such if the worker dies)."""
+        return self._unsettled(self.known)
+
+    def _unsettled(self, state):
+        return {**state, **{pk: None for pk, wanted in self.desired.items()
+                            if state.get(pk, False) != wanted}}
 
     @property
     def progressed(self):

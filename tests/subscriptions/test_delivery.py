@@ -16,6 +16,7 @@ from subscriptions.models import (
     SyncStatus,
 )
 from subscriptions.providers.base import PermanentError, RetryableError
+from subscriptions.providers.registry import adapter_for
 from subscriptions.services import Context
 from tests.factories import KeywordFactory, ProviderAccountFactory
 from tests.subscriptions.conftest import DIGITS, PHONE, hanging_account, programs
@@ -426,3 +427,44 @@ def test_a_handset_stop_after_a_failed_delivery_attempt_is_sent_back_after_all(
     assert "/sms/v1/queueMO" in sfmc.paths()
     assert sfmc.state[(DIGITS, "DEALS")] is False
     assert not ProviderSync.objects.filter(operation="echo").exists()
+
+
+def test_a_delivery_that_ran_after_a_handset_echo_is_what_the_next_change_compares_with(
+        sfmc, sfmc_programs, committed, django_capture_on_commit_callbacks):
+    code, (deals, _news) = sfmc_programs
+    with django_capture_on_commit_callbacks(execute=False) as queued:  # its task waits
+        services.opt_in(PHONE, deals, Context(source="api"))
+    sfmc.handset_text(DIGITS, "STOP")
+    with committed():  # nothing was delivered yet: SFMC's own STOP is the state (echo)
+        handset(code, "STOP")
+    with django_capture_on_commit_callbacks(execute=False):
+        services.opt_in(PHONE, deals, Context(source="api"))
+    with committed():
+        for callback in queued:  # the oldest row's task runs at last and takes the newest
+            callback()           # state along: DEALS is subscribed at SFMC again
+    assert sfmc.state[(DIGITS, "DEALS")] is True
+
+    with committed():
+        services.opt_out(PHONE, deals, Context(source="api"))
+
+    assert sfmc.state[(DIGITS, "DEALS")] is False
+
+
+def test_a_change_whose_worker_died_mid_call_is_unknown_to_the_next_delivery(
+        sfmc, sfmc_programs, django_capture_on_commit_callbacks):
+    _code, (deals, _news) = sfmc_programs
+    with django_capture_on_commit_callbacks(execute=False):
+        services.opt_in(PHONE, deals, Context(source="api"))
+    row, rec = delivery._claim(ProviderSync.objects.get().pk, timezone.now())
+    adapter_for(row.provider, sync=row).reconcile(rec)  # the opt-in lands; the worker dies
+    assert sfmc.state[(DIGITS, "DEALS")] is True
+    with django_capture_on_commit_callbacks(execute=False):  # waits for the lease to run out
+        services.opt_out(PHONE, deals, Context(source="api"))
+
+    opt_out = ProviderSync.objects.order_by("id").last()
+    after_lease = timezone.now() + delivery.lease() + timedelta(seconds=1)
+    assert delivery.deliver_sync(opt_out.pk, now=after_lease).status == SyncStatus.SUCCEEDED
+
+    assert sfmc.paths()[-1] == "/sms/v1/queueMO"
+    assert sfmc.state[(DIGITS, "DEALS")] is False
+    assert ProviderSync.objects.get(pk=row.pk).status == SyncStatus.SUPERSEDED
