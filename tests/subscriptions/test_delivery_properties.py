@@ -1,0 +1,129 @@
+"""Property: whatever the order in which the outbox's tasks run, whatever answers get lost or
+fail and whichever worker dies mid-call, once everything has been delivered the provider
+holds what the portal holds. Real services, database, delivery code and a fake SFMC on
+loopback; handset STOPs that SFMC applies itself before forwarding them.
+
+One SFMC program on the code: SFMC opts out only code-wide, so with one program its state
+must equal the portal's exactly."""
+
+import itertools
+from contextlib import suppress
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from subscriptions import delivery, inbound, services
+from subscriptions.models import ProviderSync, Status, Subscription, SyncStatus
+from subscriptions.providers.base import ProviderError
+from subscriptions.providers.registry import adapter_for
+from subscriptions.services import Context
+from tests.subscriptions.conftest import programs
+
+pytestmark = pytest.mark.django_db
+
+phones = (f"+1555888{n:04d}" for n in itertools.count())
+queued = st.integers(min_value=0, max_value=7)  # which waiting task runs (modulo the queue)
+steps = st.lists(st.one_of(
+    st.tuples(st.sampled_from(["opt_in", "opt_out", "handset_stop", "fail", "lose_answer"])),
+    st.tuples(st.sampled_from(["run", "die"]), queued),
+), min_size=1, max_size=14)
+
+
+class World:
+    """One number on one SFMC code: the portal's actions, the task queue (sync ids in no
+    particular order) and the provider's faults."""
+
+    def __init__(self, sfmc, keyword):
+        self.sfmc, self.keyword = sfmc, keyword
+        self.phone = next(phones)
+        self.queue = []
+        self.seen = set(ProviderSync.objects.values_list("pk", flat=True))
+
+    def _queue_new_rows(self):
+        new = ProviderSync.objects.exclude(pk__in=self.seen).filter(status=SyncStatus.PENDING)
+        ids = list(new.order_by("id").values_list("pk", flat=True))
+        self.seen.update(ProviderSync.objects.values_list("pk", flat=True))
+        self.queue.extend(ids)
+
+    def opt_in(self):
+        services.opt_in(self.phone, self.keyword, Context(source="api"))
+        self._queue_new_rows()
+
+    def opt_out(self):
+        services.opt_out(self.phone, self.keyword, Context(source="api"))
+        self._queue_new_rows()
+
+    def handset_stop(self):
+        self.sfmc.handset_text(self.phone.lstrip("+"), "STOP")  # SFMC applies it, then forwards
+        inbound.handle_mo(inbound.MoText(phone=self.phone, short_code=self.keyword.short_code,
+                                         text="STOP"))
+        self._queue_new_rows()
+
+    def fail(self):
+        self.sfmc.fail(1, status=503)
+
+    def lose_answer(self):
+        self.sfmc.hold(1)  # applied at once (below), its answer lost
+
+    def run(self, index):
+        if self.queue:
+            delivery.deliver_sync(self.queue.pop(index % len(self.queue)))
+            self.sfmc.release()
+            self._queue_new_rows()
+
+    def die(self, index):
+        """A worker claims a row, its calls land, and it is killed before it records them."""
+        if self.queue:
+            claimed = delivery._claim(self.queue.pop(index % len(self.queue)), timezone.now())
+            if claimed is not None:
+                row, rec = claimed
+                with suppress(ProviderError):  # dead before it could record anything
+                    adapter_for(row.provider, sync=row).reconcile(rec)
+            self.sfmc.release()
+
+    def drain(self):
+        """Every queued task runs; then the sweeper's re-drives, as time passes, until the
+        outbox is empty (a dead worker's lease runs out; retries come due)."""
+        self.sfmc.recover()
+        while self.queue:
+            self.run(0)
+        later = timezone.now()
+        for _ in range(20):
+            later += timedelta(hours=1)
+            waiting = list(ProviderSync.objects.filter(
+                status__in=[SyncStatus.PENDING, SyncStatus.SENDING]).values_list("pk", flat=True))
+            if not waiting:
+                return
+            for pk in waiting:
+                delivery.deliver_sync(pk, now=later)
+        raise AssertionError("the outbox never drained")
+
+    def portal_in(self):
+        return Subscription.objects.filter(contact__phone=self.phone, keyword=self.keyword,
+                                           status=Status.OPTED_IN).exists()
+
+    def provider_in(self):
+        return self.sfmc.state.get((self.phone.lstrip("+"), self.keyword.word), False)
+
+
+@pytest.fixture
+def deals(sfmc_account):
+    sfmc_account.settings = {**sfmc_account.settings, "send_message_key": "MSG"}
+    sfmc_account.save()
+    _code, (keyword,) = programs(sfmc_account, "DEALS")
+    return keyword
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=steps)
+def test_after_any_interleaving_the_provider_holds_the_portals_state(sfmc, deals, sequence):
+    world = World(sfmc, deals)
+    for name, *args in sequence:
+        getattr(world, name)(*args)
+    world.drain()
+
+    assert world.provider_in() == world.portal_in(), sequence
