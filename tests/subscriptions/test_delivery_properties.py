@@ -1,6 +1,6 @@
-"""Property: whatever the order in which the outbox's tasks run, whatever answers get lost or
-fail and whichever worker dies mid-call, once everything has been delivered the provider
-holds what the portal holds. Real services, database, delivery code and a fake SFMC on
+"""Property: whatever the order in which the tasks the portal queued run, whatever answers
+get lost or fail and whichever worker dies mid-call, once everything has been delivered the
+provider holds what the portal holds. Real services, database, delivery code and a fake SFMC on
 loopback; handset STOPs that SFMC applies itself before forwarding them.
 
 Two SFMC programs on the code. SFMC opts out only code-wide: every program the portal has
@@ -12,8 +12,9 @@ from contextlib import suppress
 from datetime import timedelta
 
 import pytest
+from django.test import TestCase
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from subscriptions import delivery, inbound, services
@@ -26,7 +27,7 @@ from tests.subscriptions.conftest import programs
 pytestmark = pytest.mark.django_db
 
 phones = (f"+1555888{n:04d}" for n in itertools.count())
-queued = st.integers(min_value=0, max_value=7)  # which waiting task runs (modulo the queue)
+queued = st.integers(min_value=0, max_value=7)  # which queued task / row (modulo their count)
 steps = st.lists(st.one_of(
     st.tuples(st.sampled_from(["handset_stop", "fail", "lose_answer"])),
     st.tuples(st.sampled_from(["opt_in", "opt_out"]), st.sampled_from([0, 1])),
@@ -35,34 +36,31 @@ steps = st.lists(st.one_of(
 
 
 class World:
-    """One number on one SFMC code: the portal's actions, the task queue (sync ids in no
-    particular order) and the provider's faults."""
+    """One number on one SFMC code: the portal's actions, the task queue (what the portal
+    enqueued on commit, run in any order) and the provider's faults."""
 
     def __init__(self, sfmc, keywords):
         self.sfmc, self.keywords = sfmc, keywords
         self.code = keywords[0].short_code
         self.phone = next(phones)
         self.queue = []
-        self.seen = set(ProviderSync.objects.values_list("pk", flat=True))
 
-    def _queue_new_rows(self):
-        new = ProviderSync.objects.exclude(pk__in=self.seen).filter(status=SyncStatus.PENDING)
-        ids = list(new.order_by("id").values_list("pk", flat=True))
-        self.seen.update(ProviderSync.objects.values_list("pk", flat=True))
-        self.queue.extend(ids)
+    def _committed(self, action, *args):
+        """Run `action`; what it enqueues on commit waits in the queue."""
+        with TestCase.captureOnCommitCallbacks(execute=False) as enqueues:
+            action(*args)
+        self.queue.extend(enqueues)
 
     def opt_in(self, which):
-        services.opt_in(self.phone, self.keywords[which], Context(source="api"))
-        self._queue_new_rows()
+        self._committed(services.opt_in, self.phone, self.keywords[which], Context(source="api"))
 
     def opt_out(self, which):
-        services.opt_out(self.phone, self.keywords[which], Context(source="api"))
-        self._queue_new_rows()
+        self._committed(services.opt_out, self.phone, self.keywords[which], Context(source="api"))
 
     def handset_stop(self):
         self.sfmc.handset_text(self.phone.lstrip("+"), "STOP")  # SFMC applies it, then forwards
-        inbound.handle_mo(inbound.MoText(phone=self.phone, short_code=self.code, text="STOP"))
-        self._queue_new_rows()
+        self._committed(inbound.handle_mo, inbound.MoText(phone=self.phone, short_code=self.code,
+                                                          text="STOP"))
 
     def fail(self):
         self.sfmc.fail(1, status=503)
@@ -71,15 +69,18 @@ class World:
         self.sfmc.hold(1)  # applied at once (below), its answer lost
 
     def run(self, index):
+        """One queued enqueue runs (the test's task backend runs the tasks it queues)."""
         if self.queue:
-            delivery.deliver_sync(self.queue.pop(index % len(self.queue)))
+            self._committed(self.queue.pop(index % len(self.queue)))
             self.sfmc.release()
-            self._queue_new_rows()
 
     def die(self, index):
-        """A worker claims a row, its calls land, and it is killed before it records them."""
-        if self.queue:
-            claimed = delivery._claim(self.queue.pop(index % len(self.queue)), timezone.now())
+        """A worker claims a waiting row, its calls land, and it is killed before it records
+        them (the row's queued task, if any, finds it taken)."""
+        waiting = list(ProviderSync.objects.filter(
+            contact__phone=self.phone, status=SyncStatus.PENDING).values_list("pk", flat=True))
+        if waiting:
+            claimed = delivery._claim(waiting[index % len(waiting)], timezone.now())
             if claimed is not None:
                 row, rec = claimed
                 with suppress(ProviderError):  # dead before it could record anything
@@ -120,9 +121,12 @@ def keywords(sfmc_account):
     return programs(sfmc_account, "DEALS", "NEWS")[1]
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=400, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=steps)
+# Found by this test (the first in the last CI run's fault run), kept as regressions.
+@example(sequence=[("opt_in", 0), ("handset_stop",), ("opt_in", 0), ("run", 0), ("opt_out", 0)])
+@example(sequence=[("opt_in", 0), ("die", 0), ("opt_out", 0)])
 def test_after_any_interleaving_the_provider_holds_the_portals_state(sfmc, keywords, sequence):
     world = World(sfmc, keywords)
     for name, *args in sequence:
