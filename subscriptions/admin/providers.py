@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html_join
 
-from ..models import OutboundMessage, ProviderAccount, ProviderCall, ProviderSync
+from ..models import Keyword, OutboundMessage, ProviderAccount, ProviderCall, ProviderSync
 from ..providers.registry import ADAPTERS
 from . import actions
 from .base import ReadOnlyAdmin, ReadOnlyInline
@@ -96,6 +96,10 @@ class ProviderCallInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+PROVIDER_STATES = {True: "in", False: "out",
+                   None: "unknown (the next delivery sends the portal's state either way)"}
+
+
 @admin.register(ProviderSync)
 class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
     list_display = ["created_at", "contact", "short_code", "provider", "operation", "status",
@@ -106,6 +110,19 @@ class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
     show_full_result_count = False
     inlines = [ProviderCallInline]
     actions = [actions.retry_selected_syncs]
+    readonly_fields = ["provider_state"]
+
+    @admin.display(description="Provider state after this row")
+    def provider_state(self, sync):
+        """What the provider was known to hold once this row was written (or while it is in
+        flight); the highest version of a target is what the next delivery compares with."""
+        if sync.state is None:
+            return "—"
+        words = dict(Keyword.objects.filter(pk__in=[int(pk) for pk in sync.state])
+                     .values_list("pk", "word"))
+        held = ", ".join(f"{words.get(int(pk), f'#{pk}')}: {PROVIDER_STATES[value]}"
+                         for pk, value in sync.state.items())
+        return f"{held or 'nothing'} (version {sync.state_version})"
 
 
 @admin.register(OutboundMessage)

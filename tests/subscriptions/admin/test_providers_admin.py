@@ -4,7 +4,12 @@ import pytest
 from django.urls import reverse
 
 from subscriptions.models import ProviderAccount, ProviderCall, ProviderSync, SyncStatus
-from tests.factories import ContactFactory, ProviderAccountFactory, ShortCodeFactory
+from tests.factories import (
+    ContactFactory,
+    KeywordFactory,
+    ProviderAccountFactory,
+    ShortCodeFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +62,20 @@ def test_sync_log_filters_by_status_provider_and_short_code(admin_client):
     assert str(done.contact) in page and str(failed.contact) not in page
     page = admin_client.get(url, {"short_code__id__exact": failed.short_code_id}).content.decode()
     assert str(failed.contact) in page and str(done.contact) not in page
+
+
+def test_sync_page_shows_what_the_provider_is_known_to_hold(admin_client):
+    code = ShortCodeFactory()
+    deals, news = (KeywordFactory(short_code=code, word=word) for word in ("DEALS", "NEWS"))
+    row = sync(SyncStatus.PENDING, short_code=code, state_version=3,
+               state={str(deals.pk): True, str(news.pk): None})
+
+    page = admin_client.get(reverse("admin:subscriptions_providersync_change", args=[row.pk]))
+
+    text = page.content.decode()
+    assert "Provider state after this row" in text
+    assert ("DEALS: in, NEWS: unknown (the next delivery sends the portal&#x27;s state either "
+            "way) (version 3)") in text
 
 
 def test_retry_action_requeues_and_delivers(admin_client, on_commit):
