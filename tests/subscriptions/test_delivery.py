@@ -339,18 +339,23 @@ def test_a_handset_stop_is_not_sent_back_to_the_provider_that_received_it(
     assert sfmc.paths()[-1] == "/sms/v1/messageContact/ref-DEALS/send"
 
 
-def test_a_handset_stop_right_after_a_delivery_is_sent_back_after_all(
-        sfmc, sfmc_programs, committed):
-    code, (deals, _news) = sfmc_programs
-    with committed():  # delivered now: SFMC may have applied it after the handset's STOP
-        services.opt_in(PHONE, deals, Context(source="api"))
-
+def handset_stop_is_sent_back(sfmc, code, committed):
+    """A handset STOP the portal cannot take as SFMC's state: the portal's is sent."""
     with committed():
         handset(code, "STOP")
 
     assert "/sms/v1/queueMO" in sfmc.paths()
     assert sfmc.state[(DIGITS, "DEALS")] is False
     assert not ProviderSync.objects.filter(operation="echo").exists()
+
+
+def test_a_handset_stop_right_after_a_delivery_is_sent_back_after_all(
+        sfmc, sfmc_programs, committed):
+    code, (deals, _news) = sfmc_programs
+    with committed():  # delivered now: SFMC may have applied it after the handset's STOP
+        services.opt_in(PHONE, deals, Context(source="api"))
+
+    handset_stop_is_sent_back(sfmc, code, committed)
 
 
 def test_after_a_handset_stop_around_a_delivery_the_next_change_is_sent_whichever_way(
@@ -421,12 +426,7 @@ def test_a_handset_stop_after_a_failed_delivery_attempt_is_sent_back_after_all(
     assert sfmc.release() == 1  # the opt-in lands after the handset's STOP
     assert sfmc.state[(DIGITS, "DEALS")] is True
 
-    with committed():
-        handset(code, "STOP")
-
-    assert "/sms/v1/queueMO" in sfmc.paths()
-    assert sfmc.state[(DIGITS, "DEALS")] is False
-    assert not ProviderSync.objects.filter(operation="echo").exists()
+    handset_stop_is_sent_back(sfmc, code, committed)
 
 
 def test_a_delivery_that_ran_after_a_handset_echo_is_what_the_next_change_compares_with(
