@@ -100,10 +100,6 @@ class Reconciliation:
         return {**state, **{pk: None for pk, wanted in self.desired.items()
                             if state.get(pk, False) != wanted}}
 
-    @property
-    def progressed(self):
-        return self.reached != self.known
-
     def _known(self, keyword_id):
         return self.known.get(keyword_id, False)
 
