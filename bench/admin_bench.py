@@ -111,8 +111,10 @@ def load(scale):
 
 def table_counts():
     with psycopg.connect(database_url(DB)) as conn:
-        return {table: conn.execute(f"SELECT count(*) FROM subscriptions_{table}").fetchone()[0]
-                for table in ("contact", "subscription", "subscriptionevent", "providersync")}
+        return {
+            table: conn.execute(f"SELECT count(*) FROM subscriptions_{table}").fetchone()[0]
+            for table in ("contact", "subscription", "subscriptionevent", "providersync")
+        }
 
 
 def free_port():
@@ -124,9 +126,22 @@ def free_port():
 def start_gunicorn(port):
     env = {**bench_env(DB), "ALLOWED_HOSTS": "127.0.0.1"}
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "portal.wsgi", "--bind",
-         f"127.0.0.1:{port}", "--workers", "2", "--timeout", "120", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True)
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     for _ in range(100):
         try:
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
@@ -146,9 +161,11 @@ def login(base):
     session = requests.Session()
     page = session.get(f"{base}/admin/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    answer = session.post(f"{base}/admin/login/?next=/admin/", data={
-        "csrfmiddlewaretoken": token, "username": "bench", "password": "bench-password-1"},
-        headers={"Referer": f"{base}/admin/login/"})
+    answer = session.post(
+        f"{base}/admin/login/?next=/admin/",
+        data={"csrfmiddlewaretoken": token, "username": "bench", "password": "bench-password-1"},
+        headers={"Referer": f"{base}/admin/login/"},
+    )
     if not answer.url.endswith("/admin/"):
         raise RuntimeError("login failed")
     return session
@@ -184,6 +201,7 @@ def forget_closed_days(days):
             conn.execute(f"DELETE FROM subscriptions_dailyactivity WHERE day_id IN ({latest})")
             conn.execute(f"DELETE FROM subscriptions_activityday WHERE day IN ({latest})")
             conn.execute("DELETE FROM portal_cache")
+
     return before_each
 
 
@@ -200,7 +218,8 @@ def main():
     with psycopg.connect(database_url(DB)) as conn:
         contact_id, phone = conn.execute(
             "SELECT id, phone FROM subscriptions_contact ORDER BY id OFFSET %s LIMIT 1",
-            [counts["contact"] // 2]).fetchone()
+            [counts["contact"] // 2],
+        ).fetchone()
         code_id = conn.execute("SELECT min(id) FROM subscriptions_shortcode").fetchone()[0]
     national = f"({phone[2:5]}) {phone[5:8]}-{phone[8:]}"
     port = free_port()
@@ -211,16 +230,12 @@ def main():
         pages = {
             "admin index (baseline)": "/admin/",
             "subscriptions changelist": "/admin/subscriptions/subscription/",
-            "subscriptions filtered (opted_out, one code)":
-                f"/admin/subscriptions/subscription/?status__exact=opted_out"
-                f"&short_code__id__exact={code_id}",
-            "subscriptions phone search (national format)":
-                f"/admin/subscriptions/subscription/?q={requests.utils.quote(national)}",
+            "subscriptions filtered (opted_out, one code)": f"/admin/subscriptions/subscription/?status__exact=opted_out"
+            f"&short_code__id__exact={code_id}",
+            "subscriptions phone search (national format)": f"/admin/subscriptions/subscription/?q={requests.utils.quote(national)}",
             "contacts changelist": "/admin/subscriptions/contact/",
-            "contact phone search (digits)":
-                f"/admin/subscriptions/contact/?q={phone.lstrip('+')}",
-            "contact page (subscriptions + timeline)":
-                f"/admin/subscriptions/contact/{contact_id}/change/",
+            "contact phone search (digits)": f"/admin/subscriptions/contact/?q={phone.lstrip('+')}",
+            "contact page (subscriptions + timeline)": f"/admin/subscriptions/contact/{contact_id}/change/",
             "history changelist": "/admin/subscriptions/subscriptionevent/",
             "history phone search": f"/admin/subscriptions/subscriptionevent/?q={phone}",
             "consent evidence CSV": f"/admin/subscriptions/contact/{contact_id}/evidence.csv",
@@ -230,21 +245,25 @@ def main():
             session.get(base + url)
         results = {label: time_page(session, base + url) for label, url in pages.items()}
         results["dashboard (cold: cache cleared)"] = time_page(
-            session, base + "/admin/dashboard/", repeat=3, before_each=clear_dashboard_cache)
+            session, base + "/admin/dashboard/", repeat=3, before_each=clear_dashboard_cache
+        )
         results["dashboard (cold, first view of a day: 1 day to sum)"] = time_page(
-            session, base + "/admin/dashboard/", repeat=3, before_each=forget_closed_days(1))
+            session, base + "/admin/dashboard/", repeat=3, before_each=forget_closed_days(1)
+        )
         results["dashboard (cold, first view ever: 29 days to sum)"] = time_page(
-            session, base + "/admin/dashboard/", repeat=3, before_each=forget_closed_days(None))
+            session, base + "/admin/dashboard/", repeat=3, before_each=forget_closed_days(None)
+        )
     finally:
         stop_gunicorn(server)
-    print(f"data: {counts['contact']:,} contacts, {counts['subscription']:,} subscriptions, "
-          f"{counts['subscriptionevent']:,} history rows, {counts['providersync']:,} provider "
-          f"syncs (loaded in {load_seconds:.0f} s)")
+    print(
+        f"data: {counts['contact']:,} contacts, {counts['subscription']:,} subscriptions, "
+        f"{counts['subscriptionevent']:,} history rows, {counts['providersync']:,} provider "
+        f"syncs (loaded in {load_seconds:.0f} s)"
+    )
     baseline = results["admin index (baseline)"][0]
     print(f"{'page':48} {'median':>9} {'worst':>9} {'x index':>8}")
     for label, (median, worst) in results.items():
-        print(f"{label:48} {median * 1000:7.0f}ms {worst * 1000:7.0f}ms "
-              f"{median / baseline:7.1f}x")
+        print(f"{label:48} {median * 1000:7.0f}ms {worst * 1000:7.0f}ms {median / baseline:7.1f}x")
 
 
 if __name__ == "__main__":

@@ -28,19 +28,26 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL",
-                              "postgres://postgres@127.0.0.1:5432/portal_bench_api")
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench_api"
+)
 CONTACTS = 500_000
 BATCH = 10_000
 CONNECTIONS = 32
 
 
 def server_env():
-    return {**os.environ, "DATABASE_URL": DATABASE_URL, "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnop",
-            "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING",
-            # The throttle stays in the path, with a rate the bench cannot reach.
-            "API_THROTTLE_RATE": "100000000/min", "PYTHONPATH": str(ROOT)}
+    return {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnop",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        # The throttle stays in the path, with a rate the bench cannot reach.
+        "API_THROTTLE_RATE": "100000000/min",
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 def ensure_database():
@@ -91,8 +98,9 @@ def load_data():
 
     call_command("migrate", verbosity=0)
     account, _ = ProviderAccount.objects.get_or_create(name="Bench console")
-    code, _ = ShortCode.objects.get_or_create(code="12345", defaults={
-        "name": "Bench", "brand": "Acme", "provider": account})
+    code, _ = ShortCode.objects.get_or_create(
+        code="12345", defaults={"name": "Bench", "brand": "Acme", "provider": account}
+    )
     for word in ("JOIN", "DEALS"):
         Keyword.objects.get_or_create(short_code=code, word=word)
     if Subscription.objects.filter(short_code=code).count() < 2 * CONTACTS:
@@ -115,9 +123,22 @@ def free_port():
 
 
 def start_gunicorn(port, workers, threads):
-    command = [str(ROOT / ".venv/bin/gunicorn"), "portal.wsgi", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--worker-class", "gthread", "--threads",
-               str(threads), "--keep-alive", "30", "--log-level", "warning"]
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "portal.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=server_env(), start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -149,9 +170,11 @@ class Client:
     async def request(self, method, path, body=b""):
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                f"Authorization: Token {self.token}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Token {self.token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         self.writer.write(head + body)
         status_line = await self.reader.readline()
         length, close = 0, False
@@ -186,8 +209,9 @@ async def run_load(port, token, make_request, connections, duration, warmup):
             if now >= measure_from:
                 latencies.append(time.perf_counter() - now)
 
-    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(connections))),
-                           timeout=warmup + duration + 120)
+    await asyncio.wait_for(
+        asyncio.gather(*(worker() for _ in range(connections))), timeout=warmup + duration + 120
+    )
     return latencies
 
 
@@ -196,8 +220,10 @@ def summary(name, latencies, duration, per_request=1):
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000 if ordered else float("nan")
-    print(f"{name:<34} {rate * per_request:>12,.1f}/s  requests {len(latencies):>6}  "
-          f"p50 {p50:8.1f} ms  p99 {p99:8.1f} ms")
+    print(
+        f"{name:<34} {rate * per_request:>12,.1f}/s  requests {len(latencies):>6}  "
+        f"p50 {p50:8.1f} ms  p99 {p99:8.1f} ms"
+    )
     return rate * per_request
 
 
@@ -219,31 +245,56 @@ def main():
     token = load_data()
     port = free_port()
     server = start_gunicorn(port, args.workers, args.threads)
-    print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread), "
-          f"{os.cpu_count()} CPUs, client and server on the same machine")
+    print(
+        f"gunicorn: {args.workers} workers x {args.threads} threads (gthread), "
+        f"{os.cpu_count()} CPUs, client and server on the same machine"
+    )
     try:
-        load = lambda maker, connections: asyncio.run(run_load(  # noqa: E731
-            port, token, maker, connections, args.duration, args.warmup))
-        baseline = summary("baseline GET bench/constant/",
-                           load(lambda: ("GET", "/bench/constant/", b""), CONNECTIONS),
-                           args.duration)
-        single = summary("GET sendable/ (32 connections)", load(lambda: (
-            "GET", f"/api/v1/sendable/?phone={random_phone()}&short_code=12345&keyword=JOIN",
-            b""), CONNECTIONS), args.duration)
+        load = lambda maker, connections: asyncio.run(
+            run_load(  # noqa: E731
+                port, token, maker, connections, args.duration, args.warmup
+            )
+        )
+        baseline = summary(
+            "baseline GET bench/constant/",
+            load(lambda: ("GET", "/bench/constant/", b""), CONNECTIONS),
+            args.duration,
+        )
+        single = summary(
+            "GET sendable/ (32 connections)",
+            load(
+                lambda: (
+                    "GET",
+                    f"/api/v1/sendable/?phone={random_phone()}&short_code=12345&keyword=JOIN",
+                    b"",
+                ),
+                CONNECTIONS,
+            ),
+            args.duration,
+        )
 
         def batch_request():
             phones = [random_phone() for _ in range(BATCH)]
-            return "POST", "/api/v1/sendable/", json.dumps(
-                {"short_code": "12345", "phones": phones}).encode()
+            return (
+                "POST",
+                "/api/v1/sendable/",
+                json.dumps({"short_code": "12345", "phones": phones}).encode(),
+            )
 
         batch_latencies = load(batch_request, args.batch_connections)
-        numbers = summary(f"POST sendable/ x{BATCH:,} numbers ({args.batch_connections} conn)",
-                          batch_latencies, args.duration, per_request=BATCH)
+        numbers = summary(
+            f"POST sendable/ x{BATCH:,} numbers ({args.batch_connections} conn)",
+            batch_latencies,
+            args.duration,
+            per_request=BATCH,
+        )
         # Measured again last: on a shared machine the spread between the two baselines
         # shows how far other load moved the numbers during the run.
-        again = summary("baseline again (after)",
-                        load(lambda: ("GET", "/bench/constant/", b""), CONNECTIONS),
-                        args.duration)
+        again = summary(
+            "baseline again (after)",
+            load(lambda: ("GET", "/bench/constant/", b""), CONNECTIONS),
+            args.duration,
+        )
         baseline = (baseline + again) / 2
         print(f"baseline used for ratios (mean of both): {baseline:,.1f} requests/s")
         print(f"ratio single GET sendable / baseline requests: {single / baseline:.2f}")

@@ -35,21 +35,35 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--opt-outs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--baseline", type=int, default=1000,
-                        help="opt-ins delivered at 0 ms latency first, as the baseline")
+    parser.add_argument(
+        "--baseline",
+        type=int,
+        default=1000,
+        help="opt-ins delivered at 0 ms latency first, as the baseline",
+    )
     parser.add_argument("--delay", type=float, default=0.05, help="fake provider latency (s)")
-    parser.add_argument("--database-url",
-                        default="postgres://postgres@127.0.0.1:5432/portal_bench_delivery")
-    parser.add_argument("--max-seconds", type=float, default=600,
-                        help="give up (and say so) after this long per phase")
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/portal_bench_delivery"
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=600,
+        help="give up (and say so) after this long per phase",
+    )
     return parser.parse_args()
 
 
 def configure(database_url):
-    os.environ.update({"DJANGO_SETTINGS_MODULE": "portal.settings",
-                       "DATABASE_URL": database_url, "SECRET_KEY": BENCH_SECRET,
-                       "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
-                       "LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": BENCH_SECRET,
+            "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
 
 
 def recreate_database(database_url):
@@ -62,15 +76,20 @@ def recreate_database(database_url):
 
 
 def manage(*args):
-    return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT,
-                            env=os.environ.copy(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def start_workers(count):
     """`count` db_worker processes and the sweeper, as a deployment runs them."""
-    workers = [manage("db_worker", "--interval", "0.05", "--no-startup-delay")
-               for _ in range(count)]
+    workers = [
+        manage("db_worker", "--interval", "0.05", "--no-startup-delay") for _ in range(count)
+    ]
     return [*workers, manage("sweep_outbox", "--every", "10")]
 
 
@@ -101,18 +120,24 @@ def import_rows(keyword, phones, subscribe, detail=None):
     from subscriptions.services import BatchRow, Context
 
     for start in range(0, len(phones), 1000):
-        rows = [BatchRow(phone=p, keyword=keyword, subscribe=subscribe)
-                for p in phones[start:start + 1000]]
-        services.apply_batch(rows, Context(source="import", actor_label="bench",
-                                           detail=detail or {}))
+        rows = [
+            BatchRow(phone=p, keyword=keyword, subscribe=subscribe)
+            for p in phones[start : start + 1000]
+        ]
+        services.apply_batch(
+            rows, Context(source="import", actor_label="bench", detail=detail or {})
+        )
 
 
 def run_phase(label, fake, keyword, phones, subscribe, args):
     fake.requests.clear()
     started = time.monotonic()
     import_rows(keyword, phones, subscribe)
-    print(f"{label}: {len(phones)} changes and their outbox rows written in "
-          f"{time.monotonic() - started:.1f} s", flush=True)
+    print(
+        f"{label}: {len(phones)} changes and their outbox rows written in "
+        f"{time.monotonic() - started:.1f} s",
+        flush=True,
+    )
     workers = start_workers(args.workers)
     try:
         elapsed = wait_until_delivered(args.max_seconds)
@@ -124,9 +149,11 @@ def run_phase(label, fake, keyword, phones, subscribe, args):
         return None
     first, last = fake.requests[0].received_at, fake.requests[-1].received_at
     steady = (calls - 1) / (last - first)
-    print(f"{label}: {calls} calls in {elapsed:.1f} s from worker start = "
-          f"{calls / elapsed:.1f} calls/s (first to last call: {steady:.1f} calls/s)",
-          flush=True)
+    print(
+        f"{label}: {calls} calls in {elapsed:.1f} s from worker start = "
+        f"{calls / elapsed:.1f} calls/s (first to last call: {steady:.1f} calls/s)",
+        flush=True,
+    )
     return calls / elapsed, steady
 
 
@@ -153,44 +180,66 @@ def main():
 
     fake = FakeSkyCore(api_key="bench-key")
     try:
-        account = ProviderAccount(name="SkyCore bench", kind=ProviderKind.SKYCORE,
-                                  settings={"api_url": fake.api_url})
+        account = ProviderAccount(
+            name="SkyCore bench", kind=ProviderKind.SKYCORE, settings={"api_url": fake.api_url}
+        )
         account.set_secrets({"api_key": "bench-key"})
         account.save()
-        code = ShortCode.objects.create(code="55555", name="Bench", brand="Bench",
-                                        provider=account)
+        code = ShortCode.objects.create(code="55555", name="Bench", brand="Bench", provider=account)
         keyword = Keyword.objects.create(short_code=code, word="DEALS", provider_ref="1478")
         from subscriptions.delivery import ORIGIN_KEY
 
         baseline_phones = [f"+1556{3000000 + i:07d}" for i in range(args.baseline)]
         phones = [f"+1555{3000000 + i:07d}" for i in range(args.opt_outs)]
-        print(f"{args.workers} db_worker processes x 1 thread + sweeper, PostgreSQL "
-              f"{args.database_url.rpartition('/')[2]}, load average before: "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+        print(
+            f"{args.workers} db_worker processes x 1 thread + sweeper, PostgreSQL "
+            f"{args.database_url.rpartition('/')[2]}, load average before: "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+            flush=True,
+        )
 
         fake.delay = 0.0
-        baseline = run_phase("baseline (opt-ins, provider answers at once)", fake, keyword,
-                             baseline_phones, True, args)
+        baseline = run_phase(
+            "baseline (opt-ins, provider answers at once)",
+            fake,
+            keyword,
+            baseline_phones,
+            True,
+            args,
+        )
         import_rows(keyword, phones, True, detail={ORIGIN_KEY: account.pk})
         echoes = ProviderSync.objects.filter(operation="echo").count()
         print(f"{echoes} numbers known opted in at SkyCore (echo rows, no calls)", flush=True)
         fake.delay = args.delay
-        measured = run_phase(f"opt-outs (provider takes {args.delay * 1000:.0f} ms)", fake,
-                             keyword, phones, False, args)
+        measured = run_phase(
+            f"opt-outs (provider takes {args.delay * 1000:.0f} ms)",
+            fake,
+            keyword,
+            phones,
+            False,
+            args,
+        )
 
         ideal = args.workers * 1 / args.delay
-        unsubscribed = sum(1 for (phone, _), on in fake.state.items()
-                           if on is False and phone.startswith("1555"))
+        unsubscribed = sum(
+            1 for (phone, _), on in fake.state.items() if on is False and phone.startswith("1555")
+        )
         failed = ProviderSync.objects.filter(status="failed").count()
-        print(f"ideal: {args.workers} workers x 1 thread / {args.delay * 1000:.0f} ms = "
-              f"{ideal:.1f} calls/s; load average after: {os.getloadavg()[0]:.1f}")
+        print(
+            f"ideal: {args.workers} workers x 1 thread / {args.delay * 1000:.0f} ms = "
+            f"{ideal:.1f} calls/s; load average after: {os.getloadavg()[0]:.1f}"
+        )
         if measured:
-            print(f"RESULT: {measured[0]:.1f} calls/s = {measured[0] / ideal:.2f} of ideal "
-                  f"(first to last call {measured[1]:.1f} calls/s = "
-                  f"{measured[1] / ideal:.2f}); baseline at 0 ms: "
-                  f"{baseline[0] if baseline else float('nan'):.1f} calls/s")
-        print(f"check: {unsubscribed}/{args.opt_outs} numbers unsubscribed at the fake, "
-              f"{len(fake.requests)} unsubscribe calls, {failed} failed syncs")
+            print(
+                f"RESULT: {measured[0]:.1f} calls/s = {measured[0] / ideal:.2f} of ideal "
+                f"(first to last call {measured[1]:.1f} calls/s = "
+                f"{measured[1] / ideal:.2f}); baseline at 0 ms: "
+                f"{baseline[0] if baseline else float('nan'):.1f} calls/s"
+            )
+        print(
+            f"check: {unsubscribed}/{args.opt_outs} numbers unsubscribed at the fake, "
+            f"{len(fake.requests)} unsubscribe calls, {failed} failed syncs"
+        )
     finally:
         fake.stop()
 

@@ -55,14 +55,16 @@ def fresh_database(args):
 
 
 def configure_django(args):
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": f"{args.pg}/{args.database}",
-        "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        # Plain HTTP on loopback: in production TLS ends in front of gunicorn.
-        "SECURE_SSL_REDIRECT": "0",
-    })
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATABASE_URL": f"{args.pg}/{args.database}",
+            "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Plain HTTP on loopback: in production TLS ends in front of gunicorn.
+            "SECURE_SSL_REDIRECT": "0",
+        }
+    )
     import django
 
     django.setup()
@@ -90,20 +92,26 @@ def prepare_data(args, stop_numbers):
     console = ProviderAccount.objects.create(name="Console", kind=ProviderKind.CONSOLE)
     skycore = ProviderAccount.objects.create(name="SkyCore", kind=ProviderKind.SKYCORE)
     mo_code = ShortCode.objects.create(code=MO_CODE, name="MO", brand="Bench", provider=console)
-    programs = [Keyword.objects.create(short_code=mo_code, word=f"PROG{n}", title=f"P{n}")
-                for n in range(PROGRAMS_PER_NUMBER)]
-    pb_code = ShortCode.objects.create(code=POSTBACK_CODE, name="PB", brand="Bench",
-                                       provider=skycore)
+    programs = [
+        Keyword.objects.create(short_code=mo_code, word=f"PROG{n}", title=f"P{n}")
+        for n in range(PROGRAMS_PER_NUMBER)
+    ]
+    pb_code = ShortCode.objects.create(
+        code=POSTBACK_CODE, name="PB", brand="Bench", provider=skycore
+    )
     Keyword.objects.create(short_code=pb_code, word="SAVE", provider_ref="1478")
     user = User.objects.create_user("bench-integration")
     user.user_permissions.add(Permission.objects.get(codename="submit_inbound"))
     token = Token.objects.create(user=user).key
 
-    rows = [services.BatchRow(phone=stop_phone(i), keyword=k, subscribe=True)
-            for i in range(stop_numbers) for k in programs]
+    rows = [
+        services.BatchRow(phone=stop_phone(i), keyword=k, subscribe=True)
+        for i in range(stop_numbers)
+        for k in programs
+    ]
     ctx = services.Context(source="import", actor_label="bench setup")
     for start in range(0, len(rows), 3000):
-        services.apply_batch(rows[start:start + 3000], ctx)
+        services.apply_batch(rows[start : start + 3000], ctx)
     return token, skycore.postback_token
 
 
@@ -116,11 +124,17 @@ def free_port():
 def start_gunicorn(args, port):
     # The project's gunicorn.conf.py (gthread workers) applies; only bind and worker count
     # are set here. Its access log goes to stdout, which the bench discards.
-    command = [str(ROOT / ".venv/bin/gunicorn"), "portal.wsgi:application",
-               "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-               "--chdir", str(ROOT)]
-    server = subprocess.Popen(command, env=os.environ.copy(), cwd=ROOT,
-                              stdout=subprocess.DEVNULL)
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "portal.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--chdir",
+        str(ROOT),
+    ]
+    server = subprocess.Popen(command, env=os.environ.copy(), cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
         try:
@@ -185,11 +199,13 @@ def postback_request_factory(token):
     def make(i):
         # The seed's own offset form ("-04", no minutes).
         stamp = datetime.now(EASTERN_DAYLIGHT).strftime("%Y-%m-%dT%H:%M:%S-04")
-        xml = (f"<?xml version='1.0'?>\n<POSTBACK>\n<ORIGIN>SUB</ORIGIN>\n<CODE>N301</CODE>\n"
-               f"<MOBILE>{postback_phone(i)}</MOBILE>\n<CAMPAIGNREF>1478</CAMPAIGNREF>\n"
-               f"<TIMESTAMP>{stamp}</TIMESTAMP>\n<SHORTCODE>{POSTBACK_CODE}</SHORTCODE>\n"
-               f"<CAMPAIGNTITLE>Savings</CAMPAIGNTITLE>\n<BRANDNAME>Bench</BRANDNAME>\n"
-               f"<SOURCE>API</SOURCE>\n</POSTBACK>").encode()
+        xml = (
+            f"<?xml version='1.0'?>\n<POSTBACK>\n<ORIGIN>SUB</ORIGIN>\n<CODE>N301</CODE>\n"
+            f"<MOBILE>{postback_phone(i)}</MOBILE>\n<CAMPAIGNREF>1478</CAMPAIGNREF>\n"
+            f"<TIMESTAMP>{stamp}</TIMESTAMP>\n<SHORTCODE>{POSTBACK_CODE}</SHORTCODE>\n"
+            f"<CAMPAIGNTITLE>Savings</CAMPAIGNTITLE>\n<BRANDNAME>Bench</BRANDNAME>\n"
+            f"<SOURCE>API</SOURCE>\n</POSTBACK>"
+        ).encode()
         return "POST", f"/webhooks/skycore/{token}/", xml, {"Content-Type": "text/xml"}
 
     return make
@@ -197,10 +213,15 @@ def postback_request_factory(token):
 
 def stop_request_factory(api_token):
     def make(i):
-        body = json.dumps({"from": stop_phone(i), "to": MO_CODE, "text": "STOP",
-                           "message_id": f"bench-{i}"}).encode()
-        return "POST", "/api/v1/inbound/", body, {"Content-Type": "application/json",
-                                                  "Authorization": f"Token {api_token}"}
+        body = json.dumps(
+            {"from": stop_phone(i), "to": MO_CODE, "text": "STOP", "message_id": f"bench-{i}"}
+        ).encode()
+        return (
+            "POST",
+            "/api/v1/inbound/",
+            body,
+            {"Content-Type": "application/json", "Authorization": f"Token {api_token}"},
+        )
 
     return make
 
@@ -209,16 +230,23 @@ def verify(stop_count, postback_count):
     """The work was real: every STOP number is out of every program, every postback in."""
     from subscriptions.models import ShortCodeStop, Status, Subscription
 
-    stopped_out = Subscription.objects.filter(short_code__code=MO_CODE,
-                                              status=Status.OPTED_OUT).count()
+    stopped_out = Subscription.objects.filter(
+        short_code__code=MO_CODE, status=Status.OPTED_OUT
+    ).count()
     stops = ShortCodeStop.objects.filter(short_code__code=MO_CODE).count()
-    joined = Subscription.objects.filter(short_code__code=POSTBACK_CODE,
-                                         status=Status.OPTED_IN).count()
-    print(f"check: {stops} code stops (expected {stop_count}); {stopped_out} programs opted out "
-          f"(expected {stop_count * PROGRAMS_PER_NUMBER}); {joined} postback opt-ins "
-          f"(expected {postback_count})")
+    joined = Subscription.objects.filter(
+        short_code__code=POSTBACK_CODE, status=Status.OPTED_IN
+    ).count()
+    print(
+        f"check: {stops} code stops (expected {stop_count}); {stopped_out} programs opted out "
+        f"(expected {stop_count * PROGRAMS_PER_NUMBER}); {joined} postback opt-ins "
+        f"(expected {postback_count})"
+    )
     return (stops, stopped_out, joined) == (
-        stop_count, stop_count * PROGRAMS_PER_NUMBER, postback_count)
+        stop_count,
+        stop_count * PROGRAMS_PER_NUMBER,
+        postback_count,
+    )
 
 
 def main():
@@ -231,9 +259,11 @@ def main():
     api_token, postback_token = prepare_data(args, total)
     port = free_port()
     server = start_gunicorn(args, port)
-    phases = {"baseline": baseline_request,
-              "postback": postback_request_factory(postback_token),
-              "mo_stop": stop_request_factory(api_token)}
+    phases = {
+        "baseline": baseline_request,
+        "postback": postback_request_factory(postback_token),
+        "mo_stop": stop_request_factory(api_token),
+    }
     results = {name: {"seconds": 0.0, "latencies": [], "statuses": {}} for name in phases}
     try:
         for make in phases.values():
@@ -242,14 +272,16 @@ def main():
             first = warmup + round_no * args.requests
             for name, make in phases.items():
                 seconds, latencies, statuses = run_phase(
-                    port, make, range(first, first + args.requests), args.concurrency)
+                    port, make, range(first, first + args.requests), args.concurrency
+                )
                 result = results[name]
                 result["seconds"] += seconds
                 result["latencies"] += latencies
                 for status, count in statuses.items():
                     result["statuses"][status] = result["statuses"].get(status, 0) + count
-                print(f"round {round_no + 1} {name}: {len(latencies) / seconds:.0f} req/s",
-                      flush=True)
+                print(
+                    f"round {round_no + 1} {name}: {len(latencies) / seconds:.0f} req/s", flush=True
+                )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -262,19 +294,24 @@ def main():
 
 
 def report(args, results):
-    print(f"\ngunicorn {args.workers} workers (gunicorn.conf.py: gthread), "
-          f"{args.concurrency} client threads, {args.rounds} rounds x {args.requests} "
-          "requests per phase, PostgreSQL")
+    print(
+        f"\ngunicorn {args.workers} workers (gunicorn.conf.py: gthread), "
+        f"{args.concurrency} client threads, {args.rounds} rounds x {args.requests} "
+        "requests per phase, PostgreSQL"
+    )
     base_rate = len(results["baseline"]["latencies"]) / results["baseline"]["seconds"]
-    print(f"{'phase':<10}{'requests':>9}{'req/s':>9}{'ratio':>8}{'p50 ms':>9}{'p95 ms':>9}"
-          f"  answers")
+    print(
+        f"{'phase':<10}{'requests':>9}{'req/s':>9}{'ratio':>8}{'p50 ms':>9}{'p95 ms':>9}  answers"
+    )
     for name, result in results.items():
         latencies = sorted(result["latencies"])
         rate = len(latencies) / result["seconds"]
         p50 = statistics.median(latencies) * 1000
         p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
-        print(f"{name:<10}{len(latencies):>9}{rate:>9.0f}{rate / base_rate:>8.2f}{p50:>9.1f}"
-              f"{p95:>9.1f}  {result['statuses']}")
+        print(
+            f"{name:<10}{len(latencies):>9}{rate:>9.0f}{rate / base_rate:>8.2f}{p50:>9.1f}"
+            f"{p95:>9.1f}  {result['statuses']}"
+        )
 
 
 if __name__ == "__main__":

@@ -28,17 +28,28 @@ def fresh_database(name):
 
 
 def bench_env(name):
-    return {**os.environ, "DATABASE_URL": database_url(name), "DEBUG": "0",
-            "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "DJANGO_SETTINGS_MODULE": "portal.settings", "SECURE_COOKIES": "0",
-            # Production settings but plain HTTP: loopback has no TLS.
-            "SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0",
-            "TASKS_BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(name),
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "SECURE_COOKIES": "0",
+        # Production settings but plain HTTP: loopback has no TLS.
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "TASKS_BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+    }
 
 
 def manage(name, *args, **kwargs):
-    return subprocess.run([PYTHON, str(ROOT / "manage.py"), *args], env=bench_env(name),
-                          cwd=ROOT, check=True, **kwargs)
+    return subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        env=bench_env(name),
+        cwd=ROOT,
+        check=True,
+        **kwargs,
+    )
 
 
 @contextmanager

@@ -33,8 +33,10 @@ def write_csv(path, rows):
             status = "Unsubscribe" if n % 10 == 0 else "Active"
             if n % 100 == 99:
                 phone = "not-a-number"
-            out.write(f"{phone},{code},{keyword},{status},2025-01-01T00:00:00Z,"
-                      f"Text {keyword} to {code} for offers\n")
+            out.write(
+                f"{phone},{code},{keyword},{status},2025-01-01T00:00:00Z,"
+                f"Text {keyword} to {code} for offers\n"
+            )
 
 
 SETUP = f"""
@@ -50,11 +52,16 @@ for code in ("12345", "67890"):
 def copy_baseline(path):
     with psycopg.connect(database_url(DB), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_copy")
-        conn.execute("CREATE TABLE bench_copy (phone text, short_code text, keyword text, "
-                     "status text, occurred_at text, consent_text text)")
+        conn.execute(
+            "CREATE TABLE bench_copy (phone text, short_code text, keyword text, "
+            "status text, occurred_at text, consent_text text)"
+        )
         started = time.perf_counter()
-        with open(path, "rb") as source, conn.cursor() as cur, cur.copy(
-                "COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+        with (
+            open(path, "rb") as source,
+            conn.cursor() as cur,
+            cur.copy("COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+        ):
             while data := source.read(1 << 20):
                 copy.write(data)
         elapsed = time.perf_counter() - started
@@ -73,23 +80,32 @@ def main():
         size_mb = os.path.getsize(path) / 1e6
         copy_seconds, copied = copy_baseline(path)
         started = time.perf_counter()
-        subprocess.run([PYTHON, str(ROOT / "manage.py"), "import_subscriptions", path],
-                       env={**bench_env(DB), "TASKS_BACKEND": "django_tasks_db.DatabaseBackend"},
-                       cwd=ROOT, check=True, stdout=sys.stderr)
+        subprocess.run(
+            [PYTHON, str(ROOT / "manage.py"), "import_subscriptions", path],
+            env={**bench_env(DB), "TASKS_BACKEND": "django_tasks_db.DatabaseBackend"},
+            cwd=ROOT,
+            check=True,
+            stdout=sys.stderr,
+        )
         import_seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with psycopg.connect(database_url(DB)) as conn:
         events = conn.execute("SELECT count(*) FROM subscriptions_subscriptionevent").fetchone()[0]
         subs = conn.execute("SELECT count(*) FROM subscriptions_subscription").fetchone()[0]
         syncs = conn.execute("SELECT count(*) FROM subscriptions_providersync").fetchone()[0]
-        queued = conn.execute("SELECT count(*) FROM django_tasks_database_dbtaskresult"
-                              ).fetchone()[0]
+        queued = conn.execute("SELECT count(*) FROM django_tasks_database_dbtaskresult").fetchone()[
+            0
+        ]
     print(f"file: {rows:,} rows, {size_mb:.1f} MB")
-    print(f"COPY into a bare table: {copied:,} rows in {copy_seconds:.2f} s "
-          f"({copied / copy_seconds:,.0f} rows/s)")
-    print(f"import_subscriptions: {rows:,} rows in {import_seconds:.1f} s "
-          f"({rows / import_seconds:,.0f} rows/s), {events:,} history rows, "
-          f"{subs:,} subscriptions, {syncs:,} outbox rows, {queued:,} delivery tasks queued")
+    print(
+        f"COPY into a bare table: {copied:,} rows in {copy_seconds:.2f} s "
+        f"({copied / copy_seconds:,.0f} rows/s)"
+    )
+    print(
+        f"import_subscriptions: {rows:,} rows in {import_seconds:.1f} s "
+        f"({rows / import_seconds:,.0f} rows/s), {events:,} history rows, "
+        f"{subs:,} subscriptions, {syncs:,} outbox rows, {queued:,} delivery tasks queued"
+    )
     print(f"peak memory of the import process (max RSS): {peak_kb / 1024:.0f} MB")
     print(f"ratio import time / COPY time: {import_seconds / copy_seconds:.1f}x")
 

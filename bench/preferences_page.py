@@ -24,8 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ENV = {
-    "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 50,
-    "ALLOWED_HOSTS": "127.0.0.1", "SECURE_COOKIES": "0", "LOG_LEVEL": "WARNING",
+    "DJANGO_SETTINGS_MODULE": "portal.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-" + "x" * 50,
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_COOKIES": "0",
+    "LOG_LEVEL": "WARNING",
     # The bench is one address; as behind a proxy, each request says which client it is for,
     # so the per-address limit (10 an hour) does not turn the bench into a 429 bench.
     "PORTAL_PROXY_HOPS": "1",
@@ -52,13 +56,25 @@ def _setup_data(known_count, many_programs):
     if ShortCode.objects.filter(code="55550").exists():
         return
     account = ProviderAccount.objects.create(name="bench console")
-    codes = [ShortCode.objects.create(code=f"5555{i}", name=f"bench {i}", brand=f"Brand {i}",
-                                      provider=account) for i in range(5)]
-    keywords = [Keyword.objects.create(short_code=codes[i % 5], word=f"P{i}", title=f"Program {i}",
-                                       description="Bench program.")
-                for i in range(many_programs)]
-    rows = [services.BatchRow(phone=f"+1555600{n:04d}", keyword=keywords[0], subscribe=True)
-            for n in range(known_count)]
+    codes = [
+        ShortCode.objects.create(
+            code=f"5555{i}", name=f"bench {i}", brand=f"Brand {i}", provider=account
+        )
+        for i in range(5)
+    ]
+    keywords = [
+        Keyword.objects.create(
+            short_code=codes[i % 5],
+            word=f"P{i}",
+            title=f"Program {i}",
+            description="Bench program.",
+        )
+        for i in range(many_programs)
+    ]
+    rows = [
+        services.BatchRow(phone=f"+1555600{n:04d}", keyword=keywords[0], subscribe=True)
+        for n in range(known_count)
+    ]
     rows += [services.BatchRow(phone="+15557000000", keyword=k, subscribe=True) for k in keywords]
     services.apply_batch(rows, services.Context(source="import", actor_label="bench"))
 
@@ -76,9 +92,13 @@ def _ask_code(base, phone, n):
     page = session.get(f"{base}/preferences/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     forwarded = {"X-Forwarded-For": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"}
-    ms, response = _timed(session, "POST", f"{base}/preferences/",
-                          data={"phone": phone, "csrfmiddlewaretoken": token},
-                          headers={**forwarded, "Referer": f"{base}/preferences/"})
+    ms, response = _timed(
+        session,
+        "POST",
+        f"{base}/preferences/",
+        data={"phone": phone, "csrfmiddlewaretoken": token},
+        headers={**forwarded, "Referer": f"{base}/preferences/"},
+    )
     return ms, response.status_code, response.headers.get("Location"), len(response.content)
 
 
@@ -113,15 +133,36 @@ def main():
     args = parser.parse_args()
     if "postgres" not in os.environ.get("DATABASE_URL", ""):
         sys.exit("Set DATABASE_URL to a PostgreSQL database of your own (see the docstring).")
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres",
-                    os.environ["DATABASE_URL"].rsplit("/", 1)[1]], capture_output=True)
+    subprocess.run(
+        [
+            "createdb",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            os.environ["DATABASE_URL"].rsplit("/", 1)[1],
+        ],
+        capture_output=True,
+    )
     _setup_data(args.known, args.programs)
 
     port = _free_port()
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2",
-         "--forwarded-allow-ips", "127.0.0.1"],
-        cwd=ROOT, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "portal.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "2",
+            "--forwarded-allow-ips",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         import requests
@@ -134,14 +175,17 @@ def main():
                 time.sleep(0.2)
         else:
             sys.exit("gunicorn did not answer: " + server.stderr.read1().decode())
-        baseline = [_timed(requests.Session(), "GET", f"{base}/preferences/")[0]
-                    for _ in range(args.rounds)]
+        baseline = [
+            _timed(requests.Session(), "GET", f"{base}/preferences/")[0] for _ in range(args.rounds)
+        ]
         known, unknown, answers = [], [], set()
         # Every request uses a new number (the per-number limit is 3 in 15 minutes).
         run = int(time.time()) % 10000
         for n in range(args.rounds):
-            for phone, bucket in ((f"+1555600{n % args.known:04d}", known),
-                                  (f"+1556{run:04d}{n:03d}", unknown)):
+            for phone, bucket in (
+                (f"+1555600{n % args.known:04d}", known),
+                (f"+1556{run:04d}{n:03d}", unknown),
+            ):
                 ms, status, location, size = _ask_code(base, phone, len(known) * 2 + len(unknown))
                 bucket.append(ms)
                 answers.add((status, location, size))

@@ -7,5 +7,8 @@ ROOT_URLCONF = "bench.urls"
 DEBUG = False
 # Persistent connections, as a production deployment would run them.
 DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405
-LOGGING = {"version": 1, "disable_existing_loggers": False,
-           "root": {"handlers": [], "level": "ERROR"}}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"handlers": [], "level": "ERROR"},
+}

@@ -87,18 +87,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     # Shared by every web process and worker: one-time codes must never live in one
     # process's memory. (Rate limits and throttles count in subscriptions/limits.py: the
     # database cache's incr is not atomic.)
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                          "LOCATION": "portal_cache",
-                          # Django's default (300 entries, then a third culled) would throw
-                          # away live one-time codes under load;
-                          # expired rows are still removed whenever the table is full.
-                          "OPTIONS": {"MAX_ENTRIES": 1_000_000}}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+            # Django's default (300 entries, then a third culled) would throw
+            # away live one-time codes under load;
+            # expired rows are still removed whenever the table is full.
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+        }
+    }
 
 TASKS = {"default": {"BACKEND": env("TASKS_BACKEND")}}
 # Provider delivery (subscriptions/delivery.py): attempts, backoff, a worker's lease on a row.
@@ -176,9 +181,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "The system of record for SMS consent. Authenticate with `Authorization: Token <key>`; "
         "what a token may do follows its user's Django permissions. Errors are "
-        "`{\"detail\", \"code\"}` (field errors as DRF gives them). POSTs that change consent "
+        '`{"detail", "code"}` (field errors as DRF gives them). POSTs that change consent '
         "accept an `Idempotency-Key` header: the same key and body within 24 h returns the "
-        "first answer and changes nothing; the same key with another body answers 422."),
+        "first answer and changes nothing; the same key with another body answers 422."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -213,8 +219,13 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "portal.observability.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
-                             "filters": ["request_id"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -9,16 +9,23 @@ from django.core.checks import Tags, Warning, register
 def encryption_keys(app_configs, **kwargs):
     keys = settings.PORTAL_ENCRYPTION_KEYS
     if not keys:
-        return [Warning(
-            "PORTAL_ENCRYPTION_KEY is not set: provider secrets are encrypted with a key "
-            "derived from SECRET_KEY, so rotating SECRET_KEY would make them unreadable.",
-            hint="Set PORTAL_ENCRYPTION_KEY to a Fernet key (Fernet.generate_key()).",
-            id="subscriptions.W001")]
+        return [
+            Warning(
+                "PORTAL_ENCRYPTION_KEY is not set: provider secrets are encrypted with a key "
+                "derived from SECRET_KEY, so rotating SECRET_KEY would make them unreadable.",
+                hint="Set PORTAL_ENCRYPTION_KEY to a Fernet key (Fernet.generate_key()).",
+                id="subscriptions.W001",
+            )
+        ]
     problems = []
     for index, key in enumerate(keys):
         try:
             Fernet(key)
         except ValueError:
-            problems.append(Warning(f"PORTAL_ENCRYPTION_KEY entry {index + 1} is not a valid "
-                                    "Fernet key.", id="subscriptions.W002"))
+            problems.append(
+                Warning(
+                    f"PORTAL_ENCRYPTION_KEY entry {index + 1} is not a valid Fernet key.",
+                    id="subscriptions.W002",
+                )
+            )
     return problems

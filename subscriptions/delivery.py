@@ -80,6 +80,7 @@ def max_attempts():
 
 # Retry policy (provider syncs and outbound texts) ----------------------------------------
 
+
 def backoff_seconds(attempts, retry_after=None):
     """Exponential backoff with jitter after `attempts` failed attempts, never shorter
     than the provider's Retry-After. The jitter keeps a recovered provider from being hit
@@ -123,6 +124,7 @@ def _enqueue_syncs(ids):
 
 # Planning: inside the service transaction ------------------------------------------------
 
+
 def _account_filter(account_id):
     """Keywords owned by an account: its own, or the code's when the code is its."""
     return Q(provider_id=account_id) | Q(provider__isnull=True, short_code__provider_id=account_id)
@@ -130,8 +132,11 @@ def _account_filter(account_id):
 
 def _accounts_serving(short_code, cache):
     if short_code.pk not in cache:
-        owners = set(Keyword.objects.filter(short_code=short_code, provider__isnull=False)
-                     .values_list("provider_id", flat=True))
+        owners = set(
+            Keyword.objects.filter(short_code=short_code, provider__isnull=False).values_list(
+                "provider_id", flat=True
+            )
+        )
         cache[short_code.pk] = {short_code.provider_id, *owners}
     return cache[short_code.pk]
 
@@ -170,17 +175,27 @@ def _delivered_after_handset(row, events):
     if not texts:
         return False
     since = min(_handset_time(e) for e in texts) - HANDSET_FORWARD_SLACK
-    return _target(row).exclude(operation="echo").exclude(status=SyncStatus.LOCAL_ONLY).filter(
-        Q(status=SyncStatus.SENDING) | Q(attempts__gt=0, updated_at__gte=since),
-    ).exists()
+    return (
+        _target(row)
+        .exclude(operation="echo")
+        .exclude(status=SyncStatus.LOCAL_ONLY)
+        .filter(
+            Q(status=SyncStatus.SENDING) | Q(attempts__gt=0, updated_at__gte=since),
+        )
+        .exists()
+    )
 
 
 def plan(events):
     """Write the outbox rows for applied events and enqueue their delivery on commit."""
     rows = []
     for (contact_id, code_id, account_id), target_events in _targets(events).items():
-        row = ProviderSync(contact_id=contact_id, short_code_id=code_id,
-                           provider_id=account_id, event=target_events[-1])
+        row = ProviderSync(
+            contact_id=contact_id,
+            short_code_id=code_id,
+            provider_id=account_id,
+            event=target_events[-1],
+        )
         if _came_from(account_id, target_events):
             if _delivered_after_handset(row, target_events):
                 _mark_unknown(row, target_events)
@@ -199,11 +214,19 @@ def _provider_now(row, events):
     itself. A stop it ran ended every program of the account on the code, also those the
     portal had already opted out (their own delivery may still be waiting)."""
     if any(e.action in (Action.STOP_ALL, Action.CUSTOM_STOP) for e in events):
-        return dict.fromkeys(Keyword.objects.filter(
-            _account_filter(row.provider_id), short_code_id=row.short_code_id,
-            kind=KeywordKind.PROGRAM).values_list("pk", flat=True), False)
-    return {e.keyword_id: e.new_status == Status.OPTED_IN for e in events
-            if e.keyword_id and e.keyword.kind == KeywordKind.PROGRAM}
+        return dict.fromkeys(
+            Keyword.objects.filter(
+                _account_filter(row.provider_id),
+                short_code_id=row.short_code_id,
+                kind=KeywordKind.PROGRAM,
+            ).values_list("pk", flat=True),
+            False,
+        )
+    return {
+        e.keyword_id: e.new_status == Status.OPTED_IN
+        for e in events
+        if e.keyword_id and e.keyword.kind == KeywordKind.PROGRAM
+    }
 
 
 def _mark_echo(row, events):
@@ -230,9 +253,17 @@ def _mark_unknown(row, events):
 def _known_state(contact_id, code_id, account_id):
     """The provider-side state last delivered (or reported) for a target. By version, not
     by row: an older row delivered late knows more than a newer echo written before it."""
-    last = (ProviderSync.objects.filter(contact_id=contact_id, short_code_id=code_id,
-                                        provider_id=account_id, state_version__isnull=False)
-            .order_by("-state_version").values_list("state", flat=True).first())
+    last = (
+        ProviderSync.objects.filter(
+            contact_id=contact_id,
+            short_code_id=code_id,
+            provider_id=account_id,
+            state_version__isnull=False,
+        )
+        .order_by("-state_version")
+        .values_list("state", flat=True)
+        .first()
+    )
     return {int(pk): value for pk, value in (last or {}).items()}
 
 
@@ -244,8 +275,11 @@ def _next_version(row):
 
 
 def _lock_contact(contact_id):
-    list(Contact.objects.select_for_update(of=("self",)).filter(pk=contact_id)
-         .values_list("pk", flat=True))
+    list(
+        Contact.objects.select_for_update(of=("self",))
+        .filter(pk=contact_id)
+        .values_list("pk", flat=True)
+    )
 
 
 def _to_json(state):
@@ -254,9 +288,11 @@ def _to_json(state):
 
 # Delivery: in the worker ------------------------------------------------------------------
 
+
 def _target(row):
-    return ProviderSync.objects.filter(contact_id=row.contact_id, short_code_id=row.short_code_id,
-                                       provider_id=row.provider_id)
+    return ProviderSync.objects.filter(
+        contact_id=row.contact_id, short_code_id=row.short_code_id, provider_id=row.provider_id
+    )
 
 
 def _claim(sync_id, now):
@@ -271,13 +307,21 @@ def _claim(sync_id, now):
         # Waits (briefly) rather than skips when the sweeper holds the row: a skipped row
         # would wait for its re-driven task at the back of the queue. of=("self",): the
         # joined short code and account rows are shared by every row.
-        row = (ProviderSync.objects.select_for_update(of=("self",))
-               .select_related("contact", "short_code", "provider").filter(pk=sync_id).first())
+        row = (
+            ProviderSync.objects.select_for_update(of=("self",))
+            .select_related("contact", "short_code", "provider")
+            .filter(pk=sync_id)
+            .first()
+        )
         if row is None or not _claimable(row, now):
             return None
-        in_flight = (_target(row).exclude(pk=row.pk)
-                     .filter(status=SyncStatus.SENDING, locked_until__gt=now)
-                     .values_list("locked_until", flat=True).first())
+        in_flight = (
+            _target(row)
+            .exclude(pk=row.pk)
+            .filter(status=SyncStatus.SENDING, locked_until__gt=now)
+            .values_list("locked_until", flat=True)
+            .first()
+        )
         if in_flight is not None:
             row.next_attempt_at = in_flight
             row.save(update_fields=["next_attempt_at", "updated_at"])
@@ -290,40 +334,67 @@ def _claim(sync_id, now):
             return None
         _target(row).exclude(pk=row.pk).filter(
             Q(status=SyncStatus.PENDING) | Q(status=SyncStatus.SENDING, locked_until__lte=now),
-        ).update(status=SyncStatus.SUPERSEDED, locked_until=None, updated_at=now,
-                 detail=f"superseded by sync #{row.pk}")
+        ).update(
+            status=SyncStatus.SUPERSEDED,
+            locked_until=None,
+            updated_at=now,
+            detail=f"superseded by sync #{row.pk}",
+        )
         rec = reconciliation(row)
         row.status = SyncStatus.SENDING
         row.attempts += 1
         row.locked_until = now + lease()
         row.state, row.state_version = _to_json(rec.in_flight()), _next_version(row)
-        row.save(update_fields=["status", "attempts", "locked_until", "state", "state_version",
-                                "updated_at"])
+        row.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "locked_until",
+                "state",
+                "state_version",
+                "updated_at",
+            ]
+        )
         return row, rec
 
 
 def _claimable(row, now):
     if row.status == SyncStatus.PENDING:
         return True
-    return row.status == SyncStatus.SENDING and row.locked_until is not None \
+    return (
+        row.status == SyncStatus.SENDING
+        and row.locked_until is not None
         and row.locked_until <= now
+    )
 
 
 def reconciliation(row):
     """The portal's current state for the row's target next to what the provider knows."""
-    account_keywords = list(Keyword.objects.filter(
-        _account_filter(row.provider_id), short_code_id=row.short_code_id,
-        kind__in=[KeywordKind.PROGRAM, KeywordKind.STOP]).order_by("word"))
+    account_keywords = list(
+        Keyword.objects.filter(
+            _account_filter(row.provider_id),
+            short_code_id=row.short_code_id,
+            kind__in=[KeywordKind.PROGRAM, KeywordKind.STOP],
+        ).order_by("word")
+    )
     keywords = {kw.pk: kw for kw in account_keywords if kw.kind == KeywordKind.PROGRAM}
-    opted_in = dict(Subscription.objects.filter(
-        contact_id=row.contact_id, short_code_id=row.short_code_id, status=Status.OPTED_IN,
-    ).values_list("keyword_id", "keyword__word"))
+    opted_in = dict(
+        Subscription.objects.filter(
+            contact_id=row.contact_id,
+            short_code_id=row.short_code_id,
+            status=Status.OPTED_IN,
+        ).values_list("keyword_id", "keyword__word")
+    )
     return Reconciliation(
-        contact=row.contact, short_code=row.short_code, account=row.provider,
-        keywords=keywords, desired={pk: pk in opted_in for pk in keywords},
+        contact=row.contact,
+        short_code=row.short_code,
+        account=row.provider,
+        keywords=keywords,
+        desired={pk: pk in opted_in for pk in keywords},
         known=_known_state(row.contact_id, row.short_code_id, row.provider_id),
         stop_keyword=next((kw for kw in account_keywords if kw.kind == KeywordKind.STOP), None),
-        other_accounts_in=sorted(word for pk, word in opted_in.items() if pk not in keywords))
+        other_accounts_in=sorted(word for pk, word in opted_in.items() if pk not in keywords),
+    )
 
 
 def deliver_sync(sync_id, now=None):
@@ -342,9 +413,12 @@ def deliver_sync(sync_id, now=None):
             rec.outcome_unknown()
         _record_failure(row, redacted(error, row.provider), rec.reached)
     else:
-        _finish(row, rec.desired,
-                status=SyncStatus.LOCAL_ONLY if result.local_only else SyncStatus.SUCCEEDED,
-                detail=result.describe())
+        _finish(
+            row,
+            rec.desired,
+            status=SyncStatus.LOCAL_ONLY if result.local_only else SyncStatus.SUCCEEDED,
+            detail=result.describe(),
+        )
     _enqueue_waiting(row)
     return row
 
@@ -363,7 +437,9 @@ def _finish(row, reached, **fields):
         state = {**reached, **dict.fromkeys(_unknown_since(row), None)}
         fields.update(state=_to_json(state), state_version=_next_version(row))
         updated = ProviderSync.objects.filter(
-            pk=row.pk, status=SyncStatus.SENDING, attempts=row.attempts,
+            pk=row.pk,
+            status=SyncStatus.SENDING,
+            attempts=row.attempts,
         ).update(locked_until=None, updated_at=timezone.now(), **fields)
     if not updated:
         logger.warning("sync #%s was taken over while in flight; result dropped", row.pk)
@@ -374,8 +450,12 @@ def _finish(row, reached, **fields):
 def _unknown_since(row):
     """Programs that states written after this row's claim marked unknown."""
     later = _target(row).exclude(pk=row.pk).filter(state_version__gt=row.state_version)
-    return {int(pk) for state in later.values_list("state", flat=True)
-            for pk, value in state.items() if value is None}
+    return {
+        int(pk)
+        for state in later.values_list("state", flat=True)
+        for pk, value in state.items()
+        if value is None
+    }
 
 
 def _record_failure(row, error, reached):
@@ -387,34 +467,48 @@ def _record_failure(row, error, reached):
     retry_at = next_attempt_at(row.attempts, error, now)
     if retry_at is None:
         logger.warning("sync #%s failed: %s", row.pk, error)
-        _finish(row, reached, status=SyncStatus.FAILED,
-                last_error=failure_text(row.attempts, error))
+        _finish(
+            row, reached, status=SyncStatus.FAILED, last_error=failure_text(row.attempts, error)
+        )
         return
-    _finish(row, reached, status=SyncStatus.PENDING, next_attempt_at=retry_at,
-            last_error=str(error))
+    _finish(
+        row, reached, status=SyncStatus.PENDING, next_attempt_at=retry_at, last_error=str(error)
+    )
     enqueue(deliver_task, row.pk, run_after=retry_at)
 
 
 def _enqueue_waiting(row):
     """A change that arrived while this row was in flight waited for it: go on with it."""
-    waiting = (_target(row).filter(status=SyncStatus.PENDING).exclude(pk=row.pk)
-               .order_by("id").values_list("pk", flat=True).first())
+    waiting = (
+        _target(row)
+        .filter(status=SyncStatus.PENDING)
+        .exclude(pk=row.pk)
+        .order_by("id")
+        .values_list("pk", flat=True)
+        .first()
+    )
     if waiting is not None and row.status != SyncStatus.PENDING:
         _enqueue_syncs([waiting])
 
 
 def retry(sync_ids):
     """Staff retry (admin action): failed or local-only rows go back to pending now."""
-    rows = ProviderSync.objects.filter(pk__in=sync_ids,
-                                       status__in=[SyncStatus.FAILED, SyncStatus.LOCAL_ONLY])
+    rows = ProviderSync.objects.filter(
+        pk__in=sync_ids, status__in=[SyncStatus.FAILED, SyncStatus.LOCAL_ONLY]
+    )
     ids = list(rows.values_list("pk", flat=True))
-    rows.update(status=SyncStatus.PENDING, attempts=0, next_attempt_at=timezone.now(),
-                updated_at=timezone.now())
+    rows.update(
+        status=SyncStatus.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
     transaction.on_commit(lambda: _enqueue_syncs(ids))
     return len(ids)
 
 
 # Sweeper ---------------------------------------------------------------------------------
+
 
 def sweep(now=None, limit=1000):
     """Re-drive forgotten and stuck outbox rows and queued texts; returns (syncs, texts).
@@ -432,15 +526,24 @@ def sweep(now=None, limit=1000):
     # A waiting row normally has its task in the queue; only one still waiting long after
     # it was due has lost it.
     forgotten = now - redrive_after()
-    sync_ids = _take_due(ProviderSync.objects.filter(
-        Q(status=SyncStatus.PENDING, next_attempt_at__lte=forgotten)
-        | Q(status=SyncStatus.SENDING, locked_until__lte=now, next_attempt_at__lte=now)),
-        now, limit)
+    sync_ids = _take_due(
+        ProviderSync.objects.filter(
+            Q(status=SyncStatus.PENDING, next_attempt_at__lte=forgotten)
+            | Q(status=SyncStatus.SENDING, locked_until__lte=now, next_attempt_at__lte=now)
+        ),
+        now,
+        limit,
+    )
     # A text claimed by a worker that died is stuck as soon as the lease runs out.
-    message_ids = _take_due(OutboundMessage.objects.filter(
-        Q(locked_until__isnull=True, next_attempt_at__lte=forgotten)
-        | Q(locked_until__lte=now, next_attempt_at__lte=now),
-        status=MessageStatus.QUEUED), now, limit)
+    message_ids = _take_due(
+        OutboundMessage.objects.filter(
+            Q(locked_until__isnull=True, next_attempt_at__lte=forgotten)
+            | Q(locked_until__lte=now, next_attempt_at__lte=now),
+            status=MessageStatus.QUEUED,
+        ),
+        now,
+        limit,
+    )
     for pk in sync_ids:
         enqueue(deliver_sync, pk)
     for pk in message_ids:
@@ -450,7 +553,10 @@ def sweep(now=None, limit=1000):
 
 def _take_due(queryset, now, limit):
     with transaction.atomic():
-        ids = list(queryset.select_for_update(skip_locked=True).order_by("next_attempt_at", "id")
-                   .values_list("pk", flat=True)[:limit])
+        ids = list(
+            queryset.select_for_update(skip_locked=True)
+            .order_by("next_attempt_at", "id")
+            .values_list("pk", flat=True)[:limit]
+        )
         queryset.model.objects.filter(pk__in=ids).update(next_attempt_at=now + lease())
     return ids

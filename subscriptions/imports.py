@@ -80,8 +80,10 @@ def _header(reader):
         raise ImportFileError(f"Not a UTF-8 CSV file: {exc}") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ImportFileError(f"Missing column(s): {', '.join(missing)}. The header must name "
-                              f"{', '.join(REQUIRED_COLUMNS)}[, occurred_at, consent_text].")
+        raise ImportFileError(
+            f"Missing column(s): {', '.join(missing)}. The header must name "
+            f"{', '.join(REQUIRED_COLUMNS)}[, occurred_at, consent_text]."
+        )
     return header
 
 
@@ -105,12 +107,18 @@ class _Keywords:
     def get(self, code, word):
         key = (code, word)
         if key not in self._known:
-            self._known[key] = (Keyword.objects.select_related("short_code")
-                                .filter(short_code__code=code, word=word).first())
+            self._known[key] = (
+                Keyword.objects.select_related("short_code")
+                .filter(short_code__code=code, word=word)
+                .first()
+            )
         keyword = self._known[key]
         if keyword is None:
-            raise RowError(f"unknown keyword {word} on short code {code}"
-                           if self._code_exists(code) else f"unknown short code {code}")
+            raise RowError(
+                f"unknown keyword {word} on short code {code}"
+                if self._code_exists(code)
+                else f"unknown short code {code}"
+            )
         if keyword.kind != KeywordKind.PROGRAM:
             raise RowError(f"{word} is a {keyword.kind} keyword, not a program")
         return keyword
@@ -137,8 +145,9 @@ def parse_row(values: dict, line: int, keywords: _Keywords) -> services.BatchRow
     """One CSV row as a BatchRow, or RowError saying what is wrong with it."""
     status = values.get("status", "").strip().lower()
     if status not in STATUS_WORDS:
-        raise RowError(f"status {values.get('status', '')!r} is not Active, Subscribe or "
-                       "Unsubscribe")
+        raise RowError(
+            f"status {values.get('status', '')!r} is not Active, Subscribe or Unsubscribe"
+        )
     try:
         phone = normalize(values.get("phone", ""))
     except InvalidPhone as exc:
@@ -148,16 +157,25 @@ def parse_row(values: dict, line: int, keywords: _Keywords) -> services.BatchRow
     if not code or not word:
         raise RowError("short_code and keyword are required")
     return services.BatchRow(
-        phone=phone, keyword=keywords.get(code, word), subscribe=STATUS_WORDS[status],
+        phone=phone,
+        keyword=keywords.get(code, word),
+        subscribe=STATUS_WORDS[status],
         occurred_at=_parse_occurred_at(values.get("occurred_at", "").strip()),
-        consent_text=values.get("consent_text", "").strip(), line=line)
+        consent_text=values.get("consent_text", "").strip(),
+        line=line,
+    )
 
 
 def _row_error(job, line, values, message):
     return ImportRowError(
-        job=job, line=line, phone=values.get("phone", "")[:64],
-        short_code=values.get("short_code", "")[:64], keyword=values.get("keyword", "")[:64],
-        status=values.get("status", "")[:64], message=message[:255])
+        job=job,
+        line=line,
+        phone=values.get("phone", "")[:64],
+        short_code=values.get("short_code", "")[:64],
+        keyword=values.get("keyword", "")[:64],
+        status=values.get("status", "")[:64],
+        message=message[:255],
+    )
 
 
 def _chunks(reader, header, job, keywords):
@@ -183,8 +201,11 @@ def _chunks(reader, header, job, keywords):
 
 def _context(job):
     return services.Context(
-        source=Source.IMPORT, actor=job.created_by, actor_label=job.file_name[:150],
-        detail={"import_job": job.pk, "file": job.file_name})
+        source=Source.IMPORT,
+        actor=job.created_by,
+        actor_label=job.file_name[:150],
+        detail={"import_job": job.pk, "file": job.file_name},
+    )
 
 
 def _record_chunk(job, progress, result, errors):
@@ -197,8 +218,12 @@ def _record_chunk(job, progress, result, errors):
     progress.errors += len(errors)
     ImportRowError.objects.bulk_create(errors)
     ImportJob.objects.filter(pk=job.pk).update(
-        processed=progress.processed, applied=progress.applied, refused=progress.refused,
-        unchanged=progress.unchanged, errors=progress.errors)
+        processed=progress.processed,
+        applied=progress.applied,
+        refused=progress.refused,
+        unchanged=progress.unchanged,
+        errors=progress.errors,
+    )
 
 
 def run(job: ImportJob, open_file: Callable, on_progress: Callable | None = None) -> Progress:
@@ -239,20 +264,25 @@ def run(job: ImportJob, open_file: Callable, on_progress: Callable | None = None
 def _start(job):
     """Claim a queued job; False when another worker (or a re-delivered task) has it."""
     job.status, job.started_at = ImportStatus.RUNNING, timezone.now()
-    return bool(ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED)
-                .update(status=job.status, started_at=job.started_at))
+    return bool(
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
+            status=job.status, started_at=job.started_at
+        )
+    )
 
 
 def _finish(job, status, failure=""):
-    ImportJob.objects.filter(pk=job.pk).update(status=status, failure=failure,
-                                               finished_at=timezone.now())
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status, failure=failure, finished_at=timezone.now()
+    )
     job.refresh_from_db()
 
 
 def submit(uploaded_file, *, dry_run=False, user=None) -> ImportJob:
     """Store an uploaded CSV as a queued job; the worker runs it after commit."""
-    job = ImportJob.objects.create(file=uploaded_file, file_name=uploaded_file.name[:255],
-                                   dry_run=dry_run, created_by=user)
+    job = ImportJob.objects.create(
+        file=uploaded_file, file_name=uploaded_file.name[:255], dry_run=dry_run, created_by=user
+    )
     transaction.on_commit(lambda: _enqueue(job.pk))
     return job
 
@@ -278,4 +308,3 @@ def errors_csv_rows(job: ImportJob) -> Iterator[list]:
     yield ["line", "phone", "short_code", "keyword", "status", "error"]
     for e in job.row_errors.order_by("line").iterator(chunk_size=2000):
         yield [e.line, e.phone, e.short_code, e.keyword, e.status, e.message]
-

@@ -36,6 +36,7 @@ logger = logging.getLogger("subscriptions.inbound")
 
 # Text messages (MO) ------------------------------------------------------------------------
 
+
 class MoAction(StrEnum):
     """The `action` values of POST /api/v1/inbound/ (docs/api.md)."""
 
@@ -84,8 +85,11 @@ def handle_mo(message: MoText, *, actor=None) -> MoOutcome:
 def _keyword_on_code(short_code, word):
     if not word:
         return None
-    return (Keyword.objects.select_related("short_code__provider", "provider")
-            .filter(short_code=short_code, word=word).first())
+    return (
+        Keyword.objects.select_related("short_code__provider", "provider")
+        .filter(short_code=short_code, word=word)
+        .first()
+    )
 
 
 def _received_by(handler, message, keyword):
@@ -109,8 +113,13 @@ def _mo_context(message, word, actor, received_by):
     if message.received_at is not None:
         detail["received_at"] = message.received_at.isoformat()
     external_id = f"{message.short_code.code}:{message.message_id}" if message.message_id else ""
-    return Context(source=Source.MO, actor=actor, external_id=external_id,
-                   raw_payload=message.raw_payload, detail=detail)
+    return Context(
+        source=Source.MO,
+        actor=actor,
+        external_id=external_id,
+        raw_payload=message.raw_payload,
+        detail=detail,
+    )
 
 
 def _choose_handler(message, word, keyword):
@@ -155,8 +164,9 @@ def _confirm(message, keyword, ctx):
     code = message.short_code
     result = services.confirm(message.phone, code, ctx)
     confirmed = [e for e in result.changed if e.new_status == Status.OPTED_IN]
-    expired = [e for e in result.events
-               if e.outcome == Outcome.REFUSED and e.reason == rules.WINDOW_CLOSED]
+    expired = [
+        e for e in result.events if e.outcome == Outcome.REFUSED and e.reason == rules.WINDOW_CLOSED
+    ]
     if confirmed:
         reply = code.render(code.opt_in_text, program=_programs(confirmed))
     elif expired:
@@ -171,8 +181,11 @@ def _restart(message, keyword, ctx):
     code = message.short_code
     result = services.restart(message.phone, code, ctx)
     restored = result.changed
-    reply = (code.render(code.opt_in_text, program=_programs(restored)) if restored
-             else code.render(code.help_text))
+    reply = (
+        code.render(code.opt_in_text, program=_programs(restored))
+        if restored
+        else code.render(code.help_text)
+    )
     return MoAction.OPT_IN, result, reply
 
 
@@ -198,8 +211,9 @@ def _join(message, keyword, ctx):
 
 def _nothing(message, keyword, ctx):
     code = message.short_code
-    result = services.record(message.phone, code, Action.NONE, ctx,
-                             reason="not a keyword on this code")
+    result = services.record(
+        message.phone, code, Action.NONE, ctx, reason="not a keyword on this code"
+    )
     # One reply per MO: the help text tells the person what they can text.
     return MoAction.NONE, result, code.render(code.help_text)
 
@@ -243,8 +257,14 @@ class Postback:
     def digest(self):
         """Stable across SkyCore's retries of one notification (same fields, whatever the
         transport: raw body or form field)."""
-        fields = (self.code, self.phone, self.campaign_ref, self.occurred_at.isoformat(),
-                  self.short_code, self.source)
+        fields = (
+            self.code,
+            self.phone,
+            self.campaign_ref,
+            self.occurred_at.isoformat(),
+            self.short_code,
+            self.source,
+        )
         return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
@@ -277,12 +297,16 @@ def parse_postback(xml, raw: str) -> Postback:
     except InvalidPhone as exc:
         raise PostbackRejected(f"MOBILE: {exc}", "invalid_phone") from exc
     return Postback(
-        code=code, phone=phone, campaign_ref=field("CAMPAIGNREF", limit=100),
+        code=code,
+        phone=phone,
+        campaign_ref=field("CAMPAIGNREF", limit=100),
         occurred_at=_postback_time(field("TIMESTAMP")),
         short_code=field("SHORTCODE", limit=20),
         campaign_title=field("CAMPAIGNTITLE", required=False, limit=120),
         brand_name=field("BRANDNAME", required=False, limit=100),
-        source=field("SOURCE", required=False, limit=40).upper(), raw=raw)
+        source=field("SOURCE", required=False, limit=40).upper(),
+        raw=raw,
+    )
 
 
 def _field_reader(root):
@@ -318,14 +342,16 @@ def apply_postback(account, postback: Postback, remote_addr=None) -> PostbackOut
     short_code = ShortCode.objects.filter(code=postback.short_code).first()
     problem = _short_code_problem(account, short_code)
     if problem:
-        record_unmatched(account, problem, postback.raw, remote_addr,
-                         short_code=postback.short_code)
+        record_unmatched(
+            account, problem, postback.raw, remote_addr, short_code=postback.short_code
+        )
         return PostbackOutcome("unmatched")
     keyword = selectors.program_by_ref(short_code, account, postback.campaign_ref)
     discovered = keyword is None
     if discovered:
-        keyword = services.discover_program(short_code, account, postback.campaign_ref,
-                                            postback.campaign_title)
+        keyword = services.discover_program(
+            short_code, account, postback.campaign_ref, postback.campaign_title
+        )
     change = services.opt_in if postback.code == SUBSCRIBED else services.opt_out
     result = change(postback.phone, keyword, _postback_context(account, postback))
     status = "duplicate" if result.duplicate else str(result.outcome)
@@ -335,15 +361,19 @@ def apply_postback(account, postback: Postback, remote_addr=None) -> PostbackOut
 def _short_code_problem(account, short_code):
     if short_code is None:
         return PostbackProblem.UNKNOWN_SHORT_CODE
-    serves = (short_code.provider_id == account.pk
-              or short_code.keywords.filter(provider=account).exists())
+    serves = (
+        short_code.provider_id == account.pk
+        or short_code.keywords.filter(provider=account).exists()
+    )
     return None if serves else PostbackProblem.FOREIGN_SHORT_CODE
 
 
 def _postback_context(account, postback):
     return Context(
-        source=Source.POSTBACK, occurred_at=postback.occurred_at,
-        actor_label=f"{account.name} postback", raw_payload=postback.raw,
+        source=Source.POSTBACK,
+        occurred_at=postback.occurred_at,
+        actor_label=f"{account.name} postback",
+        raw_payload=postback.raw,
         external_id=f"skycore:{account.pk}:{postback.digest}",
         detail={
             # The delivery code never sends an event back to the account it came from.
@@ -353,7 +383,8 @@ def _postback_context(account, postback):
             "campaign_ref": postback.campaign_ref,
             "campaign_title": postback.campaign_title,
             "brand_name": postback.brand_name,
-        })
+        },
+    )
 
 
 def record_unmatched(account, problem, raw, remote_addr, *, short_code="", reason=""):
@@ -361,5 +392,10 @@ def record_unmatched(account, problem, raw, remote_addr, *, short_code="", reaso
     reason = reason or PostbackProblem(problem).label
     logger.warning("postback for %s not applied (%s): %s", account.name, problem, reason)
     return UnmatchedPostback.objects.create(
-        provider=account, problem=problem, reason=reason[:255], short_code=short_code[:40],
-        raw_payload=raw, remote_addr=remote_addr)
+        provider=account,
+        problem=problem,
+        reason=reason[:255],
+        short_code=short_code[:40],
+        raw_payload=raw,
+        remote_addr=remote_addr,
+    )

@@ -65,18 +65,29 @@ def _hit_in_cache(key, window):
 def _hit_in_database(key, window):
     now = timezone.now()
     ops = connection.ops
-    table, k, count, expires_at = (ops.quote_name(name) for name in (
-        RateLimitCounter._meta.db_table, "key", "count", "expires_at"))
+    table, k, count, expires_at = (
+        ops.quote_name(name)
+        for name in (RateLimitCounter._meta.db_table, "key", "count", "expires_at")
+    )
     # Both CASEs read the row as it was before this update: a live window counts on, an
     # ended one starts again at 1 with a new end.
-    sql = (f"INSERT INTO {table} ({k}, {count}, {expires_at}) VALUES (%s, 1, %s) "
-           f"ON CONFLICT ({k}) DO UPDATE SET "
-           f"{count} = CASE WHEN {table}.{expires_at} > %s THEN {table}.{count} + 1 ELSE 1 END, "
-           f"{expires_at} = CASE WHEN {table}.{expires_at} > %s THEN {table}.{expires_at} "
-           f"ELSE EXCLUDED.{expires_at} END "
-           f"RETURNING {count}")
+    sql = (
+        f"INSERT INTO {table} ({k}, {count}, {expires_at}) VALUES (%s, 1, %s) "
+        f"ON CONFLICT ({k}) DO UPDATE SET "
+        f"{count} = CASE WHEN {table}.{expires_at} > %s THEN {table}.{count} + 1 ELSE 1 END, "
+        f"{expires_at} = CASE WHEN {table}.{expires_at} > %s THEN {table}.{expires_at} "
+        f"ELSE EXCLUDED.{expires_at} END "
+        f"RETURNING {count}"
+    )
     now_value = ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key, ops.adapt_datetimefield_value(now + timedelta(seconds=window)),
-                             now_value, now_value])
+        cursor.execute(
+            sql,
+            [
+                key,
+                ops.adapt_datetimefield_value(now + timedelta(seconds=window)),
+                now_value,
+                now_value,
+            ],
+        )
         return cursor.fetchone()[0]

@@ -14,8 +14,8 @@ from .providers.registry import adapter_for
 
 def queue_text(phone, short_code, text, purpose):
     message = OutboundMessage.objects.create(
-        phone=phone, short_code=short_code, provider=short_code.provider, purpose=purpose,
-        text=text)
+        phone=phone, short_code=short_code, provider=short_code.provider, purpose=purpose, text=text
+    )
     transaction.on_commit(lambda: _enqueue(message.pk))
     return message
 
@@ -31,10 +31,16 @@ def _claim(message_id, now):
     with transaction.atomic():
         # of=("self",): with the joined short code locked too, a second worker would skip
         # (never send) any other message on the same code while the first one is claimed.
-        message = (OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
-                   .select_related("short_code", "provider")
-                   .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now),
-                           pk=message_id, status=MessageStatus.QUEUED).first())
+        message = (
+            OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("short_code", "provider")
+            .filter(
+                Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+                pk=message_id,
+                status=MessageStatus.QUEUED,
+            )
+            .first()
+        )
         if message is not None:
             message.attempts += 1
             message.locked_until = now + delivery.lease()

@@ -32,14 +32,20 @@ disable_created_metrics()
 # This process's own metrics (in multiprocess mode their values also go to files that the
 # scrape sums over every process).
 PROCESS_REGISTRY = CollectorRegistry()
-CONSENT_EVENTS = Counter("portal_consent_changes_total",
-                         "Applied consent changes, by action, source and new status",
-                         ["action", "source", "new_status"], registry=PROCESS_REGISTRY)
-REQUEST_SECONDS = Histogram("portal_request_seconds", "Time to answer a request",
-                            ["method", "status"], registry=PROCESS_REGISTRY,
-                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-OPEN_STATUSES = [SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.FAILED,
-                 SyncStatus.LOCAL_ONLY]
+CONSENT_EVENTS = Counter(
+    "portal_consent_changes_total",
+    "Applied consent changes, by action, source and new status",
+    ["action", "source", "new_status"],
+    registry=PROCESS_REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "portal_request_seconds",
+    "Time to answer a request",
+    ["method", "status"],
+    registry=PROCESS_REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OPEN_STATUSES = [SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.FAILED, SyncStatus.LOCAL_ONLY]
 
 
 @receiver(subscription_changed, dispatch_uid="metrics.count_consent_changes")
@@ -52,11 +58,16 @@ class OutboxCollector:
     """Provider sync rows still needing attention, by provider account and status."""
 
     def collect(self):
-        gauge = GaugeMetricFamily("portal_provider_syncs",
-                                  "Provider sync rows by provider account and status",
-                                  labels=["provider", "status"])
-        rows = (ProviderSync.objects.filter(status__in=OPEN_STATUSES)
-                .values_list("provider__name", "status").annotate(n=Count("id")))
+        gauge = GaugeMetricFamily(
+            "portal_provider_syncs",
+            "Provider sync rows by provider account and status",
+            labels=["provider", "status"],
+        )
+        rows = (
+            ProviderSync.objects.filter(status__in=OPEN_STATUSES)
+            .values_list("provider__name", "status")
+            .annotate(n=Count("id"))
+        )
         for provider, status, count in rows:
             gauge.add_metric([provider, status], count)
         yield gauge
@@ -70,7 +81,8 @@ class RequestTimingMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         REQUEST_SECONDS.labels(request.method, str(response.status_code)).observe(
-            time.perf_counter() - started)
+            time.perf_counter() - started
+        )
         return response
 
 

@@ -62,13 +62,16 @@ class ProviderAccount(models.Model):
     """One set of credentials at one provider (for SFMC one business unit / MID)."""
 
     name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=20, choices=ProviderKind.choices,
-                            default=ProviderKind.CONSOLE)
-    settings = models.JSONField(default=dict, blank=True,
-                                help_text="Non-secret settings such as base URLs.")
+    kind = models.CharField(
+        max_length=20, choices=ProviderKind.choices, default=ProviderKind.CONSOLE
+    )
+    settings = models.JSONField(
+        default=dict, blank=True, help_text="Non-secret settings such as base URLs."
+    )
     secrets_encrypted = models.TextField(blank=True, editable=False)
-    postback_token = models.CharField(max_length=64, unique=True, default=_new_token,
-                                      editable=False)
+    postback_token = models.CharField(
+        max_length=64, unique=True, default=_new_token, editable=False
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -94,24 +97,31 @@ class ShortCode(models.Model):
     code = models.CharField(max_length=20, unique=True)
     name = models.CharField(max_length=100)
     brand = models.CharField(max_length=100)
-    provider = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT,
-                                 related_name="short_codes")
+    provider = models.ForeignKey(
+        ProviderAccount, on_delete=models.PROTECT, related_name="short_codes"
+    )
     help_text = models.TextField(
-        default="{brand}: reply STOP to cancel, HELP for help. Msg&data rates may apply.")
+        default="{brand}: reply STOP to cancel, HELP for help. Msg&data rates may apply."
+    )
     stop_text = models.TextField(
-        default="{brand}: you are unsubscribed and will receive no more messages.")
+        default="{brand}: you are unsubscribed and will receive no more messages."
+    )
     opt_in_text = models.TextField(
-        default="{brand}: you joined {program}. Reply HELP for help, STOP to cancel.")
+        default="{brand}: you joined {program}. Reply HELP for help, STOP to cancel."
+    )
     double_opt_in_prompt = models.TextField(
-        default="{brand}: reply Y to confirm {program}. Msg&data rates may apply.")
+        default="{brand}: reply Y to confirm {program}. Msg&data rates may apply."
+    )
     double_opt_in_window_hours = models.PositiveIntegerField(default=24)
     confirm_expired_text = models.TextField(
         default="{brand}: the time to confirm has passed. Text {program} again to join.",
-        help_text="Reply to a confirmation that came after the double opt-in window.")
+        help_text="Reply to a confirmation that came after the double opt-in window.",
+    )
     stop_blocks_imports = models.BooleanField(
         default=False,
         help_text="When on, an import cannot opt in a number that sent STOP on this code, "
-                  "not even to a program it never had.")
+        "not even to a program it never had.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -134,22 +144,29 @@ class KeywordKind(models.TextChoices):
 class Keyword(models.Model):
     short_code = models.ForeignKey(ShortCode, on_delete=models.PROTECT, related_name="keywords")
     word = models.CharField(max_length=40, help_text="Matched case-insensitively.")
-    kind = models.CharField(max_length=10, choices=KeywordKind.choices,
-                            default=KeywordKind.PROGRAM)
+    kind = models.CharField(max_length=10, choices=KeywordKind.choices, default=KeywordKind.PROGRAM)
     title = models.CharField(max_length=120, blank=True)
     description = models.TextField(blank=True)
     provider_ref = models.CharField(
-        max_length=100, blank=True,
-        help_text="SkyCore CAMPAIGNREF or SFMC MobileConnect message key.")
+        max_length=100,
+        blank=True,
+        help_text="SkyCore CAMPAIGNREF or SFMC MobileConnect message key.",
+    )
     double_opt_in = models.BooleanField(default=False)
-    is_public = models.BooleanField(default=True,
-                                    help_text="Shown on the preferences page to join.")
+    is_public = models.BooleanField(
+        default=True, help_text="Shown on the preferences page to join."
+    )
     provider = models.ForeignKey(
-        ProviderAccount, on_delete=models.PROTECT, null=True, blank=True,
+        ProviderAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="keywords",
-        help_text="The account that owns this keyword; empty means the short code's.")
+        help_text="The account that owns this keyword; empty means the short code's.",
+    )
     discovered = models.BooleanField(
-        default=False, help_text="Created from a provider postback, not by staff.")
+        default=False, help_text="Created from a provider postback, not by staff."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -199,29 +216,39 @@ class Subscription(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="subscriptions")
     keyword = models.ForeignKey(Keyword, on_delete=models.PROTECT, related_name="subscriptions")
     # Denormalised from keyword so per-code questions need no join.
-    short_code = models.ForeignKey(ShortCode, on_delete=models.PROTECT,
-                                   related_name="subscriptions")
+    short_code = models.ForeignKey(
+        ShortCode, on_delete=models.PROTECT, related_name="subscriptions"
+    )
     status = models.CharField(max_length=10, choices=Status.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(default=timezone.now)
     last_occurred_at = models.DateTimeField(
-        help_text="occurred_at of the last applied event; older events are stale.")
+        help_text="occurred_at of the last applied event; older events are stale."
+    )
     last_source = models.CharField(max_length=10, choices=Source.choices)
     pending_since = models.DateTimeField(null=True, blank=True)
     opted_out_by_stop = models.ForeignKey(
-        "ShortCodeStop", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-        help_text="The STOP that opted this out; START restores exactly these.")
+        "ShortCodeStop",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The STOP that opted this out; START restores exactly these.",
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact", "keyword"],
-                                    name="subscription_contact_keyword_unique"),
-            models.CheckConstraint(condition=Q(status__in=Status.values),
-                                   name="subscription_status_valid"),
+            models.UniqueConstraint(
+                fields=["contact", "keyword"], name="subscription_contact_keyword_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="subscription_status_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(status=Status.PENDING, pending_since__isnull=False)
                 | ~Q(status=Status.PENDING),
-                name="subscription_pending_has_since"),
+                name="subscription_pending_has_since",
+            ),
         ]
         permissions = [
             ("change_consent", "Can opt numbers in and out (API, admin actions)"),
@@ -247,15 +274,18 @@ class ShortCodeStop(models.Model):
     short_code = models.ForeignKey(ShortCode, on_delete=models.PROTECT, related_name="stops")
     created_at = models.DateTimeField(help_text="When the STOP occurred.")
     latest_at = models.DateTimeField(
-        help_text="When the newest STOP of this stop occurred; older opt-ins are stale.")
+        help_text="When the newest STOP of this stop occurred; older opt-ins are stale."
+    )
     source = models.CharField(max_length=10, choices=Source.choices)
     cleared_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact", "short_code"],
-                                    condition=Q(cleared_at__isnull=True),
-                                    name="one_active_stop_per_code"),
+            models.UniqueConstraint(
+                fields=["contact", "short_code"],
+                condition=Q(cleared_at__isnull=True),
+                name="one_active_stop_per_code",
+            ),
         ]
         indexes = [models.Index(fields=["short_code", "cleared_at"], name="stop_code_idx")]
 
@@ -307,20 +337,29 @@ class SubscriptionEvent(models.Model):
 
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="events")
     short_code = models.ForeignKey(ShortCode, on_delete=models.PROTECT, related_name="events")
-    keyword = models.ForeignKey(Keyword, on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="events", help_text="Empty for code-wide events.")
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, null=True,
-                                     blank=True, related_name="events")
+    keyword = models.ForeignKey(
+        Keyword,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        help_text="Empty for code-wide events.",
+    )
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
     action = models.CharField(max_length=12, choices=Action.choices)
     old_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
     new_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+")
-    actor_label = models.CharField(max_length=150, blank=True,
-                                   help_text="Who acted: user, API client, provider, file.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=150, blank=True, help_text="Who acted: user, API client, provider, file."
+    )
     occurred_at = models.DateTimeField(help_text="When it happened at the source.")
     recorded_at = models.DateTimeField(default=timezone.now)
     consent_text = models.TextField(blank=True)
@@ -375,26 +414,31 @@ class ProviderSync(models.Model):
 
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="syncs")
     short_code = models.ForeignKey(ShortCode, on_delete=models.PROTECT, related_name="syncs")
-    provider = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT,
-                                 related_name="syncs")
-    event = models.ForeignKey(SubscriptionEvent, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="syncs")
+    provider = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="syncs")
+    event = models.ForeignKey(
+        SubscriptionEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="syncs"
+    )
     operation = models.CharField(max_length=40, default="reconcile")
-    status = models.CharField(max_length=12, choices=SyncStatus.choices,
-                              default=SyncStatus.PENDING)
+    status = models.CharField(max_length=12, choices=SyncStatus.choices, default=SyncStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     locked_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     detail = models.TextField(blank=True, help_text="What was sent, or why it stayed local.")
     state = models.JSONField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="What the provider was left knowing: {program keyword id: opted in?}. "
-                  "The next delivery to the same target sends only the difference.")
+        "The next delivery to the same target sends only the difference.",
+    )
     state_version = models.PositiveIntegerField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="Orders the states written for one target (contact, short code, account): "
-                  "the highest is what the provider is known to hold now.")
+        "the highest is what the provider is known to hold now.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -428,25 +472,28 @@ class OutboundMessage(models.Model):
 
     phone = models.CharField(max_length=20)
     short_code = models.ForeignKey(ShortCode, on_delete=models.PROTECT, related_name="messages")
-    provider = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT,
-                                 related_name="messages")
+    provider = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="messages")
     purpose = models.CharField(max_length=20, choices=MessagePurpose.choices)
     text = models.TextField()
-    status = models.CharField(max_length=10, choices=MessageStatus.choices,
-                              default=MessageStatus.QUEUED)
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     locked_until = models.DateTimeField(
-        null=True, blank=True, help_text="A worker is sending it until then (its lease).")
+        null=True, blank=True, help_text="A worker is sending it until then (its lease)."
+    )
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["phone", "-created_at"], name="message_phone_idx"),
-                   models.Index(fields=["status", "created_at"], name="message_status_idx"),
-                   models.Index(fields=["status", "next_attempt_at"], name="message_due_idx")]
+        indexes = [
+            models.Index(fields=["phone", "-created_at"], name="message_phone_idx"),
+            models.Index(fields=["status", "created_at"], name="message_status_idx"),
+            models.Index(fields=["status", "next_attempt_at"], name="message_due_idx"),
+        ]
 
     def __str__(self):
         return f"{self.purpose} to {self.phone}: {self.status}"
@@ -456,10 +503,12 @@ class ProviderCall(models.Model):
     """One HTTP call to a provider, with secrets redacted."""
 
     provider = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="calls")
-    sync = models.ForeignKey(ProviderSync, on_delete=models.SET_NULL, null=True, blank=True,
-                             related_name="calls")
-    message = models.ForeignKey(OutboundMessage, on_delete=models.SET_NULL, null=True,
-                                blank=True, related_name="calls")
+    sync = models.ForeignKey(
+        ProviderSync, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
+    message = models.ForeignKey(
+        OutboundMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
     method = models.CharField(max_length=10)
     url = models.TextField()
     request_body = models.TextField(blank=True)
@@ -481,11 +530,11 @@ class IdempotencyKey(models.Model):
     """The first answer to a POST sent with an `Idempotency-Key` header, replayed for 24 h
     to the same client sending the same key and body (shared by every web process)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64,
-                                   help_text="SHA-256 of the method, path and request body.")
+    fingerprint = models.CharField(
+        max_length=64, help_text="SHA-256 of the method, path and request body."
+    )
     status_code = models.PositiveSmallIntegerField()
     # JSON text with every non-ASCII character escaped: an answer may echo client input,
     # and PostgreSQL's jsonb refuses NUL and lone surrogates that text keeps escaped.
@@ -500,6 +549,8 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.status_code})"
+
+
 class RateLimitCounter(models.Model):
     """A rate-limit or throttle count (subscriptions/limits.py): `count` hits in a window
     that ends at `expires_at`. Used when there is no Redis; operational, not evidence:
@@ -526,23 +577,26 @@ class UnmatchedPostback(models.Model):
     """A provider postback that changed nothing: kept verbatim so staff can see what the
     provider said and fix the configuration (or the provider) behind it."""
 
-    provider = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT,
-                                 related_name="unmatched_postbacks")
+    provider = models.ForeignKey(
+        ProviderAccount, on_delete=models.PROTECT, related_name="unmatched_postbacks"
+    )
     problem = models.CharField(max_length=20, choices=PostbackProblem.choices)
     reason = models.CharField(max_length=255)
-    short_code = models.CharField(max_length=40, blank=True,
-                                  help_text="The SHORTCODE the postback named, if any.")
+    short_code = models.CharField(
+        max_length=40, blank=True, help_text="The SHORTCODE the postback named, if any."
+    )
     raw_payload = models.TextField(blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["provider", "-received_at"],
-                                name="unmatched_provider_idx")]
+        indexes = [models.Index(fields=["provider", "-received_at"], name="unmatched_provider_idx")]
 
     def __str__(self):
         return f"{self.get_problem_display()}: {self.reason}"
+
+
 class ImportStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -553,13 +607,18 @@ class ImportStatus(models.TextChoices):
 class ImportJob(models.Model):
     """One CSV import (admin upload, API or management command) and its progress."""
 
-    file = models.FileField(upload_to="imports/%Y/%m/", blank=True,
-                            help_text="The uploaded CSV; empty for command-line imports.")
+    file = models.FileField(
+        upload_to="imports/%Y/%m/",
+        blank=True,
+        help_text="The uploaded CSV; empty for command-line imports.",
+    )
     file_name = models.CharField(max_length=255)
-    dry_run = models.BooleanField(default=False,
-                                  help_text="Report what would change; write nothing.")
-    status = models.CharField(max_length=10, choices=ImportStatus.choices,
-                              default=ImportStatus.QUEUED)
+    dry_run = models.BooleanField(
+        default=False, help_text="Report what would change; write nothing."
+    )
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
     total = models.PositiveIntegerField(default=0, help_text="Data rows in the file.")
     processed = models.PositiveIntegerField(default=0)
     applied = models.PositiveIntegerField(default=0)
@@ -567,8 +626,9 @@ class ImportJob(models.Model):
     unchanged = models.PositiveIntegerField(default=0, help_text="No change or stale.")
     errors = models.PositiveIntegerField(default=0, help_text="Rows rejected before the rules.")
     failure = models.TextField(blank=True, help_text="Why the whole import failed.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                   null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -632,8 +692,9 @@ class DailyActivity(models.Model):
 
     day = models.ForeignKey(ActivityDay, on_delete=models.CASCADE, related_name="counts")
     short_code = models.ForeignKey(ShortCode, on_delete=models.PROTECT, related_name="+")
-    keyword = models.ForeignKey(Keyword, on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="+")
+    keyword = models.ForeignKey(
+        Keyword, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     series = models.CharField(max_length=10, choices=ActivitySeries.choices)
     count = models.PositiveIntegerField()
 

@@ -102,12 +102,15 @@ def send_code(phone, language):
     # language, when known, is the one they can read.
     language = selectors.contact_by_phone(phone).locale or language
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    cache.set(_key("code", phone),
-              {"digest": _digest(phone, code), "expires": _clock() + CODE_LIFETIME},
-              timeout=CODE_LIFETIME)
+    cache.set(
+        _key("code", phone),
+        {"digest": _digest(phone, code), "expires": _clock() + CODE_LIFETIME},
+        timeout=CODE_LIFETIME,
+    )
     with translation.override(language):
-        text = _("%(brand)s: your code for your text preferences is %(code)s. It expires in "
-                 "10 minutes.") % {"brand": short_code.brand, "code": code}
+        text = _(
+            "%(brand)s: your code for your text preferences is %(code)s. It expires in 10 minutes."
+        ) % {"brand": short_code.brand, "code": code}
     messaging.queue_text(phone, short_code, text, MessagePurpose.ONE_TIME_CODE)
 
 
@@ -115,10 +118,16 @@ def short_code_for_codes(phone):
     """The code to text a one-time code from: where the number's consent changed last,
     preferring codes it has not sent STOP on (it asked for this text, but a code it still
     hears from is the least surprising sender)."""
-    stopped = list(ShortCodeStop.objects.filter(contact__phone=phone, cleared_at__isnull=True)
-                   .values_list("short_code_id", flat=True))
-    recent_first = list(Subscription.objects.filter(contact__phone=phone)
-                        .order_by("-changed_at").values_list("short_code_id", flat=True))
+    stopped = list(
+        ShortCodeStop.objects.filter(contact__phone=phone, cleared_at__isnull=True).values_list(
+            "short_code_id", flat=True
+        )
+    )
+    recent_first = list(
+        Subscription.objects.filter(contact__phone=phone)
+        .order_by("-changed_at")
+        .values_list("short_code_id", flat=True)
+    )
     preferred = [c for c in recent_first if c not in stopped] + recent_first + stopped
     if not preferred:
         return None
@@ -148,6 +157,7 @@ def _forget_code(phone):
 
 
 # The signed-in page ---------------------------------------------------------------------
+
 
 @dataclass
 class ProgramRow:
@@ -181,17 +191,20 @@ def page_for(phone):
     joined = {s.keyword_id: s for s in subs}
     for sub in subs:  # the code is already loaded beside the keyword: no query per program
         sub.keyword.short_code = sub.short_code
-    public = (Keyword.objects.select_related("short_code")
-              .filter(short_code_id__in=code_ids, kind=KeywordKind.PROGRAM, is_public=True)
-              .exclude(pk__in=joined))
-    keywords = sorted([s.keyword for s in subs] + list(public),
-                      key=lambda k: (k.short_code.code, k.display_title.lower()))
+    public = (
+        Keyword.objects.select_related("short_code")
+        .filter(short_code_id__in=code_ids, kind=KeywordKind.PROGRAM, is_public=True)
+        .exclude(pk__in=joined)
+    )
+    keywords = sorted(
+        [s.keyword for s in subs] + list(public),
+        key=lambda k: (k.short_code.code, k.display_title.lower()),
+    )
     groups = {}
     for keyword in keywords:
         code = keyword.short_code
         if code.pk not in groups:
-            groups[code.pk] = CodeGroup(code, code.pk in stopped_ids,
-                                        stop_all_wording(code, phone))
+            groups[code.pk] = CodeGroup(code, code.pk in stopped_ids, stop_all_wording(code, phone))
         groups[code.pk].programs.append(_row(keyword, joined.get(keyword.pk), phone))
     return list(groups.values())
 
@@ -199,56 +212,80 @@ def page_for(phone):
 def _row(keyword, sub, phone):
     status = sub.status if sub else None
     waiting = status == Status.PENDING and rules.in_window(
-        sub.pending_since, keyword.short_code.double_opt_in_window_hours, timezone.now())
+        sub.pending_since, keyword.short_code.double_opt_in_window_hours, timezone.now()
+    )
     # A switch that is on (in, or waiting for the reply) offers to leave; otherwise to join.
-    wording = (leave_wording(keyword, phone) if status == Status.OPTED_IN or waiting
-               else join_wording(keyword, phone))
+    wording = (
+        leave_wording(keyword, phone)
+        if status == Status.OPTED_IN or waiting
+        else join_wording(keyword, phone)
+    )
     return ProgramRow(keyword, status, waiting, wording)
 
 
 def program_for(phone, keyword_id):
     """A program this number may switch on the page: one it has a subscription to, or a
     public one on a code it is known on. None otherwise."""
-    keyword = (Keyword.objects.select_related("short_code__provider", "provider")
-               .filter(pk=keyword_id, kind=KeywordKind.PROGRAM).first())
+    keyword = (
+        Keyword.objects.select_related("short_code__provider", "provider")
+        .filter(pk=keyword_id, kind=KeywordKind.PROGRAM)
+        .first()
+    )
     if keyword is None:
         return None
     known = Subscription.objects.filter(contact__phone=phone)
     if known.filter(keyword=keyword).exists():
         return keyword
-    on_known_code = (known.filter(short_code_id=keyword.short_code_id).exists()
-                     or ShortCodeStop.objects.filter(contact__phone=phone,
-                                                     short_code_id=keyword.short_code_id,
-                                                     cleared_at__isnull=True).exists())
+    on_known_code = (
+        known.filter(short_code_id=keyword.short_code_id).exists()
+        or ShortCodeStop.objects.filter(
+            contact__phone=phone, short_code_id=keyword.short_code_id, cleared_at__isnull=True
+        ).exists()
+    )
     return keyword if keyword.is_public and on_known_code else None
 
 
 def short_code_of(phone, short_code_id):
     """A short code this number is known on, or None."""
-    return (ShortCode.objects.filter(pk=short_code_id)
-            .filter(Q(subscriptions__contact__phone=phone) | Q(stops__contact__phone=phone))
-            .distinct().first())
+    return (
+        ShortCode.objects.filter(pk=short_code_id)
+        .filter(Q(subscriptions__contact__phone=phone) | Q(stops__contact__phone=phone))
+        .distinct()
+        .first()
+    )
 
 
 # The wording shown beside each control is the consent text recorded with the change, so
 # the page and the history are made from the same function.
 
+
 def join_wording(keyword, phone):
-    return _("By joining, you agree to receive recurring automated text messages from "
-             "%(brand)s (%(program)s) at %(phone)s from %(code)s. Consent is not a condition "
-             "of purchase. Msg & data rates may apply. Reply HELP for help, STOP to cancel.") % {
-        "brand": keyword.short_code.brand, "program": keyword.display_title, "phone": phone,
-        "code": keyword.short_code.code}
+    return _(
+        "By joining, you agree to receive recurring automated text messages from "
+        "%(brand)s (%(program)s) at %(phone)s from %(code)s. Consent is not a condition "
+        "of purchase. Msg & data rates may apply. Reply HELP for help, STOP to cancel."
+    ) % {
+        "brand": keyword.short_code.brand,
+        "program": keyword.display_title,
+        "phone": phone,
+        "code": keyword.short_code.code,
+    }
 
 
 def leave_wording(keyword, phone):
     return _("Stop texts about %(program)s from %(brand)s to %(phone)s.") % {
-        "program": keyword.display_title, "brand": keyword.short_code.brand, "phone": phone}
+        "program": keyword.display_title,
+        "brand": keyword.short_code.brand,
+        "phone": phone,
+    }
 
 
 def stop_all_wording(short_code, phone):
     return _("Stop all texts from %(brand)s on %(code)s to %(phone)s, for every program.") % {
-        "brand": short_code.brand, "code": short_code.code, "phone": phone}
+        "brand": short_code.brand,
+        "code": short_code.code,
+        "phone": phone,
+    }
 
 
 @dataclass(frozen=True)
@@ -260,31 +297,42 @@ class Visitor:
     user_agent: str
 
     def context(self, consent_text):
-        return services.Context(source=Source.WEB, consent_text=consent_text,
-                                ip_address=self.ip_address, user_agent=self.user_agent,
-                                actor_label=self.phone)
+        return services.Context(
+            source=Source.WEB,
+            consent_text=consent_text,
+            ip_address=self.ip_address,
+            user_agent=self.user_agent,
+            actor_label=self.phone,
+        )
 
 
 @transaction.atomic
 def join(visitor, keyword):
     """Join a program; the double opt-in prompt or the welcome text goes out with it."""
-    result = services.opt_in(visitor.phone, keyword,
-                             visitor.context(join_wording(keyword, visitor.phone)))
+    result = services.opt_in(
+        visitor.phone, keyword, visitor.context(join_wording(keyword, visitor.phone))
+    )
     if result.changed:
         code = keyword.short_code
         pending = result.changed[0].new_status == Status.PENDING
-        template, purpose = ((code.double_opt_in_prompt, MessagePurpose.DOUBLE_OPT_IN) if pending
-                             else (code.opt_in_text, MessagePurpose.CONFIRMATION))
-        messaging.queue_text(visitor.phone, code, code.render(template, keyword.display_title),
-                             purpose)
+        template, purpose = (
+            (code.double_opt_in_prompt, MessagePurpose.DOUBLE_OPT_IN)
+            if pending
+            else (code.opt_in_text, MessagePurpose.CONFIRMATION)
+        )
+        messaging.queue_text(
+            visitor.phone, code, code.render(template, keyword.display_title), purpose
+        )
     return result
 
 
 def leave(visitor, keyword):
-    return services.opt_out(visitor.phone, keyword,
-                            visitor.context(leave_wording(keyword, visitor.phone)))
+    return services.opt_out(
+        visitor.phone, keyword, visitor.context(leave_wording(keyword, visitor.phone))
+    )
 
 
 def stop_all(visitor, short_code):
-    return services.stop_all(visitor.phone, short_code,
-                             visitor.context(stop_all_wording(short_code, visitor.phone)))
+    return services.stop_all(
+        visitor.phone, short_code, visitor.context(stop_all_wording(short_code, visitor.phone))
+    )

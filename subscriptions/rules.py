@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from .models import Outcome, Source, Status
 
 # Words a handset may send, first word of the message, case-insensitive (CTIA; providers.md 4).
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
-                        "OPTOUT"})
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 YES_WORDS = frozenset({"YES", "Y"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
@@ -49,8 +50,16 @@ def is_stale(occurred_at: datetime, last_occurred_at: datetime | None) -> bool:
     return last_occurred_at is not None and occurred_at < last_occurred_at
 
 
-def decide_opt_in(current, *, source, double_opt_in, stopped=False, stop_blocks_imports=False,
-                  occurred_at=None, last_occurred_at=None):
+def decide_opt_in(
+    current,
+    *,
+    source,
+    double_opt_in,
+    stopped=False,
+    stop_blocks_imports=False,
+    occurred_at=None,
+    last_occurred_at=None,
+):
     """Opt-in of one program keyword. `current` is None when no subscription exists."""
     if occurred_at is not None and is_stale(occurred_at, last_occurred_at):
         return Decision(Outcome.STALE, reason=STALE)
@@ -90,8 +99,9 @@ def in_window(pending_since: datetime | None, window_hours: int, now: datetime) 
     return pending_since is not None and now <= pending_since + timedelta(hours=window_hours)
 
 
-def decide_confirm(current, *, pending_since, window_hours, now, occurred_at=None,
-                   last_occurred_at=None):
+def decide_confirm(
+    current, *, pending_since, window_hours, now, occurred_at=None, last_occurred_at=None
+):
     """The confirmation word (or YES / Y) for one subscription on the code."""
     if occurred_at is not None and is_stale(occurred_at, last_occurred_at):
         return Decision(Outcome.STALE, reason=STALE)
@@ -112,6 +122,7 @@ def decide_restore(current, *, occurred_at=None, last_occurred_at=None):
 
 
 # Inbound text classification --------------------------------------------------------------
+
 
 class Word:
     STOP = "stop"

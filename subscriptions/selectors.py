@@ -30,16 +30,20 @@ class Sendable:
 def program(short_code: ShortCode, word: str) -> Keyword:
     """The program keyword `word` on a code (case-insensitive); Keyword.DoesNotExist if none."""
     return Keyword.objects.select_related("short_code__provider", "provider").get(
-        short_code=short_code, word=word.strip().upper(), kind=KeywordKind.PROGRAM)
+        short_code=short_code, word=word.strip().upper(), kind=KeywordKind.PROGRAM
+    )
 
 
 def program_by_ref(short_code: ShortCode, account, provider_ref: str) -> Keyword | None:
     """The program on a code that `account` knows as `provider_ref` (a SkyCore CAMPAIGNREF),
     or None. A keyword without its own provider belongs to the short code's account."""
     owned = Q(provider=account) | Q(provider__isnull=True, short_code__provider=account)
-    return (Keyword.objects.select_related("short_code__provider", "provider")
-            .filter(owned, short_code=short_code, kind=KeywordKind.PROGRAM,
-                    provider_ref=provider_ref).order_by("id").first())
+    return (
+        Keyword.objects.select_related("short_code__provider", "provider")
+        .filter(owned, short_code=short_code, kind=KeywordKind.PROGRAM, provider_ref=provider_ref)
+        .order_by("id")
+        .first()
+    )
 
 
 def sendable(phone, short_code: ShortCode, keyword: Keyword | None = None) -> Sendable:
@@ -62,9 +66,13 @@ def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None)
     statuses = {}
     for phone, status in subs.values_list("contact__phone", "status"):
         statuses.setdefault(phone, set()).add(status)
-    stopped = set(ShortCodeStop.objects.filter(
-        short_code=short_code, cleared_at__isnull=True, contact__phone__in=unique,
-    ).values_list("contact__phone", flat=True))
+    stopped = set(
+        ShortCodeStop.objects.filter(
+            short_code=short_code,
+            cleared_at__isnull=True,
+            contact__phone__in=unique,
+        ).values_list("contact__phone", flat=True)
+    )
     word = keyword.word if keyword else None
     answers = {}
     for phone in unique:
@@ -79,14 +87,19 @@ def contact_by_phone(phone):
 
 
 def subscriptions_of(contact):
-    return list(Subscription.objects.filter(contact=contact)
-                .select_related("keyword", "short_code").order_by("short_code__code",
-                                                                   "keyword__word"))
+    return list(
+        Subscription.objects.filter(contact=contact)
+        .select_related("keyword", "short_code")
+        .order_by("short_code__code", "keyword__word")
+    )
 
 
 def active_stops_of(contact):
-    return list(ShortCodeStop.objects.filter(contact=contact, cleared_at__isnull=True)
-                .select_related("short_code").order_by("short_code__code"))
+    return list(
+        ShortCodeStop.objects.filter(contact=contact, cleared_at__isnull=True)
+        .select_related("short_code")
+        .order_by("short_code__code")
+    )
 
 
 def history(*, phone=None, short_code=None, keyword=None, source=None, since=None):

@@ -102,8 +102,7 @@ def set_contact_locale(phone, language):
     history, no lock. Only a known contact is updated; choosing a language creates none."""
     if language not in dict(settings.LANGUAGES):
         raise ServiceError(f"Unsupported language {language!r}.")
-    Contact.objects.filter(phone=normalize(phone)).exclude(locale=language).update(
-        locale=language)
+    Contact.objects.filter(phone=normalize(phone)).exclude(locale=language).update(locale=language)
 
 
 class _Writer:
@@ -117,19 +116,41 @@ class _Writer:
         self.dirty_subs = {}
         self.events = []
 
-    def event(self, contact, short_code, action, decision=None, *, sub=None, keyword=None,
-              old_status="", outcome=None, reason=""):
+    def event(
+        self,
+        contact,
+        short_code,
+        action,
+        decision=None,
+        *,
+        sub=None,
+        keyword=None,
+        old_status="",
+        outcome=None,
+        reason="",
+    ):
         ctx = self.ctx
         event = SubscriptionEvent(
-            contact=contact, short_code=short_code, keyword=keyword or (sub and sub.keyword),
-            subscription=sub, action=action, old_status=old_status or "",
+            contact=contact,
+            short_code=short_code,
+            keyword=keyword or (sub and sub.keyword),
+            subscription=sub,
+            action=action,
+            old_status=old_status or "",
             new_status=(decision.new_status if decision and decision.applied else "") or "",
             outcome=outcome or (decision.outcome if decision else Outcome.NO_CHANGE),
             reason=(reason or (decision.reason if decision else ""))[:255],
-            source=ctx.source, actor=ctx.actor, actor_label=ctx.actor_label[:150],
-            occurred_at=ctx.occurred_at, recorded_at=self.now, consent_text=ctx.consent_text,
-            ip_address=ctx.ip_address, user_agent=ctx.user_agent[:500],
-            external_id=ctx.external_id[:200], raw_payload=ctx.raw_payload, detail=ctx.detail,
+            source=ctx.source,
+            actor=ctx.actor,
+            actor_label=ctx.actor_label[:150],
+            occurred_at=ctx.occurred_at,
+            recorded_at=self.now,
+            consent_text=ctx.consent_text,
+            ip_address=ctx.ip_address,
+            user_agent=ctx.user_agent[:500],
+            external_id=ctx.external_id[:200],
+            raw_payload=ctx.raw_payload,
+            detail=ctx.detail,
         )
         self.events.append(event)
         return event
@@ -141,8 +162,12 @@ class _Writer:
             self._advance(sub)
         if decision.applied:
             if sub is None:
-                sub = Subscription(contact=contact, keyword=keyword,
-                                   short_code_id=keyword.short_code_id, created_at=self.now)
+                sub = Subscription(
+                    contact=contact,
+                    keyword=keyword,
+                    short_code_id=keyword.short_code_id,
+                    created_at=self.now,
+                )
                 self.new_subs.append(sub)
             elif not sub._state.adding:
                 self.dirty_subs[id(sub)] = sub
@@ -155,8 +180,15 @@ class _Writer:
                 sub.pending_since = self.now if decision.restarts_window else sub.pending_since
             else:
                 sub.pending_since = None
-        return self.event(contact, keyword.short_code, action, decision, sub=sub,
-                          keyword=keyword, old_status=old_status)
+        return self.event(
+            contact,
+            keyword.short_code,
+            action,
+            decision,
+            sub=sub,
+            keyword=keyword,
+            old_status=old_status,
+        )
 
     def _advance(self, sub):
         if self.ctx.occurred_at > sub.last_occurred_at:
@@ -170,16 +202,24 @@ class _Writer:
         if self.dirty_subs:
             Subscription.objects.bulk_update(
                 list(self.dirty_subs.values()),
-                ["status", "changed_at", "last_occurred_at", "last_source", "pending_since",
-                 "opted_out_by_stop"])
+                [
+                    "status",
+                    "changed_at",
+                    "last_occurred_at",
+                    "last_source",
+                    "pending_since",
+                    "opted_out_by_stop",
+                ],
+            )
         for event in self.events:
             if event.subscription is not None:
                 event.subscription_id = event.subscription.pk
         SubscriptionEvent.objects.bulk_create(self.events)
         applied = [e for e in self.events if e.outcome == Outcome.APPLIED]
         if applied:
-            subscription_changed.send(sender=SubscriptionEvent, events=applied,
-                                      source=self.ctx.source)
+            subscription_changed.send(
+                sender=SubscriptionEvent, events=applied, source=self.ctx.source
+            )
         return Result(events=self.events)
 
 
@@ -193,7 +233,8 @@ def _claim_receipt(ctx):
         return True
     except IntegrityError:
         InboundReceipt.objects.filter(source=ctx.source, external_id=ctx.external_id).update(
-            repeats=F("repeats") + 1, last_repeat_at=timezone.now())
+            repeats=F("repeats") + 1, last_repeat_at=timezone.now()
+        )
         return False
 
 
@@ -203,8 +244,11 @@ def _locked_contact(phone):
 
 
 def _active_stop(contact, short_code):
-    return (ShortCodeStop.objects.select_for_update()
-            .filter(contact=contact, short_code=short_code, cleared_at__isnull=True).first())
+    return (
+        ShortCodeStop.objects.select_for_update()
+        .filter(contact=contact, short_code=short_code, cleared_at__isnull=True)
+        .first()
+    )
 
 
 def _as_of(sub, stop):
@@ -223,8 +267,11 @@ def _clear_stop(stop, now):
 def _subs(contact, **filters):
     # of=("self",): lock only the subscriptions. Without it PostgreSQL also locks the joined
     # keyword and short code rows, serialising every writer on the code behind one lock.
-    return list(Subscription.objects.select_for_update(of=("self",))
-                .filter(contact=contact, **filters).select_related("keyword__short_code"))
+    return list(
+        Subscription.objects.select_for_update(of=("self",))
+        .filter(contact=contact, **filters)
+        .select_related("keyword__short_code")
+    )
 
 
 def _require_program(keyword):
@@ -243,9 +290,14 @@ def opt_in(phone, keyword: Keyword, ctx: Context) -> Result:
     sub = next(iter(_subs(contact, keyword=keyword)), None)
     stop = _active_stop(contact, short_code)
     decision = rules.decide_opt_in(
-        sub.status if sub else None, source=ctx.source, double_opt_in=keyword.double_opt_in,
-        stopped=stop is not None, stop_blocks_imports=short_code.stop_blocks_imports,
-        occurred_at=ctx.occurred_at, last_occurred_at=_as_of(sub, stop))
+        sub.status if sub else None,
+        source=ctx.source,
+        double_opt_in=keyword.double_opt_in,
+        stopped=stop is not None,
+        stop_blocks_imports=short_code.stop_blocks_imports,
+        occurred_at=ctx.occurred_at,
+        last_occurred_at=_as_of(sub, stop),
+    )
     writer = _Writer(ctx)
     writer.apply(contact, keyword, sub, decision, Action.OPT_IN)
     if decision.clears_stop:
@@ -262,8 +314,10 @@ def opt_out(phone, keyword: Keyword, ctx: Context) -> Result:
     contact = _locked_contact(phone)
     sub = next(iter(_subs(contact, keyword=keyword)), None)
     decision = rules.decide_opt_out(
-        sub.status if sub else None, occurred_at=ctx.occurred_at,
-        last_occurred_at=sub.last_occurred_at if sub else None)
+        sub.status if sub else None,
+        occurred_at=ctx.occurred_at,
+        last_occurred_at=sub.last_occurred_at if sub else None,
+    )
     writer = _Writer(ctx)
     writer.apply(contact, keyword, sub, decision, Action.OPT_OUT)
     return writer.flush()
@@ -271,8 +325,9 @@ def opt_out(phone, keyword: Keyword, ctx: Context) -> Result:
 
 def _opt_out_all(writer, contact, subs, action, stop=None):
     for sub in subs:
-        decision = rules.decide_opt_out(sub.status, occurred_at=writer.ctx.occurred_at,
-                                        last_occurred_at=sub.last_occurred_at)
+        decision = rules.decide_opt_out(
+            sub.status, occurred_at=writer.ctx.occurred_at, last_occurred_at=sub.last_occurred_at
+        )
         if decision.outcome != Outcome.NO_CHANGE:
             writer.apply(contact, sub.keyword, sub, decision, action, stop=stop)
 
@@ -287,18 +342,26 @@ def stop_all(phone, short_code: ShortCode, ctx: Context) -> Result:
     writer = _Writer(ctx)
     stop = _active_stop(contact, short_code)
     if stop is None:
-        stop = ShortCodeStop.objects.create(contact=contact, short_code=short_code,
-                                            created_at=ctx.occurred_at,
-                                            latest_at=ctx.occurred_at, source=ctx.source)
+        stop = ShortCodeStop.objects.create(
+            contact=contact,
+            short_code=short_code,
+            created_at=ctx.occurred_at,
+            latest_at=ctx.occurred_at,
+            source=ctx.source,
+        )
         writer.event(contact, short_code, Action.STOP_ALL, outcome=Outcome.APPLIED)
     else:
         if ctx.occurred_at > stop.latest_at:
             stop.latest_at = ctx.occurred_at
             stop.save(update_fields=["latest_at"])
-        writer.event(contact, short_code, Action.STOP_ALL, outcome=Outcome.NO_CHANGE,
-                     reason="a STOP is already active on this code")
-    _opt_out_all(writer, contact, _subs(contact, short_code=short_code), Action.STOP_ALL,
-                 stop=stop)
+        writer.event(
+            contact,
+            short_code,
+            Action.STOP_ALL,
+            outcome=Outcome.NO_CHANGE,
+            reason="a STOP is already active on this code",
+        )
+    _opt_out_all(writer, contact, _subs(contact, short_code=short_code), Action.STOP_ALL, stop=stop)
     return writer.flush()
 
 
@@ -315,8 +378,13 @@ def custom_stop(phone, stop_keyword: Keyword, ctx: Context) -> Result:
     account_id = stop_keyword.account_id
     subs = [s for s in _subs(contact, short_code=short_code) if s.keyword.account_id == account_id]
     writer = _Writer(ctx)
-    writer.event(contact, short_code, Action.CUSTOM_STOP, keyword=stop_keyword,
-                 outcome=Outcome.APPLIED if subs else Outcome.NO_CHANGE)
+    writer.event(
+        contact,
+        short_code,
+        Action.CUSTOM_STOP,
+        keyword=stop_keyword,
+        outcome=Outcome.APPLIED if subs else Outcome.NO_CHANGE,
+    )
     _opt_out_all(writer, contact, subs, Action.CUSTOM_STOP)
     return writer.flush()
 
@@ -324,10 +392,13 @@ def custom_stop(phone, stop_keyword: Keyword, ctx: Context) -> Result:
 def pending_in_window(phone, short_code, now=None):
     """Does this number have a pending subscription on the code still inside the window?"""
     now = now or timezone.now()
-    pending = Subscription.objects.filter(contact__phone=normalize(phone), short_code=short_code,
-                                          status=Status.PENDING)
-    return any(rules.in_window(s.pending_since, short_code.double_opt_in_window_hours, now)
-               for s in pending.only("pending_since"))
+    pending = Subscription.objects.filter(
+        contact__phone=normalize(phone), short_code=short_code, status=Status.PENDING
+    )
+    return any(
+        rules.in_window(s.pending_since, short_code.double_opt_in_window_hours, now)
+        for s in pending.only("pending_since")
+    )
 
 
 @transaction.atomic
@@ -341,16 +412,25 @@ def confirm(phone, short_code: ShortCode, ctx: Context) -> Result:
     pending = _subs(contact, short_code=short_code, status=Status.PENDING)
     stop = _active_stop(contact, short_code)
     for sub in pending:
-        decision = rules.decide_confirm(sub.status, pending_since=sub.pending_since,
-                                        window_hours=short_code.double_opt_in_window_hours,
-                                        now=writer.now, occurred_at=ctx.occurred_at,
-                                        last_occurred_at=_as_of(sub, stop))
+        decision = rules.decide_confirm(
+            sub.status,
+            pending_since=sub.pending_since,
+            window_hours=short_code.double_opt_in_window_hours,
+            now=writer.now,
+            occurred_at=ctx.occurred_at,
+            last_occurred_at=_as_of(sub, stop),
+        )
         writer.apply(contact, sub.keyword, sub, decision, Action.CONFIRM)
         if decision.clears_stop:
             _clear_stop(stop, writer.now)
     if not pending:
-        writer.event(contact, short_code, Action.CONFIRM, outcome=Outcome.NO_CHANGE,
-                     reason="nothing waiting for confirmation")
+        writer.event(
+            contact,
+            short_code,
+            Action.CONFIRM,
+            outcome=Outcome.NO_CHANGE,
+            reason="nothing waiting for confirmation",
+        )
     return writer.flush()
 
 
@@ -361,35 +441,45 @@ def restart(phone, short_code: ShortCode, ctx: Context) -> Result:
         return Result(duplicate=True)
     contact = _locked_contact(phone)
     writer = _Writer(ctx)
-    last_stop = (ShortCodeStop.objects.select_for_update()
-                 .filter(contact=contact, short_code=short_code).order_by("-id").first())
+    last_stop = (
+        ShortCodeStop.objects.select_for_update()
+        .filter(contact=contact, short_code=short_code)
+        .order_by("-id")
+        .first()
+    )
     if last_stop is not None and rules.is_stale(ctx.occurred_at, last_stop.latest_at):
-        writer.event(contact, short_code, Action.RESTART, outcome=Outcome.STALE,
-                     reason=rules.STALE)
+        writer.event(contact, short_code, Action.RESTART, outcome=Outcome.STALE, reason=rules.STALE)
         return writer.flush()
     was_active = last_stop is not None and last_stop.cleared_at is None
-    writer.event(contact, short_code, Action.RESTART,
-                 outcome=Outcome.APPLIED if was_active else Outcome.NO_CHANGE,
-                 reason="" if was_active else "no STOP to lift")
+    writer.event(
+        contact,
+        short_code,
+        Action.RESTART,
+        outcome=Outcome.APPLIED if was_active else Outcome.NO_CHANGE,
+        reason="" if was_active else "no STOP to lift",
+    )
     if last_stop is not None:
         _clear_stop(last_stop, writer.now)
         for sub in _subs(contact, short_code=short_code, opted_out_by_stop=last_stop):
-            decision = rules.decide_restore(sub.status, occurred_at=ctx.occurred_at,
-                                            last_occurred_at=sub.last_occurred_at)
+            decision = rules.decide_restore(
+                sub.status, occurred_at=ctx.occurred_at, last_occurred_at=sub.last_occurred_at
+            )
             writer.apply(contact, sub.keyword, sub, decision, Action.RESTART)
     return writer.flush()
 
 
 @transaction.atomic
-def record(phone, short_code: ShortCode, action: str, ctx: Context, *, keyword=None,
-           reason="") -> Result:
+def record(
+    phone, short_code: ShortCode, action: str, ctx: Context, *, keyword=None, reason=""
+) -> Result:
     """Record an inbound message that changes nothing (HELP, unknown words)."""
     if not _claim_receipt(ctx):
         return Result(duplicate=True)
     contact = get_contact(phone)
     writer = _Writer(ctx)
-    writer.event(contact, short_code, action, keyword=keyword, outcome=Outcome.NO_CHANGE,
-                 reason=reason)
+    writer.event(
+        contact, short_code, action, keyword=keyword, outcome=Outcome.NO_CHANGE, reason=reason
+    )
     return writer.flush()
 
 
@@ -405,10 +495,15 @@ def _discovered_word(short_code, title, provider_ref):
     (so it can be texted and never contains a reserved word's spelling by accident)."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     base = re.sub(r"[^A-Z0-9]", "", ascii_title.upper())[:_WORD_BASE_LENGTH]
-    base = base or re.sub(r"[^A-Z0-9]", "", f"CAMPAIGN{provider_ref.upper()}")[
-        :_WORD_BASE_LENGTH]
-    taken = set(Keyword.objects.filter(short_code=short_code, word__startswith=base)
-                .values_list("word", flat=True)) | _RESERVED_WORDS
+    base = base or re.sub(r"[^A-Z0-9]", "", f"CAMPAIGN{provider_ref.upper()}")[:_WORD_BASE_LENGTH]
+    taken = (
+        set(
+            Keyword.objects.filter(short_code=short_code, word__startswith=base).values_list(
+                "word", flat=True
+            )
+        )
+        | _RESERVED_WORDS
+    )
     candidates = (base if n == 1 else f"{base}{n}" for n in range(1, len(taken) + 2))
     return next(word for word in candidates if word not in taken)
 
@@ -424,13 +519,20 @@ def discover_program(short_code: ShortCode, account, provider_ref: str, title=""
     if existing is not None:
         return existing
     keyword = Keyword.objects.create(
-        short_code=short_code, kind=KeywordKind.PROGRAM, provider=account,
-        word=_discovered_word(short_code, title, provider_ref), title=title[:120],
-        provider_ref=provider_ref, discovered=True, is_public=False)
+        short_code=short_code,
+        kind=KeywordKind.PROGRAM,
+        provider=account,
+        word=_discovered_word(short_code, title, provider_ref),
+        title=title[:120],
+        provider_ref=provider_ref,
+        discovered=True,
+        is_public=False,
+    )
     return Keyword.objects.select_related("short_code__provider", "provider").get(pk=keyword.pk)
 
 
 # Batch form for imports ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BatchRow:
@@ -459,8 +561,10 @@ def _batch_contacts(phones):
         Contact.objects.bulk_create(missing, ignore_conflicts=True)
     # Locked in id order (rows are locked after the sort) so that two concurrent batches
     # cannot deadlock.
-    return {c.phone: c for c in Contact.objects.select_for_update().filter(phone__in=phones)
-            .order_by("id")}
+    return {
+        c.phone: c
+        for c in Contact.objects.select_for_update().filter(phone__in=phones).order_by("id")
+    }
 
 
 class DryRun:
@@ -480,8 +584,12 @@ class DryRun:
                 stops.pop((contact.pk, keyword.short_code_id), None)
             predicted = self.subs.get((row.phone, keyword.pk))
             if predicted is not None:
-                sub = subs.setdefault((contact.pk, keyword.pk), Subscription(
-                    contact=contact, keyword=keyword, short_code_id=keyword.short_code_id))
+                sub = subs.setdefault(
+                    (contact.pk, keyword.pk),
+                    Subscription(
+                        contact=contact, keyword=keyword, short_code_id=keyword.short_code_id
+                    ),
+                )
                 sub.status, sub.last_occurred_at = predicted
 
     def remember(self, rows, contacts, subs, lifted):
@@ -493,8 +601,9 @@ class DryRun:
 
 
 @transaction.atomic
-def apply_batch(rows: Iterable[BatchRow], ctx: Context, *,
-                dry_run: bool | DryRun = False) -> BatchResult:
+def apply_batch(
+    rows: Iterable[BatchRow], ctx: Context, *, dry_run: bool | DryRun = False
+) -> BatchResult:
     """Apply import rows (seed 001 rules) with a constant number of queries per batch.
 
     With dry_run the decisions are computed and returned but nothing is written. A file
@@ -507,12 +616,19 @@ def apply_batch(rows: Iterable[BatchRow], ctx: Context, *,
         dry_run = DryRun()
     contacts = _batch_contacts(sorted({r.phone for r in rows}))
     keyword_ids = {r.keyword.pk for r in rows}
-    subs = {(s.contact_id, s.keyword_id): s for s in Subscription.objects.select_for_update()
-            .filter(contact__in=contacts.values(), keyword_id__in=keyword_ids)}
+    subs = {
+        (s.contact_id, s.keyword_id): s
+        for s in Subscription.objects.select_for_update().filter(
+            contact__in=contacts.values(), keyword_id__in=keyword_ids
+        )
+    }
     code_ids = {r.keyword.short_code_id for r in rows}
-    stops = {(s.contact_id, s.short_code_id): s for s in ShortCodeStop.objects
-             .select_for_update().filter(contact__in=contacts.values(),
-                                         short_code_id__in=code_ids, cleared_at__isnull=True)}
+    stops = {
+        (s.contact_id, s.short_code_id): s
+        for s in ShortCodeStop.objects.select_for_update().filter(
+            contact__in=contacts.values(), short_code_id__in=code_ids, cleared_at__isnull=True
+        )
+    }
     if dry_run:
         dry_run.overlay(rows, contacts, subs, stops)
     writer = _Writer(ctx)
@@ -527,14 +643,19 @@ def apply_batch(rows: Iterable[BatchRow], ctx: Context, *,
         if row.subscribe:
             stop = stops.get(stop_key)
             decision = rules.decide_opt_in(
-                current, source=ctx.source, double_opt_in=row.keyword.double_opt_in,
+                current,
+                source=ctx.source,
+                double_opt_in=row.keyword.double_opt_in,
                 stopped=stop is not None,
                 stop_blocks_imports=row.keyword.short_code.stop_blocks_imports,
-                occurred_at=writer.ctx.occurred_at, last_occurred_at=_as_of(sub, stop))
+                occurred_at=writer.ctx.occurred_at,
+                last_occurred_at=_as_of(sub, stop),
+            )
             action = Action.OPT_IN
         else:
-            decision = rules.decide_opt_out(current, occurred_at=writer.ctx.occurred_at,
-                                            last_occurred_at=_as_of(sub, None))
+            decision = rules.decide_opt_out(
+                current, occurred_at=writer.ctx.occurred_at, last_occurred_at=_as_of(sub, None)
+            )
             action = Action.OPT_OUT
         event = writer.apply(contact, row.keyword, sub, decision, action)
         subs[key] = event.subscription
@@ -552,7 +673,10 @@ def apply_batch(rows: Iterable[BatchRow], ctx: Context, *,
 
 def _row_context(ctx, row):
     return Context(
-        source=ctx.source, occurred_at=row.occurred_at or ctx.occurred_at, actor=ctx.actor,
-        actor_label=ctx.actor_label, consent_text=row.consent_text or ctx.consent_text,
+        source=ctx.source,
+        occurred_at=row.occurred_at or ctx.occurred_at,
+        actor=ctx.actor,
+        actor_label=ctx.actor_label,
+        consent_text=row.consent_text or ctx.consent_text,
         detail={**ctx.detail, "line": row.line} if row.line else ctx.detail,
     )

@@ -3,17 +3,36 @@
 permissions that exist at its point in the migration history (strict=False)."""
 
 APP = "subscriptions"
-MODELS = ["provideraccount", "shortcode", "keyword", "contact", "subscription",
-          "shortcodestop", "inboundreceipt", "subscriptionevent", "providersync",
-          "outboundmessage", "providercall", "importjob", "importrowerror"]
+MODELS = [
+    "provideraccount",
+    "shortcode",
+    "keyword",
+    "contact",
+    "subscription",
+    "shortcodestop",
+    "inboundreceipt",
+    "subscriptionevent",
+    "providersync",
+    "outboundmessage",
+    "providercall",
+    "importjob",
+    "importrowerror",
+]
 VIEW_ALL = [f"view_{model}" for model in MODELS]
 
 GROUPS = {
     # Runs the SMS programs: manages short codes and keywords, imports, opts numbers out,
     # retries provider syncs. Cannot touch provider credentials.
     "Marketing": [
-        *VIEW_ALL, "add_shortcode", "change_shortcode", "add_keyword", "change_keyword",
-        "add_importjob", "import_subscriptions", "change_consent", "change_providersync",
+        *VIEW_ALL,
+        "add_shortcode",
+        "change_shortcode",
+        "add_keyword",
+        "change_keyword",
+        "add_importjob",
+        "import_subscriptions",
+        "change_consent",
+        "change_providersync",
     ],
     # Proves consent: reads everything and exports evidence; changes nothing.
     "Compliance": [*VIEW_ALL, "export_evidence"],
@@ -27,8 +46,9 @@ def sync_groups(apps, strict=True):
     Permission = apps.get_model("auth", "Permission")
     for name, codenames in GROUPS.items():
         group, _ = Group.objects.get_or_create(name=name)
-        permissions = list(Permission.objects.filter(content_type__app_label=APP,
-                                                     codename__in=codenames))
+        permissions = list(
+            Permission.objects.filter(content_type__app_label=APP, codename__in=codenames)
+        )
         missing = set(codenames) - {p.codename for p in permissions}
         if missing and strict:
             raise LookupError(f"{name}: no such permission(s) {sorted(missing)}")

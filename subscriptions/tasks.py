@@ -44,14 +44,20 @@ def traced_enqueue_each(task, ids):
         return
     backend.validate_task(task)
     kwargs = {"request_id": current_request_id()}
-    rows = DBTaskResult.objects.bulk_create([
-        DBTaskResult(id=backend._get_id(), args_kwargs=normalize_json(
-                         {"args": (pk,), "kwargs": kwargs}),
-                     priority=task.priority, task_path=task.module_path,
-                     queue_name=task.queue_name,
-                     run_after=task.run_after or get_date_max(),
-                     backend_name=backend.alias)
-        for pk in ids])
+    rows = DBTaskResult.objects.bulk_create(
+        [
+            DBTaskResult(
+                id=backend._get_id(),
+                args_kwargs=normalize_json({"args": (pk,), "kwargs": kwargs}),
+                priority=task.priority,
+                task_path=task.module_path,
+                queue_name=task.queue_name,
+                run_after=task.run_after or get_date_max(),
+                backend_name=backend.alias,
+            )
+            for pk in ids
+        ]
+    )
     for row in rows:  # as the backend's own enqueue does (Django logs it, receivers may count)
         task_enqueued.send(type(backend), task_result=row.task_result)
 

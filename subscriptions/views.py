@@ -51,8 +51,10 @@ def _client_address(request):
 
 def _visitor(request):
     return preferences.Visitor(
-        phone=_signed_in_phone(request), ip_address=_client_address(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500])
+        phone=_signed_in_phone(request),
+        ip_address=_client_address(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -63,8 +65,9 @@ def preferences_page(request):
     phone = _signed_in_phone(request)
     if phone is None:
         return render(request, "preferences/start.html", {"form": PhoneForm()})
-    return render(request, "preferences/page.html",
-                  {"phone": phone, "groups": preferences.page_for(phone)})
+    return render(
+        request, "preferences/page.html", {"phone": phone, "groups": preferences.page_for(phone)}
+    )
 
 
 def _ask_for_code(request):
@@ -73,12 +76,10 @@ def _ask_for_code(request):
         return render(request, "preferences/start.html", {"form": form}, status=400)
     phone = form.cleaned_data["phone"]
     try:
-        preferences.request_code(phone, _client_address(request),
-                                 request.LANGUAGE_CODE)
+        preferences.request_code(phone, _client_address(request), request.LANGUAGE_CODE)
     except preferences.RateLimited:
         error = _("Too many codes were asked for. Wait a few minutes and try again.")
-        return render(request, "preferences/start.html", {"form": form, "error": error},
-                      status=429)
+        return render(request, "preferences/start.html", {"form": form, "error": error}, status=429)
     request.session[WAITING_FOR_CODE] = phone
     return redirect("preferences-code")
 
@@ -101,13 +102,15 @@ def enter_code(request):
         except preferences.TooManyAttempts:
             request.session.pop(WAITING_FOR_CODE, None)
             error = _("Too many wrong codes. Ask for a new code.")
-            return render(request, "preferences/start.html",
-                          {"form": PhoneForm(initial={"phone": phone}), "error": error},
-                          status=429)
+            return render(
+                request,
+                "preferences/start.html",
+                {"form": PhoneForm(initial={"phone": phone}), "error": error},
+                status=429,
+            )
     elif request.method == "POST":
         status = 400
-    return render(request, "preferences/code.html", {"form": form, "phone": phone},
-                  status=status)
+    return render(request, "preferences/code.html", {"form": form, "phone": phone}, status=status)
 
 
 @require_GET
@@ -115,8 +118,7 @@ def signed_link(request, signed):
     try:
         phone = normalize(links.unsign_phone(signed))
     except (signing.BadSignature, InvalidPhone):  # SignatureExpired is a BadSignature
-        return render(request, "preferences/link_invalid.html", {"form": PhoneForm()},
-                      status=400)
+        return render(request, "preferences/link_invalid.html", {"form": PhoneForm()}, status=400)
     _sign_in(request, phone)
     return redirect("preferences")
 
@@ -145,17 +147,25 @@ def switch_program(request):
     if form.cleaned_data["join"]:
         result = preferences.join(visitor, keyword)
         if any(e.new_status == Status.PENDING for e in result.changed):
-            messages.success(request, _("We sent a text to %(phone)s. Reply Y to confirm "
-                                        "%(program)s: we are waiting for your reply.")
-                             % {"phone": visitor.phone, "program": title})
+            messages.success(
+                request,
+                _(
+                    "We sent a text to %(phone)s. Reply Y to confirm "
+                    "%(program)s: we are waiting for your reply."
+                )
+                % {"phone": visitor.phone, "program": title},
+            )
         elif result.changed:
             messages.success(request, _("You joined %(program)s.") % {"program": title})
         else:
             messages.info(request, _("You are already in %(program)s.") % {"program": title})
     else:
         if preferences.leave(visitor, keyword).changed:
-            messages.success(request, _("You left %(program)s. You will get no more texts "
-                                        "about it.") % {"program": title})
+            messages.success(
+                request,
+                _("You left %(program)s. You will get no more texts about it.")
+                % {"program": title},
+            )
         else:
             messages.info(request, _("You are not in %(program)s.") % {"program": title})
     return redirect(f"{reverse('preferences')}#code-{keyword.short_code_id}")
@@ -172,10 +182,11 @@ def stop_all(request):
     if short_code is None:
         raise Http404
     preferences.stop_all(visitor, short_code)
-    messages.success(request, _("Done: %(brand)s will send no more texts from %(code)s to "
-                                "%(phone)s.") % {"brand": short_code.brand,
-                                                 "code": short_code.code,
-                                                 "phone": visitor.phone})
+    messages.success(
+        request,
+        _("Done: %(brand)s will send no more texts from %(code)s to %(phone)s.")
+        % {"brand": short_code.brand, "code": short_code.code, "phone": visitor.phone},
+    )
     return redirect(f"{reverse('preferences')}#code-{short_code.pk}")
 
 

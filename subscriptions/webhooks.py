@@ -28,15 +28,15 @@ def _error(status, detail, code):
 @require_POST
 def skycore_postback(request, token):
     account = ProviderAccount.objects.filter(
-        postback_token=token, kind=ProviderKind.SKYCORE, is_active=True).first()
+        postback_token=token, kind=ProviderKind.SKYCORE, is_active=True
+    ).first()
     if account is None:
         return _error(404, "Unknown postback URL.", "not_found")
     remote_addr = _client_address(request)
     refused = _size_problem(request)
     if refused:
         status, detail, code = refused
-        inbound.record_unmatched(account, PostbackProblem.REJECTED, "", remote_addr,
-                                 reason=detail)
+        inbound.record_unmatched(account, PostbackProblem.REJECTED, "", remote_addr, reason=detail)
         return _error(status, detail, code)
     # Read (and cache) the bounded body first, so the form parser works from the copy and
     # the verbatim text stays available for the record.
@@ -45,13 +45,16 @@ def skycore_postback(request, token):
         xml, raw = _postback_xml(request, body)
         postback = inbound.parse_postback(xml, raw)
     except inbound.PostbackRejected as exc:
-        inbound.record_unmatched(account, PostbackProblem.REJECTED, _raw_text(body),
-                                 remote_addr, reason=str(exc))
+        inbound.record_unmatched(
+            account, PostbackProblem.REJECTED, _raw_text(body), remote_addr, reason=str(exc)
+        )
         return _error(400, str(exc), exc.code)
     outcome = inbound.apply_postback(account, postback, remote_addr)
     status = 202 if outcome.status == "unmatched" else 200
-    return JsonResponse({"status": outcome.status, "keyword": outcome.keyword,
-                         "discovered": outcome.discovered}, status=status)
+    return JsonResponse(
+        {"status": outcome.status, "keyword": outcome.keyword, "discovered": outcome.discovered},
+        status=status,
+    )
 
 
 def _client_address(request):
@@ -71,8 +74,11 @@ def _size_problem(request):
     except ValueError:
         return 400, "Content-Length is not a number.", "bad_length"
     if length > inbound.POSTBACK_MAX_BYTES:
-        return (413, f"The body is {length} bytes; postbacks may be at most "
-                     f"{inbound.POSTBACK_MAX_BYTES}.", "too_large")
+        return (
+            413,
+            f"The body is {length} bytes; postbacks may be at most {inbound.POSTBACK_MAX_BYTES}.",
+            "too_large",
+        )
     return None
 
 
@@ -88,8 +94,7 @@ def _postback_xml(request, body):
             raise inbound.PostbackRejected("The form has no `xml` field.", "missing_xml")
         return xml, xml
     if not body.strip():
-        raise inbound.PostbackRejected("The body is empty: send the postback XML.",
-                                       "missing_xml")
+        raise inbound.PostbackRejected("The body is empty: send the postback XML.", "missing_xml")
     return body, _raw_text(body)
 
 

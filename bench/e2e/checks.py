@@ -36,8 +36,10 @@ def state_is_newest_event(snapshot):
             continue
         newest = max(events, key=lambda e: (_when(e["occurred_at"]), e["id"]))
         if newest["new"] != sub["status"]:
-            problems.append(f"{sub['phone']} {sub['word']}: status {sub['status']} but the "
-                            f"newest event #{newest['id']} says {newest['new']}")
+            problems.append(
+                f"{sub['phone']} {sub['word']}: status {sub['status']} but the "
+                f"newest event #{newest['id']} says {newest['new']}"
+            )
     return problems
 
 
@@ -49,8 +51,10 @@ def no_duplicate_applied_events(snapshot):
         previous = ""
         for event in events:
             if event["old"] != previous or event["old"] == event["new"]:
-                problems.append(f"event #{event['id']} ({event['phone']} {event['word']}): "
-                                f"{event['old']!r} -> {event['new']!r} after {previous!r}")
+                problems.append(
+                    f"event #{event['id']} ({event['phone']} {event['word']}): "
+                    f"{event['old']!r} -> {event['new']!r} after {previous!r}"
+                )
             previous = event["new"]
             key = (event["source"], event["external_id"], event["subscription"])
             if event["external_id"] and key in seen:
@@ -69,16 +73,21 @@ def _records(opt_out, event):
     if opt_out.occurred_at is not None:
         return event["word"] == opt_out.word and _when(event["occurred_at"]) == opt_out.occurred_at
     recorded = _when(event["recorded_at"]).timestamp()
-    return (event["word"] == opt_out.word
-            and opt_out.sent - CLOCK_SLACK_S <= recorded <= opt_out.answered + CLOCK_SLACK_S)
+    return (
+        event["word"] == opt_out.word
+        and opt_out.sent - CLOCK_SLACK_S <= recorded <= opt_out.answered + CLOCK_SLACK_S
+    )
 
 
 def unrecorded_opt_outs(snapshot, ledger):
     by_phone = defaultdict(list)
     for event in snapshot["events"]:
         by_phone[event["phone"]].append(event)
-    return [f"acknowledged {o.source} opt-out of {o.phone} on {o.code} is not in the history"
-            for o in ledger.opt_outs if not any(_records(o, e) for e in by_phone[o.phone])]
+    return [
+        f"acknowledged {o.source} opt-out of {o.phone} on {o.code} is not in the history"
+        for o in ledger.opt_outs
+        if not any(_records(o, e) for e in by_phone[o.phone])
+    ]
 
 
 def _subscribed_at(fakes, sub):
@@ -93,10 +102,12 @@ def _subscribed_at(fakes, sub):
 def provider_state_mismatches(snapshot, fakes):
     """The provider is in the portal's final state for every subscription: every opt-out
     (and opt-in) reached it, or, for postbacks, the portal follows the provider."""
-    return [f"{sub['phone']} {sub['word']}: portal {sub['status']}, provider "
-            f"{'subscribed' if not wanted else 'not subscribed'}"
-            for sub in snapshot["subscriptions"]
-            if (wanted := sub["status"] == "opted_in") != _subscribed_at(fakes, sub)]
+    return [
+        f"{sub['phone']} {sub['word']}: portal {sub['status']}, provider "
+        f"{'subscribed' if not wanted else 'not subscribed'}"
+        for sub in snapshot["subscriptions"]
+        if (wanted := sub["status"] == "opted_in") != _subscribed_at(fakes, sub)
+    ]
 
 
 def undelivered(snapshot):
@@ -110,16 +121,24 @@ def undelivered(snapshot):
 def postbacks_echoed(fakes, postback_phones):
     """A change SkyCore reported must never be sent back to SkyCore."""
     digits = {phone.lstrip("+") for phone in postback_phones}
-    return [f"SkyCore was sent {call} for a number only postbacks changed"
-            for call in fakes["skycore"].calls() if call[2] in digits]
+    return [
+        f"SkyCore was sent {call} for a number only postbacks changed"
+        for call in fakes["skycore"].calls()
+        if call[2] in digits
+    ]
 
 
 def postback_final_states(snapshot, plan):
-    status = {s["phone"]: s["status"] for s in snapshot["subscriptions"]
-              if s["code"] == PROGRAMS["skycore"]["code"] and s["phone"] in plan.final}
-    return [f"{phone}: newest postback says {'in' if subscribed else 'out'}, portal "
-            f"{status.get(phone)}" for phone, subscribed in plan.final.items()
-            if status.get(phone) != ("opted_in" if subscribed else "opted_out")]
+    status = {
+        s["phone"]: s["status"]
+        for s in snapshot["subscriptions"]
+        if s["code"] == PROGRAMS["skycore"]["code"] and s["phone"] in plan.final
+    }
+    return [
+        f"{phone}: newest postback says {'in' if subscribed else 'out'}, portal {status.get(phone)}"
+        for phone, subscribed in plan.final.items()
+        if status.get(phone) != ("opted_in" if subscribed else "opted_out")
+    ]
 
 
 def bad_answers(ledger, fault_log):
@@ -129,12 +148,14 @@ def bad_answers(ledger, fault_log):
     problems = []
     for attempt in ledger.attempts:
         if attempt.status is None or attempt.status >= 500:
-            if not any(w.overlaps(attempt.started, attempt.ended, DB_RECOVERY_GRACE_S)
-                       for w in db_windows):
-                problems.append(f"{attempt.kind} answered {attempt.status or attempt.error} "
-                                f"outside the database outage")
-        elif attempt.status >= 400 and not (attempt.kind == "api_opt_in"
-                                             and attempt.status == 409):
+            if not any(
+                w.overlaps(attempt.started, attempt.ended, DB_RECOVERY_GRACE_S) for w in db_windows
+            ):
+                problems.append(
+                    f"{attempt.kind} answered {attempt.status or attempt.error} "
+                    f"outside the database outage"
+                )
+        elif attempt.status >= 400 and not (attempt.kind == "api_opt_in" and attempt.status == 409):
             problems.append(f"{attempt.kind} refused with {attempt.status}")
     return problems
 
@@ -153,8 +174,12 @@ def evaluate(snapshot, ledger, fakes, fault_log, plan):
     }
 
 
-LOSS_CHECKS = ("every acknowledged opt-out recorded", "providers in the portal's final state",
-               "outbox drained", "postbacks applied by their own time")
+LOSS_CHECKS = (
+    "every acknowledged opt-out recorded",
+    "providers in the portal's final state",
+    "outbox drained",
+    "postbacks applied by their own time",
+)
 
 
 def lost(results, snapshot):

@@ -14,8 +14,9 @@ START_TIMEOUT_S = 60
 
 
 def _binaries():
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-                   key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4])
+    )
     if not found:
         raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
     return os.path.dirname(found[-1])
@@ -46,8 +47,9 @@ class PrivateCluster:
     def create(self):
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
-        self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--no-sync",
-                  "-E", "UTF8")
+        self._run(
+            "initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"
+        )
         self.start()
         with psycopg.connect(self._url("postgres"), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.database}"')
@@ -58,10 +60,23 @@ class PrivateCluster:
     def start(self):
         # fsync off: a crash of this throwaway cluster loses nothing we keep; the restart
         # fault is a clean shutdown, which still writes everything out.
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
-                   "-c max_connections=200 -c fsync=off -c synchronous_commit=off")
-        self._run("pg_ctl", "-D", self.data, "-l", self.log, "-o", options, "-w",
-                  "-t", str(START_TIMEOUT_S), "start")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
+            "-c max_connections=200 -c fsync=off -c synchronous_commit=off"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.log,
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+            "start",
+        )
 
     def stop(self, mode="fast"):
         self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")

@@ -68,8 +68,7 @@ class PortalClient:
     def __init__(self, port, token, postback_token, ledger, mo_provider):
         self.port, self.ledger = port, ledger
         self.mo_provider = mo_provider  # the fake that runs the MO program's code
-        self.api_headers = {"Content-Type": "application/json",
-                            "Authorization": f"Token {token}"}
+        self.api_headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
         self.postback_path = f"/webhooks/skycore/{postback_token}/"
 
     def _once(self, method, path, body, headers):
@@ -103,38 +102,76 @@ class PortalClient:
         return self.send(kind, path, json.dumps(payload).encode(), headers)
 
     def opt_in(self, phone, program):
-        self._api("api_opt_in", "/api/v1/opt-ins/", {
-            "phone": phone, "short_code": program["code"], "keyword": program["word"],
-            "consent_text": "Yes, text me (fault run)."})
+        self._api(
+            "api_opt_in",
+            "/api/v1/opt-ins/",
+            {
+                "phone": phone,
+                "short_code": program["code"],
+                "keyword": program["word"],
+                "consent_text": "Yes, text me (fault run).",
+            },
+        )
         # 201/200/409 are all answers the rules allow (409: refused or stale): nothing to
         # track beyond the attempt itself.
         self.ledger.acknowledged("api_opt_in")
 
     def opt_out(self, phone, program):
-        status, _answer, sent = self._api("api_opt_out", "/api/v1/opt-outs/", {
-            "phone": phone, "short_code": program["code"], "keyword": program["word"]})
+        status, _answer, sent = self._api(
+            "api_opt_out",
+            "/api/v1/opt-outs/",
+            {"phone": phone, "short_code": program["code"], "keyword": program["word"]},
+        )
         if status == 200:
-            self.ledger.acknowledged("api_opt_out", OptOut(
-                "api", phone, program["code"], program["word"], sent, time.time()))
+            self.ledger.acknowledged(
+                "api_opt_out",
+                OptOut("api", phone, program["code"], program["word"], sent, time.time()),
+            )
 
     def mo(self, phone, program, text):
         if text.upper() == "STOP":  # the provider honours a stop word before forwarding it
             self.mo_provider.handset_text(phone.lstrip("+"), text)
         message_id = uuid.uuid4().hex
-        status, answer, sent = self._api("mo", "/api/v1/inbound/", {
-            "from": phone, "to": program["code"], "text": text, "message_id": message_id})
+        status, answer, sent = self._api(
+            "mo",
+            "/api/v1/inbound/",
+            {"from": phone, "to": program["code"], "text": text, "message_id": message_id},
+        )
         stopped = status == 200 and answer.get("action") == "stop_all"
-        self.ledger.acknowledged("mo", OptOut(
-            "mo", phone, program["code"], None, sent, time.time(),
-            external_id=f"{program['code']}:{message_id}") if stopped else None)
+        self.ledger.acknowledged(
+            "mo",
+            OptOut(
+                "mo",
+                phone,
+                program["code"],
+                None,
+                sent,
+                time.time(),
+                external_id=f"{program['code']}:{message_id}",
+            )
+            if stopped
+            else None,
+        )
 
     def postback(self, postback):
-        status, _answer, sent = self.send("postback", self.postback_path, postback.xml(),
-                                          {"Content-Type": "text/xml"})
+        status, _answer, sent = self.send(
+            "postback", self.postback_path, postback.xml(), {"Content-Type": "text/xml"}
+        )
         unsubscribed = status == 200 and postback.code == "N302"
-        self.ledger.acknowledged("postback", OptOut(
-            "postback", postback.phone, postback.short_code, postback.word, sent, time.time(),
-            occurred_at=postback.occurred_at) if unsubscribed else None)
+        self.ledger.acknowledged(
+            "postback",
+            OptOut(
+                "postback",
+                postback.phone,
+                postback.short_code,
+                postback.word,
+                sent,
+                time.time(),
+                occurred_at=postback.occurred_at,
+            )
+            if unsubscribed
+            else None,
+        )
 
 
 def _json(payload):
@@ -145,6 +182,7 @@ def _json(payload):
 
 
 # Steady load ---------------------------------------------------------------------------------
+
 
 def steady_load(client, phones, programs, mo_program, stop, seed, pause):
     """One client thread's loop until `stop`: a weighted mix of consent changes."""
@@ -181,6 +219,7 @@ def toggle_storm(client, phone, program, count):
 
 # Postbacks -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Postback:
     code: str  # N301 subscribed, N302 unsubscribed
@@ -192,11 +231,13 @@ class Postback:
 
     def xml(self):
         stamp = self.occurred_at.astimezone(EASTERN_DAYLIGHT).isoformat(timespec="seconds")
-        return (f"<?xml version='1.0'?>\n<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>{self.code}</CODE>"
-                f"<MOBILE>{self.phone.lstrip('+')}</MOBILE>"
-                f"<CAMPAIGNREF>{self.campaign_ref}</CAMPAIGNREF><TIMESTAMP>{stamp}</TIMESTAMP>"
-                f"<SHORTCODE>{self.short_code}</SHORTCODE><CAMPAIGNTITLE>Save</CAMPAIGNTITLE>"
-                f"<BRANDNAME>E2E</BRANDNAME><SOURCE>MO</SOURCE></POSTBACK>").encode()
+        return (
+            f"<?xml version='1.0'?>\n<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>{self.code}</CODE>"
+            f"<MOBILE>{self.phone.lstrip('+')}</MOBILE>"
+            f"<CAMPAIGNREF>{self.campaign_ref}</CAMPAIGNREF><TIMESTAMP>{stamp}</TIMESTAMP>"
+            f"<SHORTCODE>{self.short_code}</SHORTCODE><CAMPAIGNTITLE>Save</CAMPAIGNTITLE>"
+            f"<BRANDNAME>E2E</BRANDNAME><SOURCE>MO</SOURCE></POSTBACK>"
+        ).encode()
 
 
 @dataclass
@@ -215,11 +256,18 @@ def plan_postbacks(phones, program, seed):
     per_phone, final, reversed_count = [], {}, 0
     for i, phone in enumerate(phones):
         first_code = rng.choice(["N301", "N302"])
-        codes = [first_code if k % 2 == 0 else _other(first_code)
-                 for k in range(rng.randint(1, 3))]
-        notes = [Postback(code, phone, program["code"], program["word"], program["ref"],
-                          start + timedelta(minutes=5 * k, seconds=i))
-                 for k, code in enumerate(codes)]
+        codes = [first_code if k % 2 == 0 else _other(first_code) for k in range(rng.randint(1, 3))]
+        notes = [
+            Postback(
+                code,
+                phone,
+                program["code"],
+                program["word"],
+                program["ref"],
+                start + timedelta(minutes=5 * k, seconds=i),
+            )
+            for k, code in enumerate(codes)
+        ]
         final[phone] = codes[-1] == "N301"
         if len(notes) > 1 and i % 3 == 0:
             notes.reverse()

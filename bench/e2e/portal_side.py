@@ -24,8 +24,10 @@ PROGRAMS = {
     "skycore": {"code": "71003", "word": "SAVE", "ref": "1478"},
 }
 FAKE_CREDENTIALS = {
-    "sfmc": ({"account_id": "111", "send_message_key": "msg-send"},
-             {"client_id": "sfmc-id", "client_secret": "sfmc-secret"}),
+    "sfmc": (
+        {"account_id": "111", "send_message_key": "msg-send"},
+        {"client_id": "sfmc-id", "client_secret": "sfmc-secret"},
+    ),
     "whatcounts": ({"realm": "acme"}, {"password": "wc-pass"}),
     "skycore": ({}, {"api_key": "sky-key"}),
 }
@@ -52,27 +54,38 @@ def seed(fake_urls):
     postback_tokens = {}
     for kind, url in fake_urls.items():
         settings, secrets = FAKE_CREDENTIALS[kind]
-        account = ProviderAccount(name=f"e2e {kind}", kind=kind,
-                                  settings={**settings, **_base_urls(kind, url), **TIMEOUTS})
+        account = ProviderAccount(
+            name=f"e2e {kind}",
+            kind=kind,
+            settings={**settings, **_base_urls(kind, url), **TIMEOUTS},
+        )
         account.set_secrets(secrets)
         account.save()
         program = PROGRAMS[kind]
-        code = ShortCode.objects.create(code=program["code"], name=kind, brand="E2E",
-                                        provider=account)
-        Keyword.objects.create(short_code=code, word=program["word"], title=program["word"],
-                               provider_ref=program["ref"])
+        code = ShortCode.objects.create(
+            code=program["code"], name=kind, brand="E2E", provider=account
+        )
+        Keyword.objects.create(
+            short_code=code,
+            word=program["word"],
+            title=program["word"],
+            provider_ref=program["ref"],
+        )
         postback_tokens[kind] = account.postback_token
     user = User.objects.create_user("e2e-integration")
-    user.user_permissions.add(*Permission.objects.filter(
-        codename__in=["change_consent", "submit_inbound"]))
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["change_consent", "submit_inbound"])
+    )
     return {"token": Token.objects.create(user=user).key, "postback_tokens": postback_tokens}
 
 
 def _undelivered():
     from subscriptions.models import MessageStatus, OutboundMessage, ProviderSync, SyncStatus
 
-    return (ProviderSync.objects.filter(status__in=[SyncStatus.PENDING, SyncStatus.SENDING])
-            .count() + OutboundMessage.objects.filter(status=MessageStatus.QUEUED).count())
+    return (
+        ProviderSync.objects.filter(status__in=[SyncStatus.PENDING, SyncStatus.SENDING]).count()
+        + OutboundMessage.objects.filter(status=MessageStatus.QUEUED).count()
+    )
 
 
 def _stuck_rows():
@@ -81,11 +94,14 @@ def _stuck_rows():
 
     fields = ["id", "status", "attempts", "next_attempt_at", "locked_until", "last_error"]
     syncs = ProviderSync.objects.filter(
-        status__in=[SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.FAILED])
+        status__in=[SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.FAILED]
+    )
     texts = OutboundMessage.objects.filter(status__in=[MessageStatus.QUEUED, MessageStatus.FAILED])
-    return [{"kind": kind, **{k: str(v) for k, v in row.items()}}
-            for kind, rows in (("sync", syncs), ("text", texts))
-            for row in rows.values(*fields)[:20]]
+    return [
+        {"kind": kind, **{k: str(v) for k, v in row.items()}}
+        for kind, rows in (("sync", syncs), ("text", texts))
+        for row in rows.values(*fields)[:20]
+    ]
 
 
 def _call_failures():
@@ -97,8 +113,8 @@ def _call_failures():
 
     failures = {}
     for kind, status, error in ProviderCall.objects.filter(
-            Q(status_code__isnull=True) | Q(status_code__gte=500)).values_list(
-            "provider__kind", "status_code", "error"):
+        Q(status_code__isnull=True) | Q(status_code__gte=500)
+    ).values_list("provider__kind", "status_code", "error"):
         what = str(status) if status else error.split(" calling ")[0].split(":")[0]
         by_kind = failures.setdefault(kind, {})
         by_kind[what] = by_kind.get(what, 0) + 1
@@ -121,17 +137,35 @@ def snapshot(drain_timeout):
 
     waited = drain(drain_timeout)
     subscriptions = [
-        {"id": s.pk, "phone": s.contact.phone, "code": s.short_code.code, "word": s.keyword.word,
-         "status": s.status}
-        for s in Subscription.objects.select_related("contact", "short_code", "keyword")]
+        {
+            "id": s.pk,
+            "phone": s.contact.phone,
+            "code": s.short_code.code,
+            "word": s.keyword.word,
+            "status": s.status,
+        }
+        for s in Subscription.objects.select_related("contact", "short_code", "keyword")
+    ]
     events = [
-        {"id": e.pk, "subscription": e.subscription_id, "phone": e.contact.phone,
-         "code": e.short_code.code, "word": e.keyword.word if e.keyword_id else None,
-         "action": e.action, "old": e.old_status, "new": e.new_status, "outcome": e.outcome,
-         "source": e.source, "occurred_at": e.occurred_at.isoformat(),
-         "recorded_at": e.recorded_at.isoformat(), "external_id": e.external_id}
-        for e in SubscriptionEvent.objects.select_related("contact", "short_code", "keyword")
-        .order_by("id")]
+        {
+            "id": e.pk,
+            "subscription": e.subscription_id,
+            "phone": e.contact.phone,
+            "code": e.short_code.code,
+            "word": e.keyword.word if e.keyword_id else None,
+            "action": e.action,
+            "old": e.old_status,
+            "new": e.new_status,
+            "outcome": e.outcome,
+            "source": e.source,
+            "occurred_at": e.occurred_at.isoformat(),
+            "recorded_at": e.recorded_at.isoformat(),
+            "external_id": e.external_id,
+        }
+        for e in SubscriptionEvent.objects.select_related(
+            "contact", "short_code", "keyword"
+        ).order_by("id")
+    ]
     return {
         "drain_seconds": waited,
         "stuck": _stuck_rows(),

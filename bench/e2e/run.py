@@ -64,16 +64,25 @@ class Report:
 
 
 def start_fakes(cleanup):
-    fakes = {"sfmc": FakeSfmc(delay=FAKE_LATENCY_S), "whatcounts": FakeWhatCounts(
-        delay=FAKE_LATENCY_S), "skycore": FakeSkyCore(delay=FAKE_LATENCY_S)}
+    fakes = {
+        "sfmc": FakeSfmc(delay=FAKE_LATENCY_S),
+        "whatcounts": FakeWhatCounts(delay=FAKE_LATENCY_S),
+        "skycore": FakeSkyCore(delay=FAKE_LATENCY_S),
+    }
     for fake in fakes.values():
         cleanup.callback(fake.stop)
     return fakes
 
 
 def portal_side(env, *args, timeout):
-    done = subprocess.run([sys.executable, "-m", "bench.e2e.portal_side", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.e2e.portal_side", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if done.returncode:
         raise RuntimeError(f"portal_side {args[0]} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
@@ -93,23 +102,43 @@ def build_timeline(config, fakes, stack, cluster, client, fault_log):
 
     return [
         (start, lambda: faults.provider_outage(fakes["sfmc"], "sfmc", outage, fault_log)),
-        (start + gap, lambda: faults.provider_outage(fakes["whatcounts"], "whatcounts", outage,
-                                                     fault_log, hang=True)),
-        (start + 2 * gap, lambda: faults.provider_outage(fakes["skycore"], "skycore", outage,
-                                                         fault_log)),
+        (
+            start + gap,
+            lambda: faults.provider_outage(
+                fakes["whatcounts"], "whatcounts", outage, fault_log, hang=True
+            ),
+        ),
+        (
+            start + 2 * gap,
+            lambda: faults.provider_outage(fakes["skycore"], "skycore", outage, fault_log),
+        ),
         (start + outage / 2, lambda: faults.kill_worker(stack, fault_log)),
         (start + outage, storm),  # while WhatCounts hangs: the toggles pile up in the outbox
-        (start + outage + gap, lambda: faults.restart_database(
-            cluster, config.db_down_seconds, fault_log)),
+        (
+            start + outage + gap,
+            lambda: faults.restart_database(cluster, config.db_down_seconds, fault_log),
+        ),
     ]
 
 
 def start_load(config, client, plan, stop):
     programs = list(PROGRAMS.values())
     phones = [phone(n, 11) for n in range(config.phones)]
-    threads = [threading.Thread(target=load.steady_load, args=(
-        client, phones, programs, PROGRAMS["sfmc"], stop, config.seed + n, config.client_pause))
-        for n in range(config.client_threads)]
+    threads = [
+        threading.Thread(
+            target=load.steady_load,
+            args=(
+                client,
+                phones,
+                programs,
+                PROGRAMS["sfmc"],
+                stop,
+                config.seed + n,
+                config.client_pause,
+            ),
+        )
+        for n in range(config.client_threads)
+    ]
     # Spread the postbacks over most of the load window.
     pause = 0.8 * config.timeline_end() * config.postback_threads / len(plan.deliveries)
     sender = load.deliver_postbacks(client, plan, pause)
@@ -135,8 +164,9 @@ def run(config: Config) -> Report:
         stack.start()
 
         ledger, fault_log, stop = load.Ledger(), faults.FaultLog(), threading.Event()
-        client = load.PortalClient(stack.port, seeded["token"],
-                                   seeded["postback_tokens"]["skycore"], ledger, fakes["sfmc"])
+        client = load.PortalClient(
+            stack.port, seeded["token"], seeded["postback_tokens"]["skycore"], ledger, fakes["sfmc"]
+        )
         postback_phones = [phone(n, 22) for n in range(config.postback_phones)]
         plan = load.plan_postbacks(postback_phones, PROGRAMS["skycore"], config.seed)
         for number, subscribed in plan.final.items():  # what SkyCore itself now holds
@@ -152,8 +182,13 @@ def run(config: Config) -> Report:
             thread.join()
         load_seconds = time.monotonic() - began
 
-        snapshot = portal_side(env, "snapshot", "--drain-timeout", str(config.drain_timeout),
-                               timeout=config.drain_timeout + 120)
+        snapshot = portal_side(
+            env,
+            "snapshot",
+            "--drain-timeout",
+            str(config.drain_timeout),
+            timeout=config.drain_timeout + 120,
+        )
         fault_log.counts.update({f"{name} restarts": n for name, n in stack.restarts().items()})
         results = checks.evaluate(snapshot, ledger, fakes, fault_log, plan)
         report = Report(results, lost=checks.lost(results, snapshot))
@@ -184,10 +219,14 @@ def summarize(snapshot, ledger, fakes, fault_log, plan, load_seconds):
         "events": {"total": len(snapshot["events"]), **outcomes},
         "acknowledged opt-outs": len(ledger.opt_outs),
         "subscriptions": len(snapshot["subscriptions"]),
-        "deliveries": {"syncs": snapshot["syncs"], "sync attempts": snapshot["sync_attempts"],
-                       "texts": snapshot["messages"], "worker tasks": snapshot["tasks"],
-                       "provider requests": {k: len(f.requests) for k, f in fakes.items()},
-                       "provider calls without an answer": snapshot["call_failures"]},
+        "deliveries": {
+            "syncs": snapshot["syncs"],
+            "sync attempts": snapshot["sync_attempts"],
+            "texts": snapshot["messages"],
+            "worker tasks": snapshot["tasks"],
+            "provider requests": {k: len(f.requests) for k, f in fakes.items()},
+            "provider calls without an answer": snapshot["call_failures"],
+        },
         "drain seconds": snapshot["drain_seconds"],
     }
 
@@ -197,9 +236,12 @@ def print_report(report, out=sys.stdout):
     for name, value in report.counts.items():
         print(f"{name}: {json.dumps(value) if isinstance(value, dict) else value}", file=out)
     for name, problems in report.results.items():
-        print(f"[{'FAIL' if problems else 'ok'}] {name}" +
-              (f": {len(problems)} violations" if problems else ""), file=out)
-        for line in problems[:checks.LISTED]:
+        print(
+            f"[{'FAIL' if problems else 'ok'}] {name}"
+            + (f": {len(problems)} violations" if problems else ""),
+            file=out,
+        )
+        for line in problems[: checks.LISTED]:
             print(f"    {line}", file=out)
     print(f"lost = {report.lost}", file=out)
     print("PASS" if report.passed else "FAIL", file=out)

@@ -34,8 +34,11 @@ def portal_env(database_url, timing):
         "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
         "SECRET_KEY": "e2e-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFG",
         "PORTAL_ENCRYPTION_KEY": "cGxhaW4tZTJlLXRlc3Qta2V5LTMyLWJ5dGVzLWxvbmc=",
-        "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", "SECURE_HSTS_SECONDS": "0",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
+        "SECURE_HSTS_SECONDS": "0",
         "API_THROTTLE_RATE": "1000000/min",
         "PORTAL_DELIVERY_BACKOFF_SECONDS": str(timing.backoff),
         "PORTAL_DELIVERY_BACKOFF_MAX_SECONDS": str(timing.backoff_max),
@@ -56,8 +59,14 @@ class Supervised:
 
     def start(self):
         with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
 
     def exited(self):
@@ -87,16 +96,31 @@ class Stack:
         self.port = free_port()
         python = sys.executable
         manage = [python, str(ROOT / "manage.py")]
-        web_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-                   "WEB_CONCURRENCY": str(web_workers), "GUNICORN_THREADS": "4"}
-        gunicorn = [str(Path(python).parent / "gunicorn"), "portal.wsgi",
-                    "--config", str(ROOT / "gunicorn.conf.py")]
+        web_env = {
+            **env,
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(web_workers),
+            "GUNICORN_THREADS": "4",
+        }
+        gunicorn = [
+            str(Path(python).parent / "gunicorn"),
+            "portal.wsgi",
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
+        ]
         self.web = Supervised("web", gunicorn, web_env, log_dir)
-        self.workers = [Supervised(f"worker{n}", [*manage, "db_worker", "--interval", "0.2",
-                                              "--no-startup-delay"],
-                                   env, log_dir) for n in range(1, workers + 1)]
-        self.sweeper = Supervised("sweeper", [*manage, "sweep_outbox", "--every",
-                                              str(sweep_every)], env, log_dir)
+        self.workers = [
+            Supervised(
+                f"worker{n}",
+                [*manage, "db_worker", "--interval", "0.2", "--no-startup-delay"],
+                env,
+                log_dir,
+            )
+            for n in range(1, workers + 1)
+        ]
+        self.sweeper = Supervised(
+            "sweeper", [*manage, "sweep_outbox", "--every", str(sweep_every)], env, log_dir
+        )
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
 

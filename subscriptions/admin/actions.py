@@ -28,8 +28,10 @@ class ActionPermissions:
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        max_length=255, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Recorded in the history with your name. Required.")
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Recorded in the history with your name. Required.",
+    )
 
     def clean_reason(self):
         reason = self.cleaned_data["reason"].strip()
@@ -48,23 +50,33 @@ def with_reason(description, permission):
         def action(modeladmin, request, queryset):
             if queryset[: MAX_ROWS + 1].count() > MAX_ROWS:
                 modeladmin.message_user(
-                    request, f"More than {MAX_ROWS} rows selected; staff actions take at most "
+                    request,
+                    f"More than {MAX_ROWS} rows selected; staff actions take at most "
                     f"{MAX_ROWS}. Narrow the list, or use an import for bulk changes.",
-                    messages.ERROR)
+                    messages.ERROR,
+                )
                 return None
             form = ReasonForm(request.POST if "reason" in request.POST else None)
             if form.is_valid():
                 result = apply(modeladmin, request, queryset, form.cleaned_data["reason"])
                 modeladmin.message_user(request, result, messages.SUCCESS)
                 return None
-            return TemplateResponse(request, "admin/subscriptions/action_reason.html", {
-                **modeladmin.admin_site.each_context(request),
-                "title": description, "opts": modeladmin.model._meta, "form": form,
-                "queryset": queryset[:50], "count": queryset.count(), "action": apply.__name__,
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                "select_across": request.POST.get("select_across", "0"),
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            })
+            return TemplateResponse(
+                request,
+                "admin/subscriptions/action_reason.html",
+                {
+                    **modeladmin.admin_site.each_context(request),
+                    "title": description,
+                    "opts": modeladmin.model._meta,
+                    "form": form,
+                    "queryset": queryset[:50],
+                    "count": queryset.count(),
+                    "action": apply.__name__,
+                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                    "select_across": request.POST.get("select_across", "0"),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
 
         return action
 
@@ -72,10 +84,14 @@ def with_reason(description, permission):
 
 
 def admin_context(request, reason):
-    return services.Context(source=Source.ADMIN, actor=request.user, reason=reason,
-                            ip_address=request.META.get("REMOTE_ADDR"),
-                            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-                            detail={"reason": reason})
+    return services.Context(
+        source=Source.ADMIN,
+        actor=request.user,
+        reason=reason,
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        detail={"reason": reason},
+    )
 
 
 def _summary(results):
@@ -85,17 +101,23 @@ def _summary(results):
 
 @with_reason("Opt out of the program", "consent")
 def opt_out(modeladmin, request, queryset, reason):
-    results = [services.opt_out(sub.contact.phone, sub.keyword, admin_context(request, reason))
-               for sub in queryset.select_related("contact", "keyword__short_code")]
+    results = [
+        services.opt_out(sub.contact.phone, sub.keyword, admin_context(request, reason))
+        for sub in queryset.select_related("contact", "keyword__short_code")
+    ]
     return _summary(results)
 
 
 @with_reason("Stop all programs on the short code (like STOP)", "consent")
 def stop_all(modeladmin, request, queryset, reason):
-    pairs = {(sub.contact.phone, sub.short_code) for sub in
-             queryset.select_related("contact", "short_code")}
-    results = [services.stop_all(phone, code, admin_context(request, reason))
-               for phone, code in sorted(pairs, key=lambda p: (p[0], p[1].code))]
+    pairs = {
+        (sub.contact.phone, sub.short_code)
+        for sub in queryset.select_related("contact", "short_code")
+    }
+    results = [
+        services.stop_all(phone, code, admin_context(request, reason))
+        for phone, code in sorted(pairs, key=lambda p: (p[0], p[1].code))
+    ]
     return _summary(results)
 
 
@@ -115,8 +137,13 @@ def retry_provider_sync(modeladmin, request, queryset, reason):
     syncs = ProviderSync.objects.none()
     for contact_id, code_id in targets:
         syncs |= ProviderSync.objects.filter(contact_id=contact_id, short_code_id=code_id)
-    return retry_syncs(ProviderSync.objects.filter(pk__in=syncs.values("pk")), request,
-                       modeladmin, queryset, reason)
+    return retry_syncs(
+        ProviderSync.objects.filter(pk__in=syncs.values("pk")),
+        request,
+        modeladmin,
+        queryset,
+        reason,
+    )
 
 
 @with_reason("Retry provider sync", "retry")

@@ -30,8 +30,16 @@ class KeywordInline(admin.TabularInline):
     model = Keyword
     extra = 0
     can_delete = False
-    fields = ["word", "kind", "title", "provider_ref", "double_opt_in", "is_public", "provider",
-              "discovered"]
+    fields = [
+        "word",
+        "kind",
+        "title",
+        "provider_ref",
+        "double_opt_in",
+        "is_public",
+        "provider",
+        "discovered",
+    ]
     readonly_fields = ["discovered"]
 
 
@@ -48,8 +56,15 @@ class ShortCodeAdmin(admin.ModelAdmin):
 
 @admin.register(Keyword)
 class KeywordAdmin(admin.ModelAdmin):
-    list_display = ["word", "short_code", "kind", "title", "double_opt_in", "is_public",
-                    "discovered"]
+    list_display = [
+        "word",
+        "short_code",
+        "kind",
+        "title",
+        "double_opt_in",
+        "is_public",
+        "discovered",
+    ]
     list_filter = ["kind", "double_opt_in", "is_public", "discovered"]
     search_fields = ["word", "title", "short_code__code"]
     list_select_related = ["short_code"]
@@ -77,12 +92,15 @@ class StopInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("short_code")
 
 
-TIMELINE_ROW = ("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>")
+TIMELINE_ROW = (
+    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
+)
 TIMELINE_HEAD = mark_safe(
     "<thead><tr><th>Recorded</th><th>Occurred</th><th>Code</th><th>Keyword</th>"
     "<th>Action</th><th>Status</th><th>Outcome</th><th>Source / actor</th>"
-    "<th>Consent text</th><th>IP / user agent</th></tr></thead>")
+    "<th>Consent text</th><th>IP / user agent</th></tr></thead>"
+)
 
 
 @admin.register(Contact)
@@ -96,42 +114,69 @@ class ContactAdmin(actions.ActionPermissions, ScaledAdminMixin, ReadOnlyAdmin):
     actions = [actions.preferences_link]
 
     def get_urls(self):
-        return [path("<int:pk>/evidence.csv", self.admin_site.admin_view(self.evidence_csv),
-                     name="subscriptions_contact_evidence"), *super().get_urls()]
+        return [
+            path(
+                "<int:pk>/evidence.csv",
+                self.admin_site.admin_view(self.evidence_csv),
+                name="subscriptions_contact_evidence",
+            ),
+            *super().get_urls(),
+        ]
 
     def evidence_csv(self, request, pk):
         if not request.user.has_perm(EXPORT_EVIDENCE):
             raise PermissionDenied
         contact = get_object_or_404(Contact, pk=pk)
-        return streaming_csv_response(evidence.timeline_rows(contact),
-                                      f"consent-evidence-{contact.phone.lstrip('+')}.csv")
+        return streaming_csv_response(
+            evidence.timeline_rows(contact), f"consent-evidence-{contact.phone.lstrip('+')}.csv"
+        )
 
     @admin.display(description="Consent evidence")
     def evidence(self, contact):
         url = reverse("admin:subscriptions_contact_evidence", args=[contact.pk])
-        return format_html('<a class="button" href="{}">Download the complete timeline '
-                           "(CSV)</a>", url)
+        return format_html(
+            '<a class="button" href="{}">Download the complete timeline (CSV)</a>', url
+        )
 
     @admin.display(description="History (newest first)")
     def history_timeline(self, contact):
-        events = list(SubscriptionEvent.objects.filter(contact=contact)
-                      .select_related("short_code", "keyword")
-                      .order_by("-recorded_at", "-id")[: TIMELINE_LIMIT + 1])
-        rows = format_html_join("", TIMELINE_ROW, (
-            (e.recorded_at, e.occurred_at, e.short_code.code, e.keyword.word if e.keyword else
-             "(code-wide)", e.get_action_display(),
-             f"{e.old_status or '-'} → {e.new_status or '-'}", e.outcome
-             + (f": {e.reason}" if e.reason else ""), f"{e.source} {e.actor_label}".strip(),
-             e.consent_text, f"{e.ip_address or ''} {e.user_agent}".strip())
-            for e in events[:TIMELINE_LIMIT]))
+        events = list(
+            SubscriptionEvent.objects.filter(contact=contact)
+            .select_related("short_code", "keyword")
+            .order_by("-recorded_at", "-id")[: TIMELINE_LIMIT + 1]
+        )
+        rows = format_html_join(
+            "",
+            TIMELINE_ROW,
+            (
+                (
+                    e.recorded_at,
+                    e.occurred_at,
+                    e.short_code.code,
+                    e.keyword.word if e.keyword else "(code-wide)",
+                    e.get_action_display(),
+                    f"{e.old_status or '-'} → {e.new_status or '-'}",
+                    e.outcome + (f": {e.reason}" if e.reason else ""),
+                    f"{e.source} {e.actor_label}".strip(),
+                    e.consent_text,
+                    f"{e.ip_address or ''} {e.user_agent}".strip(),
+                )
+                for e in events[:TIMELINE_LIMIT]
+            ),
+        )
         more = ""
         if len(events) > TIMELINE_LIMIT:
             url = reverse("admin:subscriptions_subscriptionevent_changelist")
-            more = format_html('<p>Only the newest {} shown: <a href="{}?{}">all events</a>, '
-                               "or the evidence CSV.</p>", TIMELINE_LIMIT, url,
-                               urlencode({"q": contact.phone}))
-        return format_html('<table id="timeline">{}<tbody>{}</tbody></table>{}',
-                           TIMELINE_HEAD, rows, more)
+            more = format_html(
+                '<p>Only the newest {} shown: <a href="{}?{}">all events</a>, '
+                "or the evidence CSV.</p>",
+                TIMELINE_LIMIT,
+                url,
+                urlencode({"q": contact.phone}),
+            )
+        return format_html(
+            '<table id="timeline">{}<tbody>{}</tbody></table>{}', TIMELINE_HEAD, rows, more
+        )
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
@@ -143,23 +188,43 @@ class ContactAdmin(actions.ActionPermissions, ScaledAdminMixin, ReadOnlyAdmin):
 class SubscriptionExportMixin:
     """CSV export of the list as filtered on screen (same query string)."""
 
-    export_columns = ["phone", "short_code", "keyword", "status", "changed_at", "last_source",
-                      "last_occurred_at"]
+    export_columns = [
+        "phone",
+        "short_code",
+        "keyword",
+        "status",
+        "changed_at",
+        "last_source",
+        "last_occurred_at",
+    ]
 
     def get_urls(self):
-        return [path("export.csv", self.admin_site.admin_view(self.export_csv),
-                     name="subscriptions_subscription_export"), *super().get_urls()]
+        return [
+            path(
+                "export.csv",
+                self.admin_site.admin_view(self.export_csv),
+                name="subscriptions_subscription_export",
+            ),
+            *super().get_urls(),
+        ]
 
     def export_csv(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
         queryset = changelist.get_queryset(request)
-        rows = queryset.values_list("contact__phone", "short_code__code", "keyword__word",
-                                    "status", "changed_at", "last_source", "last_occurred_at")
+        rows = queryset.values_list(
+            "contact__phone",
+            "short_code__code",
+            "keyword__word",
+            "status",
+            "changed_at",
+            "last_source",
+            "last_occurred_at",
+        )
         return streaming_csv_response(
-            _with_header(self.export_columns, rows.iterator(chunk_size=5000)),
-            "subscriptions.csv")
+            _with_header(self.export_columns, rows.iterator(chunk_size=5000)), "subscriptions.csv"
+        )
 
 
 def _with_header(header, rows):
@@ -174,8 +239,11 @@ class ProgramFilter(admin.SimpleListFilter):
     parameter_name = "keyword__id__exact"
 
     def lookups(self, request, model_admin):
-        programs = (Keyword.objects.filter(kind=KeywordKind.PROGRAM)
-                    .select_related("short_code").order_by("short_code__code", "word"))
+        programs = (
+            Keyword.objects.filter(kind=KeywordKind.PROGRAM)
+            .select_related("short_code")
+            .order_by("short_code__code", "word")
+        )
         return [(k.pk, f"{k.word} on {k.short_code.code}") for k in programs]
 
     def queryset(self, request, queryset):
@@ -183,8 +251,9 @@ class ProgramFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(SubscriptionExportMixin, actions.ActionPermissions, ScaledAdminMixin,
-                        ReadOnlyAdmin):
+class SubscriptionAdmin(
+    SubscriptionExportMixin, actions.ActionPermissions, ScaledAdminMixin, ReadOnlyAdmin
+):
     list_display = ["contact", "short_code", "keyword", "status", "changed_at", "last_source"]
     list_filter = ["status", "short_code", ProgramFilter, "last_source", "changed_at"]
     search_fields = ["contact__phone"]
@@ -201,8 +270,18 @@ class ShortCodeStopAdmin(ScaledAdminMixin, ReadOnlyAdmin):
 
 @admin.register(SubscriptionEvent)
 class SubscriptionEventAdmin(ScaledAdminMixin, ReadOnlyAdmin):
-    list_display = ["recorded_at", "contact", "short_code", "keyword", "action", "old_status",
-                    "new_status", "outcome", "source", "actor_label"]
+    list_display = [
+        "recorded_at",
+        "contact",
+        "short_code",
+        "keyword",
+        "action",
+        "old_status",
+        "new_status",
+        "outcome",
+        "source",
+        "actor_label",
+    ]
     list_filter = ["source", "action", "outcome"]
     search_fields = ["contact__phone"]
     list_select_related = ["contact", "short_code", "keyword__short_code"]

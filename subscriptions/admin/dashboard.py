@@ -82,10 +82,15 @@ def line_chart(title, days, series):
     def y(value):
         return HEIGHT - PAD - value * (HEIGHT - 2 * PAD) / peak
 
-    lines = [Line(name, SERIES_COLORS[name],
-                  " ".join(f"{PAD + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values)),
-                  sum(values))
-             for name, values in series.items()]
+    lines = [
+        Line(
+            name,
+            SERIES_COLORS[name],
+            " ".join(f"{PAD + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values)),
+            sum(values),
+        )
+        for name, values in series.items()
+    ]
     return Chart(title, lines, peak, days[0], days[-1])
 
 
@@ -96,8 +101,10 @@ def _day_range(today):
 def _names():
     """{keyword id: (code, word)} and {short code id: code}: grouping by ids and naming them
     afterwards keeps the big aggregates free of joins."""
-    keywords = {pk: (code, word) for pk, code, word in
-                Keyword.objects.values_list("pk", "short_code__code", "word")}
+    keywords = {
+        pk: (code, word)
+        for pk, code, word in Keyword.objects.values_list("pk", "short_code__code", "word")
+    }
     codes = dict(ShortCode.objects.values_list("pk", "code"))
     return keywords, codes
 
@@ -106,8 +113,9 @@ def _series(action, new_status):
     """Which line of the charts an applied event counts in (None: in none)."""
     if action in STOP_ACTIONS and not new_status:  # the code-wide STOP event itself
         return ActivitySeries.STOPS
-    return {Status.OPTED_IN: ActivitySeries.OPT_INS,
-            Status.OPTED_OUT: ActivitySeries.OPT_OUTS}.get(new_status)
+    return {Status.OPTED_IN: ActivitySeries.OPT_INS, Status.OPTED_OUT: ActivitySeries.OPT_OUTS}.get(
+        new_status
+    )
 
 
 def _event_counts(start, end=None):
@@ -116,9 +124,12 @@ def _event_counts(start, end=None):
     events = SubscriptionEvent.objects.filter(outcome=Outcome.APPLIED, recorded_at__gte=start)
     if end is not None:
         events = events.filter(recorded_at__lt=end)
-    rows = (events.annotate(day=TruncDate("recorded_at"))
-            .values_list("day", "short_code_id", "keyword_id", "action", "new_status")
-            .annotate(n=Count("id")).order_by())
+    rows = (
+        events.annotate(day=TruncDate("recorded_at"))
+        .values_list("day", "short_code_id", "keyword_id", "action", "new_status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     counts = defaultdict(int)
     for day, code_id, keyword_id, action, new_status, n in rows:
         if series := _series(action, new_status):
@@ -146,23 +157,30 @@ def _roll_up(day):
         except IntegrityError:
             return
         DailyActivity.objects.bulk_create(
-            DailyActivity(day_id=day, short_code_id=code_id, keyword_id=keyword_id,
-                          series=series, count=n)
-            for _day, code_id, keyword_id, series, n in
-            _event_counts(_midnight(day), _midnight(day + timedelta(days=1))))
+            DailyActivity(
+                day_id=day, short_code_id=code_id, keyword_id=keyword_id, series=series, count=n
+            )
+            for _day, code_id, keyword_id, series, n in _event_counts(
+                _midnight(day), _midnight(day + timedelta(days=1))
+            )
+        )
 
 
 def _closed_day_counts(since, live_from):
     first, stop = timezone.localdate(since), timezone.localdate(live_from)
-    done = set(ActivityDay.objects.filter(day__gte=first, day__lt=stop)
-               .values_list("day", flat=True))
+    done = set(
+        ActivityDay.objects.filter(day__gte=first, day__lt=stop).values_list("day", flat=True)
+    )
     day = first
     while day < stop:
         if day not in done:
             _roll_up(day)
         day += timedelta(days=1)
-    return list(DailyActivity.objects.filter(day__gte=first, day__lt=stop).values_list(
-        "day_id", "short_code_id", "keyword_id", "series", "count"))
+    return list(
+        DailyActivity.objects.filter(day__gte=first, day__lt=stop).values_list(
+            "day_id", "short_code_id", "keyword_id", "series", "count"
+        )
+    )
 
 
 def _daily_activity(since, now, keywords, codes):
@@ -171,8 +189,10 @@ def _daily_activity(since, now, keywords, codes):
     closed days from their roll-up, the live ones from the history."""
     live_from = max(since, _live_from(now))
     activity = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for day, code_id, keyword_id, series, n in [*_closed_day_counts(since, live_from),
-                                                *_event_counts(live_from)]:
+    for day, code_id, keyword_id, series, n in [
+        *_closed_day_counts(since, live_from),
+        *_event_counts(live_from),
+    ]:
         code = codes[code_id]
         activity[(code, None)][series][day] += n
         if keyword_id is not None:
@@ -184,25 +204,36 @@ def _charts(activity, days):
     charts = []
     for (code, word), series in sorted(activity.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         names = ["opt-ins", "opt-outs"] + ([] if word else ["STOPs"])
-        charts.append(line_chart(f"{code} · {word}" if word else f"{code} (all programs)", days,
-                                 {n: [series[n].get(d, 0) for d in days] for n in names}))
+        charts.append(
+            line_chart(
+                f"{code} · {word}" if word else f"{code} (all programs)",
+                days,
+                {n: [series[n].get(d, 0) for d in days] for n in names},
+            )
+        )
     return charts
 
 
 def _current_counts(keywords):
     counts = defaultdict(lambda: dict.fromkeys(Status.values, 0))
-    for keyword_id, status, n in (Subscription.objects.values_list("keyword_id", "status")
-                                  .annotate(n=Count("id")).order_by()):
+    for keyword_id, status, n in (
+        Subscription.objects.values_list("keyword_id", "status").annotate(n=Count("id")).order_by()
+    ):
         counts[keywords[keyword_id]][status] = n
-    return [{"code": code, "word": word, **by_status}
-            for (code, word), by_status in sorted(counts.items())]
+    return [
+        {"code": code, "word": word, **by_status}
+        for (code, word), by_status in sorted(counts.items())
+    ]
 
 
 def _sync_health():
     health = defaultdict(lambda: dict.fromkeys(SYNC_HEALTH, 0))
-    for provider, status, n in (ProviderSync.objects.filter(status__in=SYNC_HEALTH)
-                                .values_list("provider__name", "status")
-                                .annotate(n=Count("id")).order_by()):
+    for provider, status, n in (
+        ProviderSync.objects.filter(status__in=SYNC_HEALTH)
+        .values_list("provider__name", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
         health[provider][status] = n
     return [{"provider": provider, **by_status} for provider, by_status in sorted(health.items())]
 
@@ -212,9 +243,13 @@ def dashboard_data(now=None):
     days = _day_range(now.date())
     since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS - 1)
     keywords, codes = _names()
-    return {"charts": _charts(_daily_activity(since, now, keywords, codes), days),
-            "counts": _current_counts(keywords),
-            "sync_health": _sync_health(), "computed_at": now, "days": DAYS}
+    return {
+        "charts": _charts(_daily_activity(since, now, keywords, codes), days),
+        "counts": _current_counts(keywords),
+        "sync_health": _sync_health(),
+        "computed_at": now,
+        "days": DAYS,
+    }
 
 
 @staff_member_required
@@ -225,6 +260,13 @@ def dashboard(request):
     if data is None:
         data = dashboard_data()
         cache.set(CACHE_KEY, data, CACHE_SECONDS)
-    return TemplateResponse(request, "admin/subscriptions/dashboard.html", {
-        **admin.site.each_context(request), "title": "Consent dashboard", **data,
-        "series_colors": SERIES_COLORS})
+    return TemplateResponse(
+        request,
+        "admin/subscriptions/dashboard.html",
+        {
+            **admin.site.each_context(request),
+            "title": "Consent dashboard",
+            **data,
+            "series_colors": SERIES_COLORS,
+        },
+    )

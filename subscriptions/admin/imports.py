@@ -17,24 +17,46 @@ IMPORT_PERMISSION = "subscriptions.import_subscriptions"
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV with the columns phone, short_code, keyword, status "
-                                     "(Active / Subscribe / Unsubscribe) and optionally "
-                                     "occurred_at, consent_text.")
-    dry_run = forms.BooleanField(required=False,
-                                 help_text="Only report what would change; write nothing.")
+    file = forms.FileField(
+        help_text="CSV with the columns phone, short_code, keyword, status "
+        "(Active / Subscribe / Unsubscribe) and optionally "
+        "occurred_at, consent_text."
+    )
+    dry_run = forms.BooleanField(
+        required=False, help_text="Only report what would change; write nothing."
+    )
 
 
 def job_status(job):
-    return {"id": job.pk, "status": job.status, "total": job.total, "processed": job.processed,
-            "applied": job.applied, "refused": job.refused, "unchanged": job.unchanged,
-            "errors": job.errors, "percent": job.percent, "dry_run": job.dry_run,
-            "failure": job.failure}
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "total": job.total,
+        "processed": job.processed,
+        "applied": job.applied,
+        "refused": job.refused,
+        "unchanged": job.unchanged,
+        "errors": job.errors,
+        "percent": job.percent,
+        "dry_run": job.dry_run,
+        "failure": job.failure,
+    }
 
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "file_name", "dry_run", "status", "total", "processed",
-                    "applied", "refused", "errors", "created_by"]
+    list_display = [
+        "created_at",
+        "file_name",
+        "dry_run",
+        "status",
+        "total",
+        "processed",
+        "applied",
+        "refused",
+        "errors",
+        "created_by",
+    ]
     list_filter = ["status", "dry_run"]
     list_select_related = ["created_by"]
     # Status and counters are in the live progress box above the form (progress.html).
@@ -55,10 +77,10 @@ class ImportJobAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("<int:pk>/status/", view(self.status_view),
-                 name="subscriptions_importjob_status"),
-            path("<int:pk>/errors.csv", view(self.errors_view),
-                 name="subscriptions_importjob_errors"),
+            path("<int:pk>/status/", view(self.status_view), name="subscriptions_importjob_status"),
+            path(
+                "<int:pk>/errors.csv", view(self.errors_view), name="subscriptions_importjob_errors"
+            ),
             *super().get_urls(),
         ]
 
@@ -67,12 +89,20 @@ class ImportJobAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
         if form.is_bound and form.is_valid():
-            job = imports.submit(form.cleaned_data["file"], dry_run=form.cleaned_data["dry_run"],
-                                 user=request.user)
+            job = imports.submit(
+                form.cleaned_data["file"], dry_run=form.cleaned_data["dry_run"], user=request.user
+            )
             return redirect(reverse("admin:subscriptions_importjob_change", args=[job.pk]))
-        return TemplateResponse(request, "admin/subscriptions/importjob/upload.html", {
-            **self.admin_site.each_context(request), "form": form, "opts": self.opts,
-            "title": "Import subscriptions from CSV"})
+        return TemplateResponse(
+            request,
+            "admin/subscriptions/importjob/upload.html",
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "opts": self.opts,
+                "title": "Import subscriptions from CSV",
+            },
+        )
 
     def _job(self, request, pk):
         if not self.has_view_permission(request):

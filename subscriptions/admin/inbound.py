@@ -12,5 +12,12 @@ class UnmatchedPostbackAdmin(ReadOnlyAdmin):
     list_filter = ["problem", "provider"]
     search_fields = ["short_code", "raw_payload"]
     list_select_related = ["provider"]
-    readonly_fields = ["provider", "problem", "reason", "short_code", "raw_payload",
-                       "remote_addr", "received_at"]
+    readonly_fields = [
+        "provider",
+        "problem",
+        "reason",
+        "short_code",
+        "raw_payload",
+        "remote_addr",
+        "received_at",
+    ]

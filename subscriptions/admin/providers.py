@@ -19,23 +19,30 @@ SECRET_FIELDS = {
 
 # What each capability means, and what the portal does where the provider lacks it.
 CAPABILITIES = {
-    "keyword_opt_in": ("Opt a number in to one program",
-                       "no: the number is added to the whole short code"),
-    "keyword_opt_out": ("Opt a number out of one program",
-                        "no: the opt-out stays local and the portal's sendability check "
-                        "blocks the program"),
-    "code_opt_out": ("Opt a number out of the whole short code",
-                     "no: sent program by program"),
-    "send_text": ("Send the portal's texts (replies, codes)",
-                  "no: texts on its codes fail with a permanent error"),
+    "keyword_opt_in": (
+        "Opt a number in to one program",
+        "no: the number is added to the whole short code",
+    ),
+    "keyword_opt_out": (
+        "Opt a number out of one program",
+        "no: the opt-out stays local and the portal's sendability check blocks the program",
+    ),
+    "code_opt_out": ("Opt a number out of the whole short code", "no: sent program by program"),
+    "send_text": (
+        "Send the portal's texts (replies, codes)",
+        "no: texts on its codes fail with a permanent error",
+    ),
     "postbacks": ("Report consent changes back to the portal (postbacks)", "no"),
 }
 
 
 def _secret_field(label):
     return forms.CharField(
-        label=label, required=False, strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+        label=label,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -53,12 +60,14 @@ class ProviderAccountForm(forms.ModelForm):
         stored = self.instance.secrets if self.instance.pk else {}
         for name in SECRET_FIELDS:
             self.fields[f"secret_{name}"].help_text = (
-                "Stored, encrypted; leave blank to keep it." if name in stored else "Not set.")
+                "Stored, encrypted; leave blank to keep it." if name in stored else "Not set."
+            )
 
     def save(self, commit=True):
         account = super().save(commit=False)
-        account.set_secrets({name: self.cleaned_data.get(f"secret_{name}")
-                             for name in SECRET_FIELDS})
+        account.set_secrets(
+            {name: self.cleaned_data.get(f"secret_{name}") for name in SECRET_FIELDS}
+        )
         if commit:
             account.save()
         return account
@@ -84,9 +93,14 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         if adapter is None:
             return "-"
         can = vars(adapter.capabilities)
-        return format_html_join("", "<div>{}: {}</div>", (
-            (label, "yes" if can[name] else missing)
-            for name, (label, missing) in CAPABILITIES.items()))
+        return format_html_join(
+            "",
+            "<div>{}: {}</div>",
+            (
+                (label, "yes" if can[name] else missing)
+                for name, (label, missing) in CAPABILITIES.items()
+            ),
+        )
 
 
 class ProviderCallInline(ReadOnlyInline):
@@ -96,14 +110,26 @@ class ProviderCallInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-PROVIDER_STATES = {True: "in", False: "out",
-                   None: "unknown (the next delivery sends the portal's state either way)"}
+PROVIDER_STATES = {
+    True: "in",
+    False: "out",
+    None: "unknown (the next delivery sends the portal's state either way)",
+}
 
 
 @admin.register(ProviderSync)
 class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
-    list_display = ["created_at", "contact", "short_code", "provider", "operation", "status",
-                    "attempts", "next_attempt_at", "last_error"]
+    list_display = [
+        "created_at",
+        "contact",
+        "short_code",
+        "provider",
+        "operation",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
     list_filter = ["status", "provider", "short_code"]
     list_select_related = ["contact", "short_code", "provider"]
     search_fields = ["contact__phone"]
@@ -118,17 +144,19 @@ class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
         flight); the highest version of a target is what the next delivery compares with."""
         if sync.state is None:
             return "—"
-        words = dict(Keyword.objects.filter(pk__in=[int(pk) for pk in sync.state])
-                     .values_list("pk", "word"))
-        held = ", ".join(f"{words.get(int(pk), f'#{pk}')}: {PROVIDER_STATES[value]}"
-                         for pk, value in sync.state.items())
+        words = dict(
+            Keyword.objects.filter(pk__in=[int(pk) for pk in sync.state]).values_list("pk", "word")
+        )
+        held = ", ".join(
+            f"{words.get(int(pk), f'#{pk}')}: {PROVIDER_STATES[value]}"
+            for pk, value in sync.state.items()
+        )
         return f"{held or 'nothing'} (version {sync.state_version})"
 
 
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "phone", "short_code", "purpose", "status", "attempts",
-                    "sent_at"]
+    list_display = ["created_at", "phone", "short_code", "purpose", "status", "attempts", "sent_at"]
     list_filter = ["status", "purpose"]
     search_fields = ["phone"]
     list_select_related = ["short_code"]
@@ -136,8 +164,7 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
 
 @admin.register(ProviderCall)
 class ProviderCallAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "provider", "method", "url", "status_code", "elapsed_ms",
-                    "error"]
+    list_display = ["created_at", "provider", "method", "url", "status_code", "elapsed_ms", "error"]
     list_filter = ["provider", "status_code", "method"]
     search_fields = ["url"]
     list_select_related = ["provider"]

@@ -41,8 +41,10 @@ MAX_KEY_LENGTH = 255
 
 class KeyReused(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = ("This Idempotency-Key was already used with a different request in the "
-                      "last 24 hours; send a new key for a new request.")
+    default_detail = (
+        "This Idempotency-Key was already used with a different request in the "
+        "last 24 hours; send a new key for a new request."
+    )
     default_code = "idempotency_key_reused"
 
 
@@ -71,7 +73,8 @@ def _checked(key):
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ValidationError(
-            {HEADER: [f"Send 1 to {MAX_KEY_LENGTH} printable characters, e.g. a UUID."]})
+            {HEADER: [f"Send 1 to {MAX_KEY_LENGTH} printable characters, e.g. a UUID."]}
+        )
     return key
 
 
@@ -94,12 +97,14 @@ def _file_digest(uploaded):
 
 def _claim(user, key, fingerprint):
     """(record, True) for the first request with this key, (stored record, False) after."""
-    IdempotencyKey.objects.filter(user=user, key=key,
-                                  created_at__lt=timezone.now() - LIFETIME).delete()
+    IdempotencyKey.objects.filter(
+        user=user, key=key, created_at__lt=timezone.now() - LIFETIME
+    ).delete()
     try:
         with transaction.atomic():
-            return IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint,
-                                                 status_code=0), True
+            return IdempotencyKey.objects.create(
+                user=user, key=key, fingerprint=fingerprint, status_code=0
+            ), True
     except IntegrityError:
         # Another request holds or held the key; PostgreSQL made us wait for its commit.
         return IdempotencyKey.objects.get(user=user, key=key), False
@@ -108,8 +113,11 @@ def _claim(user, key, fingerprint):
 def _replay(record, fingerprint):
     if record.fingerprint != fingerprint:
         raise KeyReused()
-    return Response(json.loads(record.response_body), status=record.status_code,
-                    headers={REPLAYED_HEADER: "true"})
+    return Response(
+        json.loads(record.response_body),
+        status=record.status_code,
+        headers={REPLAYED_HEADER: "true"},
+    )
 
 
 def _answer(view, request, post, args, kwargs):

@@ -22,8 +22,19 @@ MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 class ImportJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportJob
-        fields = ["id", "status", "total", "processed", "applied", "refused", "errors",
-                  "unchanged", "dry_run", "file_name", "failure"]
+        fields = [
+            "id",
+            "status",
+            "total",
+            "processed",
+            "applied",
+            "refused",
+            "errors",
+            "unchanged",
+            "dry_run",
+            "file_name",
+            "failure",
+        ]
         read_only_fields = fields
 
 
@@ -34,7 +45,8 @@ class ImportUploadSerializer(serializers.Serializer):
     def validate_file(self, upload):
         if upload.size > MAX_UPLOAD_BYTES:
             raise serializers.ValidationError(
-                f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+                f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+            )
         return upload
 
 
@@ -48,14 +60,20 @@ class ImportListView(APIView):
     permission_classes = [requires(IMPORT_SUBSCRIPTIONS)]
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": ImportUploadSerializer},
-                   parameters=[IDEMPOTENCY_KEY], responses={202: ImportJobSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ImportUploadSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: ImportJobSerializer},
+    )
     @idempotent
     def post(self, request):
         upload = ImportUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        job = imports.submit(upload.validated_data["file"],
-                             dry_run=upload.validated_data["dry_run"], user=request.user)
+        job = imports.submit(
+            upload.validated_data["file"],
+            dry_run=upload.validated_data["dry_run"],
+            user=request.user,
+        )
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -67,8 +85,14 @@ class ImportDetailView(APIView):
         return Response(ImportJobSerializer(_job(pk)).data)
 
 
-@extend_schema(tags=["imports"], responses={(200, "text/csv"): OpenApiResponse(
-    OpenApiTypes.STR, description="The rejected rows, with the reason for each.")})
+@extend_schema(
+    tags=["imports"],
+    responses={
+        (200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR, description="The rejected rows, with the reason for each."
+        )
+    },
+)
 class ImportErrorsView(APIView):
     permission_classes = [requires(IMPORT_SUBSCRIPTIONS)]
 

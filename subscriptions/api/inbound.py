@@ -17,13 +17,19 @@ class InboundTextSerializer(serializers.Serializer):
     to = serializers.CharField(max_length=20, help_text="The short code texted.")
     text = serializers.CharField(max_length=1600, allow_blank=True, trim_whitespace=False)
     received_at = serializers.DateTimeField(required=False)
-    message_id = serializers.CharField(max_length=150, required=False, allow_blank=True,
-                                       help_text="The provider's id: a repeat applies once.")
+    message_id = serializers.CharField(
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        help_text="The provider's id: a repeat applies once.",
+    )
 
     def get_fields(self):
         # "from" is a Python keyword, so the field cannot be a class attribute.
-        return {"from": serializers.CharField(max_length=32, help_text="The handset."),
-                **super().get_fields()}
+        return {
+            "from": serializers.CharField(max_length=32, help_text="The handset."),
+            **super().get_fields(),
+        }
 
     def validate_from(self, value):
         try:
@@ -39,8 +45,9 @@ class ChangeSerializer(serializers.Serializer):
 
 class InboundAnswerSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=[a.value for a in inbound.MoAction])
-    reply = serializers.CharField(allow_null=True,
-                                  help_text="The text sent back; null for a repeated message.")
+    reply = serializers.CharField(
+        allow_null=True, help_text="The text sent back; null for a repeated message."
+    )
     changed = ChangeSerializer(many=True)
     duplicate = serializers.BooleanField()
 
@@ -48,8 +55,11 @@ class InboundAnswerSerializer(serializers.Serializer):
 class InboundView(APIView):
     permission_classes = [requires(SUBMIT_INBOUND)]
 
-    @extend_schema(request=InboundTextSerializer, responses=InboundAnswerSerializer,
-                   parameters=[IDEMPOTENCY_KEY])
+    @extend_schema(
+        request=InboundTextSerializer,
+        responses=InboundAnswerSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+    )
     @idempotent
     def post(self, request):
         # The verbatim body is evidence; read it before DRF parses it.
@@ -59,16 +69,29 @@ class InboundView(APIView):
         data = serializer.validated_data
         short_code = ShortCode.objects.select_related("provider").filter(code=data["to"]).first()
         if short_code is None:
-            return Response({"detail": f"No short code {data['to']!r} in the portal.",
-                             "code": "unknown_short_code"}, status=status.HTTP_404_NOT_FOUND)
+            return Response(
+                {
+                    "detail": f"No short code {data['to']!r} in the portal.",
+                    "code": "unknown_short_code",
+                },
+                status=status.HTTP_404_NOT_FOUND,
+            )
         outcome = inbound.handle_mo(
-            inbound.MoText(phone=data["from"], short_code=short_code, text=data["text"],
-                           message_id=data.get("message_id", ""),
-                           received_at=data.get("received_at"), raw_payload=raw),
-            actor=request.user)
-        return Response({
-            "action": outcome.action,
-            "reply": outcome.reply,
-            "changed": [{"keyword": word, "status": new} for word, new in outcome.changed],
-            "duplicate": outcome.duplicate,
-        })
+            inbound.MoText(
+                phone=data["from"],
+                short_code=short_code,
+                text=data["text"],
+                message_id=data.get("message_id", ""),
+                received_at=data.get("received_at"),
+                raw_payload=raw,
+            ),
+            actor=request.user,
+        )
+        return Response(
+            {
+                "action": outcome.action,
+                "reply": outcome.reply,
+                "changed": [{"keyword": word, "status": new} for word, new in outcome.changed],
+                "duplicate": outcome.duplicate,
+            }
+        )

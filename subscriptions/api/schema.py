@@ -7,18 +7,25 @@ from rest_framework import serializers
 
 from .idempotency import HEADER, MAX_KEY_LENGTH
 
-ERROR = inline_serializer("Error", {
-    "detail": serializers.CharField(),
-    "code": serializers.CharField(),
-})
+ERROR = inline_serializer(
+    "Error",
+    {
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+    },
+)
 # 400s carry either {detail, code} (unparseable body) or DRF's field -> messages mapping.
 BAD_REQUEST = {
     "description": "Bad input: `{detail, code}`, or field errors as DRF gives them "
-                   "(field name -> list of messages).",
+    "(field name -> list of messages).",
     "content": {"application/json": {"schema": {"type": "object", "additionalProperties": {}}}},
 }
-RETRY_AFTER = {"Retry-After": {"description": "Seconds until the throttle window reopens.",
-                               "schema": {"type": "integer"}}}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until the throttle window reopens.",
+        "schema": {"type": "integer"},
+    }
+}
 ERROR_DESCRIPTIONS = {
     "401": "No valid token (`Authorization: Token <key>`).",
     "403": "The token's user lacks the Django permission for this action.",
@@ -27,10 +34,14 @@ ERROR_DESCRIPTIONS = {
     "429": "Throttled: too many requests for this token; see Retry-After.",
 }
 IDEMPOTENCY_KEY = OpenApiParameter(
-    HEADER, location=OpenApiParameter.HEADER, required=False,
+    HEADER,
+    location=OpenApiParameter.HEADER,
+    required=False,
     description="Any unique string (e.g. a UUID). The same key and body within 24 h returns "
-                "the first answer and changes nothing; the same key with a different body "
-                "answers 422.", type={"type": "string", "maxLength": MAX_KEY_LENGTH})
+    "the first answer and changes nothing; the same key with a different body "
+    "answers 422.",
+    type={"type": "string", "maxLength": MAX_KEY_LENGTH},
+)
 
 
 class PortalAutoSchema(AutoSchema):
@@ -41,8 +52,7 @@ class PortalAutoSchema(AutoSchema):
             codes.append("415")
         for code in codes:
             if code not in responses:
-                responses[code] = self._get_response_for_code(ERROR, code,
-                                                              direction=direction)
+                responses[code] = self._get_response_for_code(ERROR, code, direction=direction)
                 responses[code]["description"] = ERROR_DESCRIPTIONS[code]
         responses["429"]["headers"] = RETRY_AFTER
         responses.setdefault("400", BAD_REQUEST)

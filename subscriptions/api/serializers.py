@@ -38,8 +38,10 @@ CLOCK_SKEW = timedelta(minutes=5)  # a client clock a little ahead is not "the f
 # What each provider kind may carry (docs/api.md "Provider account settings").
 KIND_SETTINGS = {
     ProviderKind.CONSOLE: ((), ()),
-    ProviderKind.SFMC: (("auth_base_url", "rest_base_url", "account_id"),
-                        ("client_id", "client_secret")),
+    ProviderKind.SFMC: (
+        ("auth_base_url", "rest_base_url", "account_id"),
+        ("client_id", "client_secret"),
+    ),
     ProviderKind.WHATCOUNTS: (("base_url", "realm"), ("password",)),
     ProviderKind.SKYCORE: (("api_url",), ("api_key",)),
 }
@@ -49,8 +51,14 @@ TEMPLATE_FIELDS = {"brand", "program", "code"}
 
 # Fields -----------------------------------------------------------------------------------
 
-@extend_schema_field({"type": "string", "example": SEED_PHONE,
-                      "description": "E.164, digits with country code, or national format."})
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "example": SEED_PHONE,
+        "description": "E.164, digits with country code, or national format.",
+    }
+)
 class PhoneField(serializers.CharField):
     """A phone number in any accepted format, validated to E.164."""
 
@@ -76,8 +84,9 @@ class ShortCodeField(serializers.CharField):
         code = super().run_validation(data)
         short_code = ShortCode.objects.select_related("provider").filter(code=code).first()
         if short_code is None:
-            raise serializers.ValidationError(f"Unknown short code {code!r}.",
-                                              code="unknown_short_code")
+            raise serializers.ValidationError(
+                f"Unknown short code {code!r}.", code="unknown_short_code"
+            )
         return short_code
 
     def to_representation(self, value):
@@ -90,8 +99,9 @@ def program_on(short_code, word):
         return selectors.program(short_code, word)
     except Keyword.DoesNotExist:
         raise serializers.ValidationError(
-            {"keyword": [f"No program keyword {word.upper()!r} on short code "
-                         f"{short_code.code}."]}, code="unknown_keyword") from None
+            {"keyword": [f"No program keyword {word.upper()!r} on short code {short_code.code}."]},
+            code="unknown_keyword",
+        ) from None
 
 
 def _check_template(value):
@@ -103,28 +113,44 @@ def _check_template(value):
     unknown = names - TEMPLATE_FIELDS
     if unknown:
         raise serializers.ValidationError(
-            f"Unknown placeholder(s) {sorted(unknown)}; use {sorted(TEMPLATE_FIELDS)}.")
+            f"Unknown placeholder(s) {sorted(unknown)}; use {sorted(TEMPLATE_FIELDS)}."
+        )
     return value
 
 
 # Provider accounts ------------------------------------------------------------------------
 
+
 class ProviderAccountSerializer(serializers.ModelSerializer):
     name = serializers.CharField(max_length=100)
     settings = serializers.DictField(
-        child=serializers.CharField(max_length=500, allow_blank=True), required=False,
-        help_text="Non-secret settings of the kind, e.g. base URLs (docs/api.md).")
+        child=serializers.CharField(max_length=500, allow_blank=True),
+        required=False,
+        help_text="Non-secret settings of the kind, e.g. base URLs (docs/api.md).",
+    )
     secrets = serializers.DictField(
-        child=serializers.CharField(max_length=500, allow_blank=True), write_only=True,
-        required=False, help_text="Write-only; empty values keep what is stored.")
+        child=serializers.CharField(max_length=500, allow_blank=True),
+        write_only=True,
+        required=False,
+        help_text="Write-only; empty values keep what is stored.",
+    )
     postback_url = serializers.SerializerMethodField(
         help_text="Where the provider posts status changes (SkyCore); null for kinds "
-                  "without postbacks.")
+        "without postbacks."
+    )
 
     class Meta:
         model = ProviderAccount
-        fields = ["id", "name", "kind", "settings", "secrets", "is_active", "postback_url",
-                  "created_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "settings",
+            "secrets",
+            "is_active",
+            "postback_url",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
@@ -132,16 +158,16 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
         path = POSTBACK_PATHS.get(account.kind)
         if path is None:
             return None
-        return self.context["request"].build_absolute_uri(
-            path.format(token=account.postback_token))
+        return self.context["request"].build_absolute_uri(path.format(token=account.postback_token))
 
     def validate_name(self, name):
         taken = ProviderAccount.objects.filter(name=name)
         if self.instance is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
-            raise serializers.ValidationError("A provider account with this name exists.",
-                                              code="unique")
+            raise serializers.ValidationError(
+                "A provider account with this name exists.", code="unique"
+            )
         return name
 
     def validate(self, attrs):
@@ -149,12 +175,16 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
         allowed_settings, allowed_secrets = KIND_SETTINGS[kind]
         settings = attrs.get("settings", self.instance.settings if self.instance else {})
         errors = {}
-        for field, given, allowed in (("settings", settings, allowed_settings),
-                                      ("secrets", attrs.get("secrets", {}), allowed_secrets)):
+        for field, given, allowed in (
+            ("settings", settings, allowed_settings),
+            ("secrets", attrs.get("secrets", {}), allowed_secrets),
+        ):
             unknown = sorted(set(given) - set(allowed))
             if unknown:
-                errors[field] = [f"Not used by {kind} accounts: {', '.join(unknown)}. "
-                                 f"Allowed: {', '.join(allowed) or 'none'}."]
+                errors[field] = [
+                    f"Not used by {kind} accounts: {', '.join(unknown)}. "
+                    f"Allowed: {', '.join(allowed) or 'none'}."
+                ]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -178,21 +208,35 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
 
 # Short codes and keywords -----------------------------------------------------------------
 
+
 class ShortCodeSerializer(serializers.ModelSerializer):
-    code = serializers.RegexField(SHORT_CODE_PATTERN, max_length=16,
-                                  help_text="The short code or long number, e.g. 12345.")
-    double_opt_in_window_hours = serializers.IntegerField(min_value=1,
-                                                          max_value=MAX_WINDOW_HOURS,
-                                                          required=False)
+    code = serializers.RegexField(
+        SHORT_CODE_PATTERN, max_length=16, help_text="The short code or long number, e.g. 12345."
+    )
+    double_opt_in_window_hours = serializers.IntegerField(
+        min_value=1, max_value=MAX_WINDOW_HOURS, required=False
+    )
 
     class Meta:
         model = ShortCode
-        fields = ["code", "name", "brand", "provider", "double_opt_in_window_hours",
-                  "help_text", "stop_text", "opt_in_text", "double_opt_in_prompt",
-                  "stop_blocks_imports", "created_at"]
+        fields = [
+            "code",
+            "name",
+            "brand",
+            "provider",
+            "double_opt_in_window_hours",
+            "help_text",
+            "stop_text",
+            "opt_in_text",
+            "double_opt_in_prompt",
+            "stop_blocks_imports",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
-        extra_kwargs = {name: {"validators": [_check_template]} for name in
-                        ("help_text", "stop_text", "opt_in_text", "double_opt_in_prompt")}
+        extra_kwargs = {
+            name: {"validators": [_check_template]}
+            for name in ("help_text", "stop_text", "opt_in_text", "double_opt_in_prompt")
+        }
 
     def validate_code(self, code):
         taken = ShortCode.objects.filter(code=code)
@@ -205,31 +249,46 @@ class ShortCodeSerializer(serializers.ModelSerializer):
 
 class KeywordSerializer(serializers.ModelSerializer):
     word = serializers.RegexField(
-        KEYWORD_PATTERN, help_text="Matched case-insensitively; stored upper-case.")
+        KEYWORD_PATTERN, help_text="Matched case-insensitively; stored upper-case."
+    )
     short_code = serializers.CharField(source="short_code.code", read_only=True)
 
     class Meta:
         model = Keyword
-        fields = ["word", "short_code", "kind", "title", "description", "provider_ref",
-                  "double_opt_in", "is_public", "provider", "discovered", "created_at"]
+        fields = [
+            "word",
+            "short_code",
+            "kind",
+            "title",
+            "description",
+            "provider_ref",
+            "double_opt_in",
+            "is_public",
+            "provider",
+            "discovered",
+            "created_at",
+        ]
         read_only_fields = ["discovered", "created_at"]
 
     def validate_word(self, word):
         word = word.upper()
         if word in rules.STOP_WORDS:
             raise serializers.ValidationError(
-                f"{word} is a carrier STOP word; handsets sending it always stop everything.")
+                f"{word} is a carrier STOP word; handsets sending it always stop everything."
+            )
         short_code = self.context["short_code"]
         taken = Keyword.objects.filter(short_code=short_code, word=word)
         if self.instance is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
-            raise serializers.ValidationError(f"{word} exists on short code {short_code.code}.",
-                                              code="unique")
+            raise serializers.ValidationError(
+                f"{word} exists on short code {short_code.code}.", code="unique"
+            )
         return word
 
 
 # Contacts ---------------------------------------------------------------------------------
+
 
 class PhonePathSerializer(serializers.Serializer):
     phone = PhoneField()
@@ -256,15 +315,21 @@ class ContactSerializer(serializers.Serializer):
 
 # Consent changes --------------------------------------------------------------------------
 
+
 class OptInSerializer(serializers.Serializer):
     phone = PhoneField()
     short_code = ShortCodeField()
     keyword = serializers.CharField(max_length=40, help_text="A program keyword, e.g. JOIN.")
     consent_text = serializers.CharField(
-        max_length=5000, required=False, allow_blank=True, default="",
-        help_text="The consent language the person agreed to; kept in the history.")
+        max_length=5000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The consent language the person agreed to; kept in the history.",
+    )
     occurred_at = serializers.DateTimeField(
-        required=False, help_text="When consent was given; defaults to now.")
+        required=False, help_text="When consent was given; defaults to now."
+    )
 
     def validate_occurred_at(self, value):
         if value > timezone.now() + CLOCK_SKEW:
@@ -280,8 +345,11 @@ class OptOutSerializer(serializers.Serializer):
     phone = PhoneField()
     short_code = ShortCodeField()
     keyword = serializers.CharField(
-        max_length=40, required=False, allow_blank=True,
-        help_text="Leave out to opt out of every program on the code (like STOP).")
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="Leave out to opt out of every program on the code (like STOP).",
+    )
 
     def validate(self, attrs):
         word = attrs.pop("keyword", "")
@@ -326,10 +394,12 @@ class SendableQuerySerializer(serializers.Serializer):
 class SendableBatchSerializer(SendableQuerySerializer):
     phone = None
     phones = serializers.ListField(
-        child=serializers.CharField(max_length=32), allow_empty=False,
+        child=serializers.CharField(max_length=32),
+        allow_empty=False,
         max_length=BATCH_LIMIT,
         help_text=f"Up to {BATCH_LIMIT:,} numbers in any accepted format; the view parses "
-                  "them once, in the selector.")
+        "them once, in the selector.",
+    )
 
 
 class SendableSerializer(serializers.Serializer):
@@ -352,13 +422,15 @@ class SendableBatchResultSerializer(serializers.Serializer):
 
 # History, syncs, outbox -------------------------------------------------------------------
 
+
 class EventQuerySerializer(serializers.Serializer):
     phone = PhoneField(required=False)
     short_code = serializers.CharField(max_length=20, required=False)
     keyword = serializers.CharField(max_length=40, required=False)
     source = serializers.ChoiceField(choices=Source.choices, required=False)
-    since = serializers.DateTimeField(required=False,
-                                      help_text="Only events recorded at or after this time.")
+    since = serializers.DateTimeField(
+        required=False, help_text="Only events recorded at or after this time."
+    )
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -368,15 +440,30 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SubscriptionEvent
-        fields = ["id", "phone", "short_code", "keyword", "action", "old_status", "new_status",
-                  "source", "occurred_at", "recorded_at", "outcome", "reason", "actor_label"]
+        fields = [
+            "id",
+            "phone",
+            "short_code",
+            "keyword",
+            "action",
+            "old_status",
+            "new_status",
+            "source",
+            "occurred_at",
+            "recorded_at",
+            "outcome",
+            "reason",
+            "actor_label",
+        ]
 
 
 class SyncQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ProviderSync._meta.get_field("status").choices,
-                                     required=False)
-    provider = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False,
-                                        help_text="Provider account id.")
+    status = serializers.ChoiceField(
+        choices=ProviderSync._meta.get_field("status").choices, required=False
+    )
+    provider = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="Provider account id."
+    )
 
 
 class SyncSerializer(serializers.ModelSerializer):
@@ -385,14 +472,27 @@ class SyncSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProviderSync
-        fields = ["id", "phone", "short_code", "provider", "operation", "status", "attempts",
-                  "next_attempt_at", "last_error", "detail", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "phone",
+            "short_code",
+            "provider",
+            "operation",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "detail",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class OutboxQuerySerializer(serializers.Serializer):
     phone = PhoneField(required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100,
-                                     help_text="Newest texts first; at most this many.")
+    limit = serializers.IntegerField(
+        min_value=1, max_value=1000, default=100, help_text="Newest texts first; at most this many."
+    )
 
 
 class OutboxSerializer(serializers.ModelSerializer):
@@ -400,6 +500,4 @@ class OutboxSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OutboundMessage
-        fields = ["id", "phone", "short_code", "text", "purpose", "status", "created_at",
-                  "sent_at"]
-
+        fields = ["id", "phone", "short_code", "text", "purpose", "status", "created_at", "sent_at"]

@@ -14,11 +14,16 @@ router.register("short-codes", views.ShortCodeViewSet, basename="short-code")
 keywords = views.KeywordViewSet
 
 urlpatterns = [
-    path("short-codes/<str:code>/keywords/",
-         keywords.as_view({"get": "list", "post": "create"}), name="keyword-list"),
-    path("short-codes/<str:code>/keywords/<str:word>/",
-         keywords.as_view({"get": "retrieve", "patch": "partial_update"}),
-         name="keyword-detail"),
+    path(
+        "short-codes/<str:code>/keywords/",
+        keywords.as_view({"get": "list", "post": "create"}),
+        name="keyword-list",
+    ),
+    path(
+        "short-codes/<str:code>/keywords/<str:word>/",
+        keywords.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="keyword-detail",
+    ),
     path("contacts/<str:phone>/", views.ContactView.as_view(), name="contact-detail"),
     path("opt-ins/", views.OptInView.as_view(), name="opt-ins"),
     path("opt-outs/", views.OptOutView.as_view(), name="opt-outs"),

@@ -58,8 +58,12 @@ def validated(serializer_class, data, **context):
 
 def api_context(request, **evidence):
     return services.Context(
-        source=Source.API, actor=request.user, ip_address=request.META.get("REMOTE_ADDR"),
-        user_agent=request.headers.get("User-Agent", ""), **evidence)
+        source=Source.API,
+        actor=request.user,
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("User-Agent", ""),
+        **evidence,
+    )
 
 
 def checked_lookup(value, pattern, what):
@@ -91,10 +95,16 @@ class PartialUpdateMixin:
 
 # Configuration: provider accounts, short codes, keywords -----------------------------------
 
+
 @extend_schema(tags=["configuration"])
-class ProviderAccountViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
-                             mixins.CreateModelMixin, mixins.RetrieveModelMixin,
-                             viewsets.GenericViewSet):
+class ProviderAccountViewSet(
+    JsonApi,
+    PartialUpdateMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Provider accounts. Secrets are write-only and encrypted at rest."""
 
     queryset = ProviderAccount.objects.all()
@@ -102,21 +112,37 @@ class ProviderAccountViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
     permission_classes = [ModelPermissions]
     lookup_value_regex = "[^/]+"
 
-    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={201: s.ProviderAccountSerializer,
-                                                           422: ERROR}, examples=[
-        OpenApiExample("SkyCore account", request_only=True, value={
-            "name": "SkyCore main", "kind": "skycore",
-            "settings": {"api_url": "https://secure.skycore.com/API/wxml/1.3/index.php"},
-            "secrets": {"api_key": "..."}, "is_active": True})])
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.ProviderAccountSerializer, 422: ERROR},
+        examples=[
+            OpenApiExample(
+                "SkyCore account",
+                request_only=True,
+                value={
+                    "name": "SkyCore main",
+                    "kind": "skycore",
+                    "settings": {"api_url": "https://secure.skycore.com/API/wxml/1.3/index.php"},
+                    "secrets": {"api_key": "..."},
+                    "is_active": True,
+                },
+            )
+        ],
+    )
     @idempotent
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
 
 
 @extend_schema(tags=["configuration"])
-class ShortCodeViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
-                       mixins.CreateModelMixin, mixins.RetrieveModelMixin,
-                       viewsets.GenericViewSet):
+class ShortCodeViewSet(
+    JsonApi,
+    PartialUpdateMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Short codes (and long numbers), named by their code string."""
 
     queryset = ShortCode.objects.select_related("provider")
@@ -129,20 +155,37 @@ class ShortCodeViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
         checked_lookup(self.kwargs["code"], s.SHORT_CODE_PATTERN[1:-1], "short code")
         return super().get_object()
 
-    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={201: s.ShortCodeSerializer,
-                                                           422: ERROR}, examples=[
-        OpenApiExample("Seed short code", request_only=True, value={
-            "code": s.SEED_CODE, "name": "Acme deals", "brand": "Acme", "provider": 1,
-            "double_opt_in_window_hours": 24})])
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.ShortCodeSerializer, 422: ERROR},
+        examples=[
+            OpenApiExample(
+                "Seed short code",
+                request_only=True,
+                value={
+                    "code": s.SEED_CODE,
+                    "name": "Acme deals",
+                    "brand": "Acme",
+                    "provider": 1,
+                    "double_opt_in_window_hours": 24,
+                },
+            )
+        ],
+    )
     @idempotent
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
 
 
 @extend_schema(tags=["configuration"])
-class KeywordViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
-                     mixins.CreateModelMixin, mixins.RetrieveModelMixin,
-                     viewsets.GenericViewSet):
+class KeywordViewSet(
+    JsonApi,
+    PartialUpdateMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Keywords of one short code, named by their word (case-insensitive)."""
 
     serializer_class = s.KeywordSerializer
@@ -177,11 +220,24 @@ class KeywordViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
     def perform_create(self, serializer):
         serializer.save(short_code=self.short_code)
 
-    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={201: s.KeywordSerializer,
-                                                           422: ERROR}, examples=[
-        OpenApiExample("Program keyword", request_only=True, value={
-            "word": "JOIN", "kind": "program", "title": "Weekly deals",
-            "description": "One text a week.", "double_opt_in": False, "is_public": True})])
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.KeywordSerializer, 422: ERROR},
+        examples=[
+            OpenApiExample(
+                "Program keyword",
+                request_only=True,
+                value={
+                    "word": "JOIN",
+                    "kind": "program",
+                    "title": "Weekly deals",
+                    "description": "One text a week.",
+                    "double_opt_in": False,
+                    "is_public": True,
+                },
+            )
+        ],
+    )
     @idempotent
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
@@ -189,26 +245,49 @@ class KeywordViewSet(JsonApi, PartialUpdateMixin, mixins.ListModelMixin,
 
 # Contacts and consent ----------------------------------------------------------------------
 
-@extend_schema(tags=["consent"], responses={200: s.ContactSerializer}, examples=[
-    OpenApiExample("A contact", response_only=True, value={
-        "phone": s.SEED_E164,
-        "subscriptions": [{"short_code": s.SEED_CODE, "keyword": "JOIN", "status": "opted_in",
-                           "changed_at": "2025-01-01T12:00:00Z", "source": "api"}],
-        "stops": []})])
+
+@extend_schema(
+    tags=["consent"],
+    responses={200: s.ContactSerializer},
+    examples=[
+        OpenApiExample(
+            "A contact",
+            response_only=True,
+            value={
+                "phone": s.SEED_E164,
+                "subscriptions": [
+                    {
+                        "short_code": s.SEED_CODE,
+                        "keyword": "JOIN",
+                        "status": "opted_in",
+                        "changed_at": "2025-01-01T12:00:00Z",
+                        "source": "api",
+                    }
+                ],
+                "stops": [],
+            },
+        )
+    ],
+)
 class ContactView(JsonApi, APIView):
     """A contact's subscriptions and active STOPs. 404 when the number is unknown."""
 
-    permission_classes = [requires("subscriptions.view_contact",
-                                   "subscriptions.view_subscription")]
+    permission_classes = [requires("subscriptions.view_contact", "subscriptions.view_subscription")]
 
     def get(self, request, phone):
         phone = validated(s.PhonePathSerializer, {"phone": phone})["phone"]
         contact = selectors.contact_by_phone(phone)
         if contact is None:
             raise NotFound(f"No contact with phone {phone}.")
-        return Response(s.ContactSerializer({
-            "phone": contact.phone, "subscriptions": selectors.subscriptions_of(contact),
-            "stops": selectors.active_stops_of(contact)}).data)
+        return Response(
+            s.ContactSerializer(
+                {
+                    "phone": contact.phone,
+                    "subscriptions": selectors.subscriptions_of(contact),
+                    "stops": selectors.active_stops_of(contact),
+                }
+            ).data
+        )
 
 
 OPT_IN_STATUS = {Outcome.APPLIED: status.HTTP_201_CREATED, Outcome.NO_CHANGE: status.HTTP_200_OK}
@@ -224,27 +303,53 @@ class OptInView(JsonApi, APIView):
 
     permission_classes = [requires(CHANGE_CONSENT)]
 
-    @extend_schema(request=s.OptInSerializer, parameters=[IDEMPOTENCY_KEY], responses={
-        201: s.OptInResultSerializer, 200: s.OptInResultSerializer,
-        409: OpenApiResponse(ERROR, description="Refused by the consent rules, or stale."),
-        422: ERROR}, examples=[
-        OpenApiExample("Opt in", request_only=True, value={
-            **SEED, "keyword": "JOIN", "consent_text": "Yes, text me weekly deals."}),
-        OpenApiExample("Opted in", response_only=True, status_codes=["201"], value={
-            "phone": s.SEED_E164, "short_code": s.SEED_CODE, "keyword": "JOIN",
-            "status": "opted_in"})])
+    @extend_schema(
+        request=s.OptInSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: s.OptInResultSerializer,
+            200: s.OptInResultSerializer,
+            409: OpenApiResponse(ERROR, description="Refused by the consent rules, or stale."),
+            422: ERROR,
+        },
+        examples=[
+            OpenApiExample(
+                "Opt in",
+                request_only=True,
+                value={**SEED, "keyword": "JOIN", "consent_text": "Yes, text me weekly deals."},
+            ),
+            OpenApiExample(
+                "Opted in",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "phone": s.SEED_E164,
+                    "short_code": s.SEED_CODE,
+                    "keyword": "JOIN",
+                    "status": "opted_in",
+                },
+            ),
+        ],
+    )
     @idempotent
     def post(self, request):
         data = validated(s.OptInSerializer, request.data)
         keyword = data["keyword"]
-        ctx = api_context(request, consent_text=data["consent_text"],
-                          occurred_at=data.get("occurred_at"))
+        ctx = api_context(
+            request, consent_text=data["consent_text"], occurred_at=data.get("occurred_at")
+        )
         event = services.opt_in(data["phone"], keyword, ctx).events[0]
         if event.outcome not in OPT_IN_STATUS:
             raise Conflict(detail=event.reason, code=event.outcome)
-        return Response({"phone": data["phone"], "short_code": keyword.short_code.code,
-                         "keyword": keyword.word, "status": event.subscription.status},
-                        status=OPT_IN_STATUS[event.outcome])
+        return Response(
+            {
+                "phone": data["phone"],
+                "short_code": keyword.short_code.code,
+                "keyword": keyword.word,
+                "status": event.subscription.status,
+            },
+            status=OPT_IN_STATUS[event.outcome],
+        )
 
 
 @extend_schema(tags=["consent"])
@@ -255,13 +360,24 @@ class OptOutView(JsonApi, APIView):
 
     permission_classes = [requires(CHANGE_CONSENT)]
 
-    @extend_schema(request=s.OptOutSerializer, parameters=[IDEMPOTENCY_KEY], responses={
-        200: s.OptOutResultSerializer, 422: ERROR}, examples=[
-        OpenApiExample("One program", request_only=True, value={**SEED, "keyword": "JOIN"}),
-        OpenApiExample("Whole short code", request_only=True, value=SEED),
-        OpenApiExample("Opted out", response_only=True, value={
-            "phone": s.SEED_E164, "short_code": s.SEED_CODE,
-            "changed": [{"keyword": "JOIN", "status": "opted_out"}]})])
+    @extend_schema(
+        request=s.OptOutSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: s.OptOutResultSerializer, 422: ERROR},
+        examples=[
+            OpenApiExample("One program", request_only=True, value={**SEED, "keyword": "JOIN"}),
+            OpenApiExample("Whole short code", request_only=True, value=SEED),
+            OpenApiExample(
+                "Opted out",
+                response_only=True,
+                value={
+                    "phone": s.SEED_E164,
+                    "short_code": s.SEED_CODE,
+                    "changed": [{"keyword": "JOIN", "status": "opted_out"}],
+                },
+            ),
+        ],
+    )
     @idempotent
     def post(self, request):
         data = validated(s.OptOutSerializer, request.data)
@@ -270,9 +386,15 @@ class OptOutView(JsonApi, APIView):
             result = services.stop_all(data["phone"], data["short_code"], ctx)
         else:
             result = services.opt_out(data["phone"], data["keyword"], ctx)
-        return Response({"phone": data["phone"], "short_code": data["short_code"].code,
-                         "changed": [{"keyword": e.keyword.word, "status": e.new_status}
-                                     for e in result.changed]})
+        return Response(
+            {
+                "phone": data["phone"],
+                "short_code": data["short_code"].code,
+                "changed": [
+                    {"keyword": e.keyword.word, "status": e.new_status} for e in result.changed
+                ],
+            }
+        )
 
 
 @extend_schema(tags=["consent"])
@@ -286,34 +408,70 @@ class SendableView(JsonApi, APIView):
 
     permission_classes = [requires("subscriptions.view_subscription")]
 
-    @extend_schema(parameters=[s.SendableQuerySerializer], responses={200: s.SendableSerializer},
-                   examples=[OpenApiExample("Sendable", response_only=True, value={
-                       "phone": s.SEED_E164, "short_code": s.SEED_CODE, "keyword": "JOIN",
-                       "sendable": True, "reason": "opted_in"})])
+    @extend_schema(
+        parameters=[s.SendableQuerySerializer],
+        responses={200: s.SendableSerializer},
+        examples=[
+            OpenApiExample(
+                "Sendable",
+                response_only=True,
+                value={
+                    "phone": s.SEED_E164,
+                    "short_code": s.SEED_CODE,
+                    "keyword": "JOIN",
+                    "sendable": True,
+                    "reason": "opted_in",
+                },
+            )
+        ],
+    )
     def get(self, request):
         data = validated(s.SendableQuerySerializer, request.query_params)
         answer = selectors.sendable(data["phone"], data["short_code"], data["keyword"])
         return Response(s.SendableSerializer(answer).data)
 
-    @extend_schema(request=s.SendableBatchSerializer,
-                   responses={200: s.SendableBatchResultSerializer}, examples=[
-        OpenApiExample("Batch", request_only=True, value={
-            "short_code": s.SEED_CODE, "keyword": "JOIN",
-            "phones": [s.SEED_PHONE, "+15555551213"]}),
-        OpenApiExample("Batch answer", response_only=True, value={"results": [
-            {"phone": s.SEED_E164, "sendable": True, "reason": "opted_in"},
-            {"phone": "+15555551213", "sendable": False, "reason": "stopped"}]})])
+    @extend_schema(
+        request=s.SendableBatchSerializer,
+        responses={200: s.SendableBatchResultSerializer},
+        examples=[
+            OpenApiExample(
+                "Batch",
+                request_only=True,
+                value={
+                    "short_code": s.SEED_CODE,
+                    "keyword": "JOIN",
+                    "phones": [s.SEED_PHONE, "+15555551213"],
+                },
+            ),
+            OpenApiExample(
+                "Batch answer",
+                response_only=True,
+                value={
+                    "results": [
+                        {"phone": s.SEED_E164, "sendable": True, "reason": "opted_in"},
+                        {"phone": "+15555551213", "sendable": False, "reason": "stopped"},
+                    ]
+                },
+            ),
+        ],
+    )
     def post(self, request):
         data = validated(s.SendableBatchSerializer, request.data)
         try:
             answers = selectors.sendable_many(data["phones"], data["short_code"], data["keyword"])
         except InvalidPhone as exc:
             raise ValidationError({"phones": [str(exc)]}, code="invalid_phone") from exc
-        return Response({"results": [
-            {"phone": a.phone, "sendable": a.sendable, "reason": a.reason} for a in answers]})
+        return Response(
+            {
+                "results": [
+                    {"phone": a.phone, "sendable": a.sendable, "reason": a.reason} for a in answers
+                ]
+            }
+        )
 
 
 # Logs: history, provider syncs, console outbox --------------------------------------------
+
 
 @extend_schema(tags=["logs"], parameters=[s.EventQuerySerializer])
 class EventListView(JsonApi, ListAPIView):
@@ -345,8 +503,11 @@ class SyncListView(JsonApi, ListAPIView):
         return syncs
 
 
-@extend_schema(tags=["logs"], parameters=[s.OutboxQuerySerializer],
-               responses={200: s.OutboxSerializer(many=True)})
+@extend_schema(
+    tags=["logs"],
+    parameters=[s.OutboxQuerySerializer],
+    responses={200: s.OutboxSerializer(many=True)},
+)
 class OutboxView(JsonApi, APIView):
     """Texts the console provider "sent" (development, demos, tests), newest first."""
 
@@ -354,8 +515,11 @@ class OutboxView(JsonApi, APIView):
 
     def get(self, request):
         filters = validated(s.OutboxQuerySerializer, request.query_params)
-        messages = (OutboundMessage.objects.filter(provider__kind=ProviderKind.CONSOLE)
-                    .select_related("short_code").order_by("-id"))
+        messages = (
+            OutboundMessage.objects.filter(provider__kind=ProviderKind.CONSOLE)
+            .select_related("short_code")
+            .order_by("-id")
+        )
         if "phone" in filters:
             messages = messages.filter(phone=filters["phone"])
-        return Response(s.OutboxSerializer(messages[:filters["limit"]], many=True).data)
+        return Response(s.OutboxSerializer(messages[: filters["limit"]], many=True).data)

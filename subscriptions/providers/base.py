@@ -97,21 +97,29 @@ class Reconciliation:
         return self._unsettled(self.known)
 
     def _unsettled(self, state):
-        return {**state, **{pk: None for pk, wanted in self.desired.items()
-                            if state.get(pk, False) != wanted}}
+        return {
+            **state,
+            **{pk: None for pk, wanted in self.desired.items() if state.get(pk, False) != wanted},
+        }
 
     def _known(self, keyword_id):
         return self.known.get(keyword_id, False)
 
     @property
     def joined(self):
-        return [kw for pk, kw in self.keywords.items()
-                if self.desired.get(pk, False) and self._known(pk) is not True]
+        return [
+            kw
+            for pk, kw in self.keywords.items()
+            if self.desired.get(pk, False) and self._known(pk) is not True
+        ]
 
     @property
     def left(self):
-        return [kw for pk, kw in self.keywords.items()
-                if not self.desired.get(pk, False) and self._known(pk) is not False]
+        return [
+            kw
+            for pk, kw in self.keywords.items()
+            if not self.desired.get(pk, False) and self._known(pk) is not False
+        ]
 
     @property
     def any_in(self):
@@ -150,7 +158,8 @@ class Reconciled:
 
 # Values of these JSON keys are secret whatever they are (tokens issued by the provider).
 SECRET_JSON_VALUES = re.compile(
-    r'("(?:access_token|refresh_token|client_secret|password|api_key)"\s*:\s*")[^"]*"')
+    r'("(?:access_token|refresh_token|client_secret|password|api_key)"\s*:\s*")[^"]*"'
+)
 
 
 def redact(text, secrets):
@@ -171,8 +180,10 @@ def redacted(error, account):
 def _refused(exc):
     """A connection that was never made (refused, no route, DNS): the request was not sent."""
     return isinstance(exc, requests.ConnectionError) and any(
-        isinstance(arg, NewConnectionError) or isinstance(
-            getattr(arg, "reason", None), NewConnectionError) for arg in exc.args)
+        isinstance(arg, NewConnectionError)
+        or isinstance(getattr(arg, "reason", None), NewConnectionError)
+        for arg in exc.args
+    )
 
 
 def retry_after_seconds(response):
@@ -233,16 +244,19 @@ class HttpAdapter(Adapter):
         super().__init__(account, **links)
         self.session = _session(account.pk)
         settings = account.settings or {}
-        self.timeout = (float(settings.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),
-                        float(settings.get("read_timeout", DEFAULT_READ_TIMEOUT)))
+        self.timeout = (
+            float(settings.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),
+            float(settings.get("read_timeout", DEFAULT_READ_TIMEOUT)),
+        )
         self._secrets = account.secrets
         self.extra_secrets = set()
 
     def secret(self, name):
         value = self._secrets.get(name)
         if not value:
-            raise PermanentError(f"The {self.account.kind} account {self.account.name!r} has "
-                                 f"no {name} secret set.")
+            raise PermanentError(
+                f"The {self.account.kind} account {self.account.name!r} has no {name} secret set."
+            )
         return value
 
     def call(self, method, url, **kwargs):
@@ -256,21 +270,27 @@ class HttpAdapter(Adapter):
         except requests.ConnectTimeout as exc:  # nothing was sent
             error = RetryableError(f"cannot reach {self.account.kind}: {exc}")
         except requests.Timeout as exc:  # sent; the provider may be applying it still
-            error = RetryableError(f"timeout calling {self.account.kind}: {exc}",
-                                   maybe_applied=True)
+            error = RetryableError(
+                f"timeout calling {self.account.kind}: {exc}", maybe_applied=True
+            )
         except requests.RequestException as exc:
-            error = RetryableError(f"cannot reach {self.account.kind}: {exc}",
-                                   maybe_applied=not _refused(exc))
+            error = RetryableError(
+                f"cannot reach {self.account.kind}: {exc}", maybe_applied=not _refused(exc)
+            )
         elapsed_ms = int((time.monotonic() - started) * 1000)
         self._log(request, response, error, elapsed_ms)
         if error is not None:
             raise error
         if response.status_code == 429:
-            raise RetryableError(f"{self.account.kind} rate limit (429)",
-                                 retry_after=retry_after_seconds(response))
+            raise RetryableError(
+                f"{self.account.kind} rate limit (429)", retry_after=retry_after_seconds(response)
+            )
         if response.status_code >= 500:
-            raise RetryableError(f"{self.account.kind} answered {response.status_code}",
-                                 retry_after=retry_after_seconds(response), maybe_applied=True)
+            raise RetryableError(
+                f"{self.account.kind} answered {response.status_code}",
+                retry_after=retry_after_seconds(response),
+                maybe_applied=True,
+            )
         return response
 
     def _log(self, request, response, error, elapsed_ms):
@@ -282,12 +302,24 @@ class HttpAdapter(Adapter):
             body = body.decode("utf-8", "replace")
         url = redact(request.url, secrets)
         ProviderCall.objects.create(
-            provider=self.account, sync=self.sync, message=self.message,
-            method=request.method, url=url,
+            provider=self.account,
+            sync=self.sync,
+            message=self.message,
+            method=request.method,
+            url=url,
             request_body=redact(body or "", secrets)[:LOG_BODY_LIMIT],
             status_code=response.status_code if response is not None else None,
             response_body=redact(response.text, secrets)[:LOG_BODY_LIMIT]
-            if response is not None else "",
-            elapsed_ms=elapsed_ms, error=redact(str(error), secrets) if error else "")
-        logger.info("%s %s %s -> %s in %d ms", self.account.kind, request.method, url,
-                    response.status_code if response is not None else error, elapsed_ms)
+            if response is not None
+            else "",
+            elapsed_ms=elapsed_ms,
+            error=redact(str(error), secrets) if error else "",
+        )
+        logger.info(
+            "%s %s %s -> %s in %d ms",
+            self.account.kind,
+            request.method,
+            url,
+            response.status_code if response is not None else error,
+            elapsed_ms,
+        )

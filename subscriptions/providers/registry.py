@@ -5,8 +5,10 @@ from .sfmc import SfmcAdapter
 from .skycore import SkyCoreAdapter
 from .whatcounts import WhatCountsAdapter
 
-ADAPTERS = {adapter.kind: adapter
-            for adapter in (ConsoleAdapter, SfmcAdapter, SkyCoreAdapter, WhatCountsAdapter)}
+ADAPTERS = {
+    adapter.kind: adapter
+    for adapter in (ConsoleAdapter, SfmcAdapter, SkyCoreAdapter, WhatCountsAdapter)
+}
 
 
 def adapter_for(account, **links):

@@ -23,8 +23,7 @@ TOKEN_EARLY_REFRESH = 60  # seconds before expiry a cached token is no longer us
 
 class SfmcAdapter(HttpAdapter):
     kind = "sfmc"
-    capabilities = Capabilities(code_opt_out=True, keyword_opt_in=True, send_text=True,
-                                lookup=True)
+    capabilities = Capabilities(code_opt_out=True, keyword_opt_in=True, send_text=True, lookup=True)
 
     def reconcile(self, rec):
         result = Reconciled()
@@ -34,13 +33,17 @@ class SfmcAdapter(HttpAdapter):
         if rec.left and rec.any_in:
             still = ", ".join(kw.word for kw in rec.keywords.values() if rec.desired.get(kw.pk))
             left = ", ".join(kw.word for kw in rec.left)
-            result.local.append(f"SFMC can only opt out code-wide and {still} is still opted "
-                                f"in; {left} is blocked by the portal's sendability check")
+            result.local.append(
+                f"SFMC can only opt out code-wide and {still} is still opted "
+                f"in; {left} is blocked by the portal's sendability check"
+            )
         elif rec.left and not rec.stop_keyword and rec.other_accounts_in:
             others = ", ".join(rec.other_accounts_in)
-            result.local.append(f"this business unit has no custom stop keyword on "
-                                f"{rec.short_code.code} and STOP would also end {others} of "
-                                f"another account; the portal's sendability check blocks it")
+            result.local.append(
+                f"this business unit has no custom stop keyword on "
+                f"{rec.short_code.code} and STOP would also end {others} of "
+                f"another account; the portal's sendability check blocks it"
+            )
         elif rec.left:
             stop_word = rec.stop_keyword.word if rec.stop_keyword else "STOP"
             self.queue_mo(rec, stop_word)
@@ -52,24 +55,41 @@ class SfmcAdapter(HttpAdapter):
         if not keyword.provider_ref:
             self.queue_mo(rec, keyword.word)
             return f"queueMO {keyword.word} on {rec.short_code.code}"
-        self.rest("POST", f"/sms/v1/messageContact/{keyword.provider_ref}/send", {
-            "mobileNumbers": [rec.digits], "Subscribe": True, "Resubscribe": True,
-            "keyword": keyword.word})
+        self.rest(
+            "POST",
+            f"/sms/v1/messageContact/{keyword.provider_ref}/send",
+            {
+                "mobileNumbers": [rec.digits],
+                "Subscribe": True,
+                "Resubscribe": True,
+                "keyword": keyword.word,
+            },
+        )
         return f"messageContact {keyword.provider_ref} Subscribe/Resubscribe {keyword.word}"
 
     def queue_mo(self, rec, text):
-        self.rest("POST", "/sms/v1/queueMO", {
-            "shortCode": rec.short_code.code, "messageText": text,
-            "mobileNumbers": [rec.digits]})
+        self.rest(
+            "POST",
+            "/sms/v1/queueMO",
+            {"shortCode": rec.short_code.code, "messageText": text, "mobileNumbers": [rec.digits]},
+        )
 
     def send_text(self, message):
         key = (self.account.settings or {}).get("send_message_key")
         if not key:
-            raise PermanentError("The SFMC account has no send_message_key setting (the "
-                                 "MobileConnect message used to send texts with Override).")
-        self.rest("POST", f"/sms/v1/messageContact/{key}/send", {
-            "mobileNumbers": [message.phone.lstrip("+")], "Override": True,
-            "messageText": message.text})
+            raise PermanentError(
+                "The SFMC account has no send_message_key setting (the "
+                "MobileConnect message used to send texts with Override)."
+            )
+        self.rest(
+            "POST",
+            f"/sms/v1/messageContact/{key}/send",
+            {
+                "mobileNumbers": [message.phone.lstrip("+")],
+                "Override": True,
+                "messageText": message.text,
+            },
+        )
         return f"messageContact {key} Override"
 
     # HTTP with the cached token ----------------------------------------------------------
@@ -91,14 +111,19 @@ class SfmcAdapter(HttpAdapter):
         token = cache.get(key)
         if token:
             return token
-        body = {"grant_type": "client_credentials", "client_id": self.secret("client_id"),
-                "client_secret": self.secret("client_secret"),
-                "account_id": self.setting("account_id")}
-        response = self.call("POST", self.setting("auth_base_url").rstrip("/") + "/v2/token",
-                             json=body)
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": self.secret("client_id"),
+            "client_secret": self.secret("client_secret"),
+            "account_id": self.setting("account_id"),
+        }
+        response = self.call(
+            "POST", self.setting("auth_base_url").rstrip("/") + "/v2/token", json=body
+        )
         if response.status_code in (400, 401, 403):
-            raise PermanentError(f"SFMC refused the credentials ({response.status_code}): "
-                                 f"{response.text[:200]}")
+            raise PermanentError(
+                f"SFMC refused the credentials ({response.status_code}): {response.text[:200]}"
+            )
         payload = check(response).json()
         token = payload["access_token"]
         lifetime = int(payload.get("expires_in", 1080)) - TOKEN_EARLY_REFRESH
@@ -106,15 +131,19 @@ class SfmcAdapter(HttpAdapter):
         return token
 
     def _token_key(self):
-        ident = "|".join([self.setting("auth_base_url"), self.secret("client_id"),
-                          str(self.setting("account_id"))])
+        ident = "|".join(
+            [
+                self.setting("auth_base_url"),
+                self.secret("client_id"),
+                str(self.setting("account_id")),
+            ]
+        )
         return "sfmc-token:" + hashlib.sha256(ident.encode()).hexdigest()
 
     def setting(self, name):
         value = (self.account.settings or {}).get(name)
         if not value:
-            raise PermanentError(f"The SFMC account {self.account.name!r} has no {name} "
-                                 f"setting.")
+            raise PermanentError(f"The SFMC account {self.account.name!r} has no {name} setting.")
         return value
 
 

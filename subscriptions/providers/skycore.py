@@ -10,23 +10,30 @@ from .base import Capabilities, HttpAdapter, PermanentError, Reconciled, Retryab
 DEFAULT_API_URL = "https://secure.skycore.com/API/wxml/1.3/index.php"
 RETRYABLE_CODES = {"E106"}  # rate limited
 ERROR_MEANINGS = {
-    "E100": "invalid request", "E104": "authentication failed", "E105": "no API rights",
-    "E106": "rate limited", "E107": "no rights to this action", "E108": "XML parse error",
+    "E100": "invalid request",
+    "E104": "authentication failed",
+    "E105": "no API rights",
+    "E106": "rate limited",
+    "E107": "no rights to this action",
+    "E108": "XML parse error",
 }
 
 
 class SkyCoreAdapter(HttpAdapter):
     kind = "skycore"
-    capabilities = Capabilities(keyword_opt_out=True, code_opt_out=False, keyword_opt_in=True,
-                                postbacks=True)
+    capabilities = Capabilities(
+        keyword_opt_out=True, code_opt_out=False, keyword_opt_in=True, postbacks=True
+    )
 
     def reconcile(self, rec):
         result = Reconciled()
         for action, keywords in (("subscribe", rec.joined), ("unsubscribe", rec.left)):
             for keyword in keywords:
                 if not keyword.provider_ref:
-                    result.local.append(f"{keyword.word} has no SkyCore CAMPAIGNREF "
-                                        f"(provider_ref); SkyCore cannot be told of {action}")
+                    result.local.append(
+                        f"{keyword.word} has no SkyCore CAMPAIGNREF "
+                        f"(provider_ref); SkyCore cannot be told of {action}"
+                    )
                     continue
                 self.request(action, keyword.provider_ref, rec.digits)
                 rec.arrived([keyword], action == "subscribe")
@@ -35,8 +42,12 @@ class SkyCoreAdapter(HttpAdapter):
 
     def request(self, action, campaign_ref, mobile):
         root = Element("REQUEST")
-        fields = {"ACTION": action, "API_KEY": self.secret("api_key"),
-                  "CAMPAIGNREF": campaign_ref, "MOBILE": mobile}
+        fields = {
+            "ACTION": action,
+            "API_KEY": self.secret("api_key"),
+            "CAMPAIGNREF": campaign_ref,
+            "MOBILE": mobile,
+        }
         if action == "unsubscribe":
             fields["NOTIFY"] = "no"  # the portal sends the one confirmation text itself
         for name, value in fields.items():

@@ -25,8 +25,10 @@ class WhatCountsAdapter(HttpAdapter):
             result.sent.append(self.command(STOP, rec))
         elif rec.left:
             words = ", ".join(kw.word for kw in rec.left)
-            result.local.append(f"WhatCounts works per sender code and another program on "
-                                f"{rec.short_code.code} is still opted in; left {words}")
+            result.local.append(
+                f"WhatCounts works per sender code and another program on "
+                f"{rec.short_code.code} is still opted in; left {words}"
+            )
         return result
 
     def command(self, command, rec):
@@ -34,9 +36,17 @@ class WhatCountsAdapter(HttpAdapter):
         base_url = settings.get("base_url", "").rstrip("/")
         if not base_url:
             raise PermanentError("The WhatCounts account has no base_url setting.")
-        response = self.call("POST", f"{base_url}/bin/api_web", data={
-            "c": command, "r": settings.get("realm", ""), "p": self.secret("password"),
-            "phone": rec.digits, "sender_code": rec.short_code.code})
+        response = self.call(
+            "POST",
+            f"{base_url}/bin/api_web",
+            data={
+                "c": command,
+                "r": settings.get("realm", ""),
+                "p": self.secret("password"),
+                "phone": rec.digits,
+                "sender_code": rec.short_code.code,
+            },
+        )
         return f"{command} {rec.short_code.code}: {parse_reply(command, response)}"
 
 

@@ -23,12 +23,12 @@ def queued(monkeypatch):
     return job_ids
 
 
-def test_import_progress_bar_updates_live(live_server, page, artifacts_dir, tmp_path, settings,
-                                          queued, monkeypatch):
+def test_import_progress_bar_updates_live(
+    live_server, page, artifacts_dir, tmp_path, settings, queued, monkeypatch
+):
     settings.MEDIA_ROOT = tmp_path
     monkeypatch.setattr(imports, "CHUNK_SIZE", 10)
     KeywordFactory(short_code=ShortCodeFactory(code="12345"), word="DEALS")
-
 
     sync_groups(apps)  # a transactional test starts from a flushed database
     user = UserFactory(username="marketer", is_staff=True)
@@ -38,8 +38,12 @@ def test_import_progress_bar_updates_live(live_server, page, artifacts_dir, tmp_
     csv_path.write_text(f"phone,short_code,keyword,status\n{good}oops,12345,DEALS,Active\n")
 
     csp_violations = []
-    page.on("console", lambda msg: csp_violations.append(msg.text)
-            if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: (
+            csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None
+        ),
+    )
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "marketer")
     page.fill("#id_password", "pw-for-tests")
@@ -60,8 +64,9 @@ def test_import_progress_bar_updates_live(live_server, page, artifacts_dir, tmp_
         if progress.processed == ROWS // 2:
             page.screenshot(path=artifacts_dir / "import-half-way.png")
 
-    imports.run(job, lambda: job.file.storage.open(job.file.name, "rb"),
-                on_progress=wait_for_page_to_show)
+    imports.run(
+        job, lambda: job.file.storage.open(job.file.name, "rb"), on_progress=wait_for_page_to_show
+    )
 
     expect(page.locator("#import-status")).to_have_text("done")
     assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded

@@ -43,11 +43,20 @@ def programs():
     acme = ShortCodeFactory(code="12345", brand="Acme")
     bistro = ShortCodeFactory(code="67890", brand="Bistro Verde")
     made = {
-        "deals": KeywordFactory(short_code=acme, word="DEALS", title="Weekly deals",
-                                description="One text a week with our best offers."),
+        "deals": KeywordFactory(
+            short_code=acme,
+            word="DEALS",
+            title="Weekly deals",
+            description="One text a week with our best offers.",
+        ),
         "news": KeywordFactory(short_code=acme, word="NEWS", title="Acme news"),
-        "vip": KeywordFactory(short_code=acme, word="VIP", title="VIP club",
-                              double_opt_in=True, description="Early access to sales."),
+        "vip": KeywordFactory(
+            short_code=acme,
+            word="VIP",
+            title="VIP club",
+            double_opt_in=True,
+            description="Early access to sales.",
+        ),
         "bistro": KeywordFactory(short_code=bistro, word="MENU", title="Bistro menus"),
     }
     for name in ("deals", "news", "bistro"):
@@ -62,8 +71,10 @@ class Checks:
         self.page = page
         self.artifacts_dir = artifacts_dir
         self.csp_violations = []
-        page.on("console", lambda m: "Content Security Policy" in m.text
-                and self.csp_violations.append(m.text))
+        page.on(
+            "console",
+            lambda m: "Content Security Policy" in m.text and self.csp_violations.append(m.text),
+        )
 
     def page_ok(self, name):
         page = self.page
@@ -83,7 +94,8 @@ class Checks:
         self.page.evaluate(AXE.read_text())
         violations = self.page.evaluate(
             "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-            ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))")
+            ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"
+        )
         serious = [v for v in violations if v["impact"] in ("serious", "critical")]
         assert serious == [], f"{name}: {serious}"
 
@@ -162,7 +174,11 @@ def test_opting_out_of_one_program(live_server, page, checks, programs):
     assert selectors.sendable(PHONE, news.short_code, news).sendable is True
     [event] = _web_events()
     assert (event.keyword, event.action, event.new_status, event.ip_address) == (
-        deals, Action.OPT_OUT, Status.OPTED_OUT, "127.0.0.1")
+        deals,
+        Action.OPT_OUT,
+        Status.OPTED_OUT,
+        "127.0.0.1",
+    )
     assert event.consent_text == f"Stop texts about Weekly deals from Acme to {PHONE}."
     assert "Chrome" in event.user_agent
 
@@ -179,14 +195,16 @@ def test_stopping_a_whole_code(live_server, page, checks, programs):
     assert selectors.sendable(PHONE, bistro).sendable is True
     events = _web_events()
     assert [(e.action, e.keyword and e.keyword.word, e.new_status) for e in events] == [
-        (Action.STOP_ALL, None, ""), (Action.STOP_ALL, "DEALS", Status.OPTED_OUT),
-        (Action.STOP_ALL, "NEWS", Status.OPTED_OUT)]
+        (Action.STOP_ALL, None, ""),
+        (Action.STOP_ALL, "DEALS", Status.OPTED_OUT),
+        (Action.STOP_ALL, "NEWS", Status.OPTED_OUT),
+    ]
     assert {e.consent_text for e in events} == {
-        f"Stop all texts from Acme on 12345 to {PHONE}, for every program."}
+        f"Stop all texts from Acme on 12345 to {PHONE}, for every program."
+    }
 
 
-def test_rejoining_with_double_opt_in_completed_by_an_mo_yes(live_server, page, checks,
-                                                             programs):
+def test_rejoining_with_double_opt_in_completed_by_an_mo_yes(live_server, page, checks, programs):
     vip = programs["vip"]
     services.opt_in(PHONE, vip, Context(source="mo"))
     services.confirm(PHONE, vip.short_code, Context(source="mo"))
@@ -200,7 +218,9 @@ def test_rejoining_with_double_opt_in_completed_by_an_mo_yes(live_server, page, 
     assert selectors.sendable(PHONE, vip.short_code, vip).reason == Status.PENDING
     prompt = OutboundMessage.objects.get(purpose=MessagePurpose.DOUBLE_OPT_IN)
     assert (prompt.phone, prompt.text) == (
-        PHONE, "Acme: reply Y to confirm VIP club. Msg&data rates may apply.")
+        PHONE,
+        "Acme: reply Y to confirm VIP club. Msg&data rates may apply.",
+    )
 
     services.confirm(PHONE, vip.short_code, Context(source="mo", raw_payload="Y"))
     page.reload()
@@ -209,11 +229,18 @@ def test_rejoining_with_double_opt_in_completed_by_an_mo_yes(live_server, page, 
     assert selectors.sendable(PHONE, vip.short_code, vip).sendable is True
     [web] = _web_events()
     assert (web.keyword, web.action, web.old_status, web.new_status) == (
-        vip, Action.OPT_IN, Status.OPTED_OUT, Status.PENDING)
+        vip,
+        Action.OPT_IN,
+        Status.OPTED_OUT,
+        Status.PENDING,
+    )
     assert web.consent_text.startswith("By joining, you agree to receive recurring automated")
     last = SubscriptionEvent.objects.filter(keyword=vip).order_by("-id").first()
-    assert (last.source, last.action, last.new_status) == (Source.MO, Action.CONFIRM,
-                                                           Status.OPTED_IN)
+    assert (last.source, last.action, last.new_status) == (
+        Source.MO,
+        Action.CONFIRM,
+        Status.OPTED_IN,
+    )
 
 
 def test_a_wrong_code_five_times_needs_a_new_code(live_server, page, checks, programs):
@@ -250,8 +277,9 @@ def test_an_expired_link_does_not_sign_in(live_server, page, checks, programs):
     assert _web_events() == []
 
 
-def test_spanish_from_the_browser_and_switched_to_english(live_server, browser, programs,
-                                                          artifacts_dir):
+def test_spanish_from_the_browser_and_switched_to_english(
+    live_server, browser, programs, artifacts_dir
+):
     context = browser.new_context(locale="es-ES", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     checks = Checks(page, artifacts_dir)
@@ -271,8 +299,9 @@ def test_spanish_from_the_browser_and_switched_to_english(live_server, browser, 
 
 
 def test_the_page_works_without_javascript(live_server, browser, programs, artifacts_dir):
-    context = browser.new_context(java_script_enabled=False,
-                                  viewport={"width": PHONE_WIDTH, "height": 812})
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": PHONE_WIDTH, "height": 812}
+    )
     page = context.new_page()
     page.goto(f"{live_server.url}/preferences/")
     page.get_by_label("Your mobile number").fill(PHONE)

@@ -147,10 +147,12 @@ class FakeProvider:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 request = Recorded(
-                    method=self.command, path=parts.path,
+                    method=self.command,
+                    path=parts.path,
                     query=parse_qs(parts.query, keep_blank_values=True),
                     headers={k.lower(): v for k, v in self.headers.items()},
-                    body=self.rfile.read(length) if length else b"")
+                    body=self.rfile.read(length) if length else b"",
+                )
                 answer = fake._answer(request)
                 if answer is None:
                     self.close_connection = True

@@ -12,8 +12,16 @@ class FakeSfmc(FakeProvider):
     """`state[(mobile, keyword)]` = opted in?; a queueMO of a stop word opts the number out
     of every keyword of that short code it knows (`stop_words` lists the custom ones)."""
 
-    def __init__(self, *, client_id="sfmc-id", client_secret="sfmc-secret", account_id="111",
-                 expires_in=1080, stop_words=(), **kwargs):
+    def __init__(
+        self,
+        *,
+        client_id="sfmc-id",
+        client_secret="sfmc-secret",
+        account_id="111",
+        expires_in=1080,
+        stop_words=(),
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.client = (client_id, client_secret, account_id)
         self.expires_in = expires_in
@@ -50,13 +58,22 @@ class FakeSfmc(FakeProvider):
     def _token(self, body):
         given = (body.get("client_id"), body.get("client_secret"), body.get("account_id"))
         if body.get("grant_type") != "client_credentials" or given != self.client:
-            return json_answer(401, {"error": "invalid_client",
-                                     "error_description": "Client authentication failed."})
+            return json_answer(
+                401,
+                {"error": "invalid_client", "error_description": "Client authentication failed."},
+            )
         token = secrets.token_hex(8)
         self.tokens.add(token)
-        return json_answer(200, {"access_token": token, "token_type": "Bearer",
-                                 "expires_in": self.expires_in, "scope": "sms_send",
-                                 "rest_instance_url": self.url})
+        return json_answer(
+            200,
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": self.expires_in,
+                "scope": "sms_send",
+                "rest_instance_url": self.url,
+            },
+        )
 
     def handset_text(self, mobile, text):
         """A text from the handset to the code: SFMC applies it before forwarding it, API
@@ -76,9 +93,15 @@ class FakeSfmc(FakeProvider):
     def _queue_mo(self, body):
         numbers = body["mobileNumbers"]
         self._apply_text(numbers, body["messageText"])
-        return json_answer(202, {"results": [{"identifier": secrets.token_hex(4),
-                                              "mobileNumber": n, "result": "OK"}
-                                             for n in numbers]})
+        return json_answer(
+            202,
+            {
+                "results": [
+                    {"identifier": secrets.token_hex(4), "mobileNumber": n, "result": "OK"}
+                    for n in numbers
+                ]
+            },
+        )
 
     def _send(self, body):
         for number in body["mobileNumbers"]:

@@ -40,5 +40,8 @@ class FakeSkyCore(FakeProvider):
 
 def answer(status, code="", info=""):
     extra = f"<ERRORCODE>{code}</ERRORCODE><ERRORINFO>{info}</ERRORINFO>" if code else ""
-    return 200, {"Content-Type": "text/xml"}, \
-        f"<RESPONSE><STATUS>{status}</STATUS>{extra}</RESPONSE>"
+    return (
+        200,
+        {"Content-Type": "text/xml"},
+        f"<RESPONSE><STATUS>{status}</STATUS>{extra}</RESPONSE>",
+    )

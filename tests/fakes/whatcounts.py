@@ -13,8 +13,10 @@ class FakeWhatCounts(FakeProvider):
 
     def calls(self):
         """[(command, phone, sender_code)] of every request, in arrival order."""
-        return [(f.get("c"), f.get("phone"), f.get("sender_code"))
-                for f in (r.form for r in self.requests)]
+        return [
+            (f.get("c"), f.get("phone"), f.get("sender_code"))
+            for f in (r.form for r in self.requests)
+        ]
 
     def respond(self, request):
         if request.path != PATH:

@@ -15,14 +15,24 @@ def run_check(**overrides):
     # in this process; a deployment never has it (async.E001).
     unset = ("DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
     env = {k: v for k, v in os.environ.items() if k not in unset}
-    env.update({"DJANGO_SETTINGS_MODULE": "portal.settings",
-                "SECRET_KEY": "x7!production-like-secret-key-with-enough-entropy-3f9a8c1d2e",
-                "ALLOWED_HOSTS": "portal.example.com",
-                "DATABASE_URL": "sqlite:///:memory:",
-                "PORTAL_ENCRYPTION_KEY": Fernet.generate_key().decode(), **overrides})
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level",
-                           "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "SECRET_KEY": "x7!production-like-secret-key-with-enough-entropy-3f9a8c1d2e",
+            "ALLOWED_HOSTS": "portal.example.com",
+            "DATABASE_URL": "sqlite:///:memory:",
+            "PORTAL_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            **overrides,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_settings_pass_the_deploy_check_without_warnings():

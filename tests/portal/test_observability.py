@@ -16,24 +16,26 @@ def test_every_response_carries_a_request_id(client):
 
 def test_a_sane_caller_id_is_kept_and_a_hostile_one_replaced(client):
     assert client.get("/healthz", headers={"X-Request-ID": "lb-1234abcd"})["X-Request-ID"] == (
-        "lb-1234abcd")
+        "lb-1234abcd"
+    )
     hostile = client.get("/healthz", headers={"X-Request-ID": "x\n<script>"})["X-Request-ID"]
     assert hostile != "x\n<script>" and len(hostile) == 32
 
 
 def test_log_records_carry_the_bound_request_id_as_json():
-    record = logging.LogRecord("subscriptions", logging.INFO, __file__, 1, "sent %s", ("x",),
-                               None)
+    record = logging.LogRecord("subscriptions", logging.INFO, __file__, 1, "sent %s", ("x",), None)
     with bind_request_id("req-12345678"):
         RequestIdFilter().filter(record)
     entry = json.loads(JsonFormatter().format(record))
-    assert (entry["request_id"], entry["message"], entry["level"]) == ("req-12345678", "sent x",
-                                                                      "INFO")
+    assert (entry["request_id"], entry["message"], entry["level"]) == (
+        "req-12345678",
+        "sent x",
+        "INFO",
+    )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_request_id_travels_with_the_task_into_the_worker_log_lines(client, caplog,
-                                                                       settings):
+def test_the_request_id_travels_with_the_task_into_the_worker_log_lines(client, caplog, settings):
     """An API opt-in enqueues its delivery on the database queue with the request's id; the
     worker that runs it later logs the provider call under that id."""
     from django.core.management import call_command
@@ -45,10 +47,12 @@ def test_the_request_id_travels_with_the_task_into_the_worker_log_lines(client, 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     keyword = KeywordFactory()
     token = Token.objects.create(user=UserFactory(is_superuser=True)).key
-    response = client.post("/api/v1/opt-ins/", {
-        "phone": "15555551212", "short_code": keyword.short_code.code,
-        "keyword": keyword.word}, content_type="application/json",
-        headers={"Authorization": f"Token {token}", "X-Request-ID": "req-abc-12345"})
+    response = client.post(
+        "/api/v1/opt-ins/",
+        {"phone": "15555551212", "short_code": keyword.short_code.code, "keyword": keyword.word},
+        content_type="application/json",
+        headers={"Authorization": f"Token {token}", "X-Request-ID": "req-abc-12345"},
+    )
     assert response.status_code == 201
     queued = DBTaskResult.objects.get()
     assert queued.args_kwargs["kwargs"] == {"request_id": "req-abc-12345"}

@@ -29,8 +29,9 @@ def skycore():
 
 @pytest.fixture
 def skycore_account(skycore):
-    return account_for(ProviderKind.SKYCORE, {"api_url": skycore.api_url},
-                       {"api_key": "sky-key-123"})
+    return account_for(
+        ProviderKind.SKYCORE, {"api_url": skycore.api_url}, {"api_key": "sky-key-123"}
+    )
 
 
 @pytest.fixture
@@ -41,8 +42,11 @@ def whatcounts():
 
 @pytest.fixture
 def whatcounts_account(whatcounts):
-    return account_for(ProviderKind.WHATCOUNTS, {"base_url": whatcounts.url, "realm": "acme"},
-                       {"password": "wc-pass-456"})
+    return account_for(
+        ProviderKind.WHATCOUNTS,
+        {"base_url": whatcounts.url, "realm": "acme"},
+        {"password": "wc-pass-456"},
+    )
 
 
 @pytest.fixture
@@ -53,9 +57,11 @@ def sfmc():
 
 @pytest.fixture
 def sfmc_account(sfmc):
-    return account_for(ProviderKind.SFMC, {"auth_base_url": sfmc.url, "rest_base_url": sfmc.url,
-                                           "account_id": "5001"},
-                       {"client_id": "cid", "client_secret": "csecret-789"})
+    return account_for(
+        ProviderKind.SFMC,
+        {"auth_base_url": sfmc.url, "rest_base_url": sfmc.url, "account_id": "5001"},
+        {"client_id": "cid", "client_secret": "csecret-789"},
+    )
 
 
 def hanging_account(account, read_timeout=2):
@@ -69,8 +75,10 @@ def hanging_account(account, read_timeout=2):
 def programs(account, *words, **fields):
     """A short code of `account` with program keywords `words` (provider_ref = word ref)."""
     code = ShortCodeFactory(provider=account)
-    return code, [KeywordFactory(short_code=code, word=word, provider_ref=f"ref-{word}",
-                                 **fields) for word in words]
+    return code, [
+        KeywordFactory(short_code=code, word=word, provider_ref=f"ref-{word}", **fields)
+        for word in words
+    ]
 
 
 @pytest.fixture

@@ -18,14 +18,16 @@ PHONE = "+15555551212"
 @pytest.mark.parametrize("newer_first", [True, False])
 def test_concurrent_changes_end_with_the_later_event_and_keep_both(newer_first):
     keyword = KeywordFactory()
-    services.opt_in(PHONE, keyword, Context(source=Source.MO,
-                                            occurred_at=timezone.now() - timedelta(hours=1)))
+    services.opt_in(
+        PHONE, keyword, Context(source=Source.MO, occurred_at=timezone.now() - timedelta(hours=1))
+    )
     base = timezone.now()
     older_in = lambda: services.opt_in(  # noqa: E731
-        PHONE, keyword, Context(source=Source.POSTBACK, occurred_at=base))
+        PHONE, keyword, Context(source=Source.POSTBACK, occurred_at=base)
+    )
     newer_out = lambda: services.opt_out(  # noqa: E731
-        PHONE, keyword, Context(source=Source.POSTBACK,
-                                occurred_at=base + timedelta(seconds=1)))
+        PHONE, keyword, Context(source=Source.POSTBACK, occurred_at=base + timedelta(seconds=1))
+    )
     run_together(*((newer_out, older_in) if newer_first else (older_in, newer_out)))
 
     assert Subscription.objects.get(keyword=keyword).status == Status.OPTED_OUT

@@ -44,7 +44,8 @@ def world(skycore_account):
 
 
 def test_outage_of_500s_and_timeouts_then_recovery_every_change_arrives_once(
-        world, skycore, skycore_account, committed):
+    world, skycore, skycore_account, committed
+):
     _code, (deals, news, vip) = world
     hanging_account(skycore_account, read_timeout=2)
     for keyword in (deals, news):
@@ -71,17 +72,28 @@ def test_outage_of_500s_and_timeouts_then_recovery_every_change_arrives_once(
     assert waiting.attempts == 3
     # Each attempt reconciles the state of its moment; the failed ones changed nothing.
     assert skycore.calls()[2:] == [("unsubscribe", "ref-DEALS", DIGITS)] + [
-        ("subscribe", "ref-VIP", DIGITS)] * 4 + [
-        ("unsubscribe", "ref-DEALS", DIGITS), ("unsubscribe", "ref-NEWS", DIGITS)]
+        ("subscribe", "ref-VIP", DIGITS)
+    ] * 4 + [("unsubscribe", "ref-DEALS", DIGITS), ("unsubscribe", "ref-NEWS", DIGITS)]
     # Only the last three requests got an answer other than an injected fault.
     assert [c.status_code for c in ProviderCall.objects.order_by("id")][2:] == [
-        500, 500, None, 503, 200, 200, 200]
-    assert skycore.state == {(DIGITS, "ref-DEALS"): False, (DIGITS, "ref-NEWS"): False,
-                             (DIGITS, "ref-VIP"): True}
+        500,
+        500,
+        None,
+        503,
+        200,
+        200,
+        200,
+    ]
+    assert skycore.state == {
+        (DIGITS, "ref-DEALS"): False,
+        (DIGITS, "ref-NEWS"): False,
+        (DIGITS, "ref-VIP"): True,
+    }
 
 
 def test_permanent_error_stops_shows_and_admin_retry_delivers_after_the_fix(
-        world, skycore, skycore_account, committed):
+    world, skycore, skycore_account, committed
+):
     _code, (deals, _news, _vip) = world
     skycore_account.set_secrets({"api_key": "revoked"})
     skycore_account.save()
@@ -127,12 +139,14 @@ def test_backoff_grows_with_jitter_and_never_undercuts_retry_after(settings):
     assert delivery.backoff_seconds(1, retry_after=300) == 300
     now = timezone.now()
     assert delivery.next_attempt_at(1, PermanentError("bad key"), now) is None
-    assert delivery.next_attempt_at(1, RetryableError("busy", retry_after=60), now) \
-        == now + timedelta(seconds=60)
+    assert delivery.next_attempt_at(
+        1, RetryableError("busy", retry_after=60), now
+    ) == now + timedelta(seconds=60)
 
 
 def test_a_row_waits_while_its_target_is_in_flight_and_a_lost_worker_is_redriven(
-        world, skycore, django_capture_on_commit_callbacks, settings):
+    world, skycore, django_capture_on_commit_callbacks, settings
+):
     settings.PORTAL_DELIVERY_LEASE_SECONDS = 0.5
     _code, (deals, news, _vip) = world
     with django_capture_on_commit_callbacks(execute=False):  # the enqueue is lost
@@ -155,8 +169,10 @@ def test_a_row_waits_while_its_target_is_in_flight_and_a_lost_worker_is_redriven
     assert delivery.sweep() == (1, 0)  # the stuck one; it takes the waiting one along
 
     assert statuses() == [SyncStatus.SUCCEEDED, SyncStatus.SUPERSEDED]
-    assert sorted(skycore.calls()) == [("subscribe", "ref-DEALS", DIGITS),
-                                       ("subscribe", "ref-NEWS", DIGITS)]
+    assert sorted(skycore.calls()) == [
+        ("subscribe", "ref-DEALS", DIGITS),
+        ("subscribe", "ref-NEWS", DIGITS),
+    ]
 
 
 def test_sweeper_redrives_a_lost_enqueue(world, skycore, django_capture_on_commit_callbacks):
@@ -173,19 +189,30 @@ def test_sweeper_redrives_a_lost_enqueue(world, skycore, django_capture_on_commi
     assert delivery.sweep(now=later) == (0, 0)
 
 
-def test_no_echo_a_skycore_postback_change_is_not_sent_back(world, skycore, skycore_account,
-                                                           committed):
+def test_no_echo_a_skycore_postback_change_is_not_sent_back(
+    world, skycore, skycore_account, committed
+):
     code, (deals, _news, _vip) = world
-    console_kw = KeywordFactory(short_code=code, word="ALERTS",  # another account's program
-                                provider=ProviderAccountFactory())
-    postback = Context(source="postback", external_id="sky-1",
-                       detail={delivery.ORIGIN_KEY: skycore_account.pk})
+    console_kw = KeywordFactory(
+        short_code=code,
+        word="ALERTS",  # another account's program
+        provider=ProviderAccountFactory(),
+    )
+    postback = Context(
+        source="postback", external_id="sky-1", detail={delivery.ORIGIN_KEY: skycore_account.pk}
+    )
     with committed():
         services.opt_in(PHONE, deals, postback)
     with committed():
-        services.stop_all(PHONE, code, Context(
-            source="postback", external_id="sky-2",
-            detail={delivery.ORIGIN_KEY: skycore_account.pk}))
+        services.stop_all(
+            PHONE,
+            code,
+            Context(
+                source="postback",
+                external_id="sky-2",
+                detail={delivery.ORIGIN_KEY: skycore_account.pk},
+            ),
+        )
 
     assert skycore.requests == []
     echoes = ProviderSync.objects.filter(provider=skycore_account).order_by("id")
@@ -200,8 +227,9 @@ def test_no_echo_a_skycore_postback_change_is_not_sent_back(world, skycore, skyc
     assert skycore.calls() == [("subscribe", "ref-DEALS", DIGITS)]
 
 
-def test_pending_double_opt_in_is_not_an_opt_in_at_the_provider(skycore_account, skycore,
-                                                               committed):
+def test_pending_double_opt_in_is_not_an_opt_in_at_the_provider(
+    skycore_account, skycore, committed
+):
     code, (vip,) = programs(skycore_account, "VIP", double_opt_in=True)
     with committed():
         services.opt_in(PHONE, vip, Context(source="web"))
@@ -214,8 +242,9 @@ def test_pending_double_opt_in_is_not_an_opt_in_at_the_provider(skycore_account,
     assert skycore.calls() == [("subscribe", "ref-VIP", DIGITS)]
 
 
-def test_keyword_without_campaign_ref_stays_local_with_the_reason(skycore_account, skycore,
-                                                                 committed):
+def test_keyword_without_campaign_ref_stays_local_with_the_reason(
+    skycore_account, skycore, committed
+):
     _code, (deals,) = programs(skycore_account, "DEALS")
     deals.provider_ref = ""
     deals.save()
@@ -255,7 +284,8 @@ def test_failed_texts_follow_the_same_retry_policy(sfmc, sfmc_account, committed
 
 
 def test_sweeper_redrives_a_text_whose_worker_died_once_its_lease_ran_out(
-        sfmc, sfmc_account, django_capture_on_commit_callbacks, settings):
+    sfmc, sfmc_account, django_capture_on_commit_callbacks, settings
+):
     settings.PORTAL_DELIVERY_LEASE_SECONDS = 0.3
     sfmc_account.settings = {**sfmc_account.settings, "send_message_key": "MSG"}
     sfmc_account.save()
@@ -277,7 +307,8 @@ def test_sweeper_redrives_a_text_whose_worker_died_once_its_lease_ran_out(
 
 
 def test_a_retry_after_a_partial_failure_repeats_only_the_calls_that_failed(
-        sfmc, sfmc_account, committed, django_capture_on_commit_callbacks):
+    sfmc, sfmc_account, committed, django_capture_on_commit_callbacks
+):
     # Each SFMC opt-in (messageContact send) texts the number: repeating one that arrived
     # would text the person twice.
     _code, (deals, news) = programs(sfmc_account, "DEALS", "NEWS")
@@ -293,12 +324,16 @@ def test_a_retry_after_a_partial_failure_repeats_only_the_calls_that_failed(
 
     sweep_until_quiet(timezone.now())
     sends = [p for p in sfmc.paths() if "messageContact" in p]
-    assert sends == ["/sms/v1/messageContact/ref-DEALS/send",
-                     "/sms/v1/messageContact/ref-NEWS/send",
-                     "/sms/v1/messageContact/ref-NEWS/send"]
+    assert sends == [
+        "/sms/v1/messageContact/ref-DEALS/send",
+        "/sms/v1/messageContact/ref-NEWS/send",
+        "/sms/v1/messageContact/ref-NEWS/send",
+    ]
     sync.refresh_from_db()
-    assert (sync.status, sync.state) == (SyncStatus.SUCCEEDED,
-                                         {str(deals.pk): True, str(news.pk): True})
+    assert (sync.status, sync.state) == (
+        SyncStatus.SUCCEEDED,
+        {str(deals.pk): True, str(news.pk): True},
+    )
     assert sfmc.state == {(DIGITS, "DEALS"): True, (DIGITS, "NEWS"): True}
 
 
@@ -314,7 +349,8 @@ def handset(code, text):
 
 
 def test_a_handset_stop_is_not_sent_back_to_the_provider_that_received_it(
-        sfmc, sfmc_programs, committed):
+    sfmc, sfmc_programs, committed
+):
     code, (deals, news) = sfmc_programs
     for keyword in (deals, news):
         with committed():
@@ -328,7 +364,8 @@ def test_a_handset_stop_is_not_sent_back_to_the_provider_that_received_it(
     # SFMC ran the code's STOP itself and would treat a queueMO STOP as a second one (a
     # second confirmation text): only the portal's one reply goes out.
     assert [r.path for r in sfmc.requests if r.path != "/v2/token"] == [
-        "/sms/v1/messageContact/MSG/send"]
+        "/sms/v1/messageContact/MSG/send"
+    ]
     assert sfmc.texts == [(DIGITS, outcome.reply)]
     echo = ProviderSync.objects.order_by("id").last()
     assert (echo.status, echo.operation) == (SyncStatus.SUCCEEDED, "echo")
@@ -350,7 +387,8 @@ def handset_stop_is_sent_back(sfmc, code, committed):
 
 
 def test_a_handset_stop_right_after_a_delivery_is_sent_back_after_all(
-        sfmc, sfmc_programs, committed):
+    sfmc, sfmc_programs, committed
+):
     code, (deals, _news) = sfmc_programs
     with committed():  # delivered now: SFMC may have applied it after the handset's STOP
         services.opt_in(PHONE, deals, Context(source="api"))
@@ -359,7 +397,8 @@ def test_a_handset_stop_right_after_a_delivery_is_sent_back_after_all(
 
 
 def test_after_a_handset_stop_around_a_delivery_the_next_change_is_sent_whichever_way(
-        sfmc, sfmc_programs, committed, django_capture_on_commit_callbacks):
+    sfmc, sfmc_programs, committed, django_capture_on_commit_callbacks
+):
     code, (deals, news) = sfmc_programs
     with committed():
         services.opt_in(PHONE, deals, Context(source="api"))
@@ -367,8 +406,10 @@ def test_after_a_handset_stop_around_a_delivery_the_next_change_is_sent_whicheve
     with django_capture_on_commit_callbacks(execute=False):  # its delivery not yet run
         handset(code, "STOP")
     unknown = ProviderSync.objects.order_by("id").last()
-    assert (unknown.status, unknown.state) == (SyncStatus.PENDING,
-                                               {str(deals.pk): None, str(news.pk): None})
+    assert (unknown.status, unknown.state) == (
+        SyncStatus.PENDING,
+        {str(deals.pk): None, str(news.pk): None},
+    )
 
     with committed():  # START restores DEALS: the portal's "in" was last delivered, but
         handset(code, "START")  # SFMC is out since the handset's STOP
@@ -378,7 +419,8 @@ def test_after_a_handset_stop_around_a_delivery_the_next_change_is_sent_whicheve
 
 
 def test_a_handset_stop_tells_that_every_program_of_the_account_is_out_at_the_provider(
-        sfmc, sfmc_programs, committed, django_capture_on_commit_callbacks):
+    sfmc, sfmc_programs, committed, django_capture_on_commit_callbacks
+):
     code, (deals, _news) = sfmc_programs
     with committed():
         services.opt_in(PHONE, deals, Context(source="api"))
@@ -397,7 +439,8 @@ def test_a_handset_stop_tells_that_every_program_of_the_account_is_out_at_the_pr
 
 
 def test_an_opt_in_whose_answer_was_lost_but_arrived_is_undone_by_the_next_opt_out(
-        sfmc, sfmc_programs, committed):
+    sfmc, sfmc_programs, committed
+):
     _code, (deals, _news) = sfmc_programs
     sfmc.fault_paths = {"/sms/v1/messageContact/ref-DEALS/send"}
     sfmc.hold(1)
@@ -416,7 +459,8 @@ def test_an_opt_in_whose_answer_was_lost_but_arrived_is_undone_by_the_next_opt_o
 
 
 def test_a_handset_stop_after_a_failed_delivery_attempt_is_sent_back_after_all(
-        sfmc, sfmc_programs, committed):
+    sfmc, sfmc_programs, committed
+):
     code, (deals, _news) = sfmc_programs
     sfmc.fault_paths = {"/sms/v1/messageContact/ref-DEALS/send"}
     sfmc.hold(1)
@@ -430,7 +474,8 @@ def test_a_handset_stop_after_a_failed_delivery_attempt_is_sent_back_after_all(
 
 
 def test_a_delivery_that_ran_after_a_handset_echo_is_what_the_next_change_compares_with(
-        sfmc, sfmc_programs, committed, django_capture_on_commit_callbacks):
+    sfmc, sfmc_programs, committed, django_capture_on_commit_callbacks
+):
     code, (deals, _news) = sfmc_programs
     with django_capture_on_commit_callbacks(execute=False) as queued:  # its task waits
         services.opt_in(PHONE, deals, Context(source="api"))
@@ -441,7 +486,7 @@ def test_a_delivery_that_ran_after_a_handset_echo_is_what_the_next_change_compar
         services.opt_in(PHONE, deals, Context(source="api"))
     with committed():
         for callback in queued:  # the oldest row's task runs at last and takes the newest
-            callback()           # state along: DEALS is subscribed at SFMC again
+            callback()  # state along: DEALS is subscribed at SFMC again
     assert sfmc.state[(DIGITS, "DEALS")] is True
 
     with committed():
@@ -451,7 +496,8 @@ def test_a_delivery_that_ran_after_a_handset_echo_is_what_the_next_change_compar
 
 
 def test_a_change_whose_worker_died_mid_call_is_unknown_to_the_next_delivery(
-        sfmc, sfmc_programs, django_capture_on_commit_callbacks):
+    sfmc, sfmc_programs, django_capture_on_commit_callbacks
+):
     _code, (deals, _news) = sfmc_programs
     with django_capture_on_commit_callbacks(execute=False):
         services.opt_in(PHONE, deals, Context(source="api"))

@@ -31,11 +31,15 @@ pytestmark = pytest.mark.django_db
 
 phones = (f"+1555888{n:04d}" for n in itertools.count())
 queued = st.integers(min_value=0, max_value=7)  # which queued task / row (modulo their count)
-steps = st.lists(st.one_of(
-    st.tuples(st.sampled_from(["handset_stop", "fail", "lose_answer"])),
-    st.tuples(st.sampled_from(["opt_in", "opt_out"]), st.sampled_from([0, 1])),
-    st.tuples(st.sampled_from(["run", "die"]), queued),
-), min_size=1, max_size=16)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(["handset_stop", "fail", "lose_answer"])),
+        st.tuples(st.sampled_from(["opt_in", "opt_out"]), st.sampled_from([0, 1])),
+        st.tuples(st.sampled_from(["run", "die"]), queued),
+    ),
+    min_size=1,
+    max_size=16,
+)
 
 
 class Sfmc:
@@ -70,8 +74,7 @@ class SkyCore(Sfmc):
                 self.fake.state[key] = False
 
     def programs_in(self, digits):
-        return {kw.word for kw in self.keywords
-                if self.fake.state.get((digits, kw.provider_ref))}
+        return {kw.word for kw in self.keywords if self.fake.state.get((digits, kw.provider_ref))}
 
 
 SIDES = {"sfmc": Sfmc, "whatcounts": WhatCounts, "skycore": SkyCore}
@@ -102,8 +105,9 @@ class World:
 
     def handset_stop(self):
         self.provider.handset_stop(self.digits)  # the provider applies it, then forwards it
-        self._committed(inbound.handle_mo, inbound.MoText(phone=self.phone, short_code=self.code,
-                                                          text="STOP"))
+        self._committed(
+            inbound.handle_mo, inbound.MoText(phone=self.phone, short_code=self.code, text="STOP")
+        )
 
     def fail(self):
         self.fake.fail(1, status=503)
@@ -120,8 +124,11 @@ class World:
     def die(self, index):
         """A worker claims a waiting row, its calls land, and it is killed before it records
         them (the row's queued task, if any, finds it taken)."""
-        waiting = list(ProviderSync.objects.filter(
-            contact__phone=self.phone, status=SyncStatus.PENDING).values_list("pk", flat=True))
+        waiting = list(
+            ProviderSync.objects.filter(
+                contact__phone=self.phone, status=SyncStatus.PENDING
+            ).values_list("pk", flat=True)
+        )
         if waiting:
             claimed = delivery._claim(waiting[index % len(waiting)], timezone.now())
             if claimed is not None:
@@ -139,8 +146,11 @@ class World:
         later = timezone.now()
         for _ in range(20):
             later += timedelta(hours=1)
-            waiting = list(ProviderSync.objects.filter(
-                status__in=[SyncStatus.PENDING, SyncStatus.SENDING]).values_list("pk", flat=True))
+            waiting = list(
+                ProviderSync.objects.filter(
+                    status__in=[SyncStatus.PENDING, SyncStatus.SENDING]
+                ).values_list("pk", flat=True)
+            )
             if not waiting:
                 return
             for pk in waiting:
@@ -148,9 +158,11 @@ class World:
         raise AssertionError("the outbox never drained")
 
     def holds_the_portals_state(self):
-        portal = set(Subscription.objects.filter(
-            contact__phone=self.phone, status=Status.OPTED_IN).values_list("keyword__word",
-                                                                           flat=True))
+        portal = set(
+            Subscription.objects.filter(
+                contact__phone=self.phone, status=Status.OPTED_IN
+            ).values_list("keyword__word", flat=True)
+        )
         provider = self.provider.programs_in(self.digits)
         if self.provider.exact:
             return portal == provider, portal, provider
@@ -166,8 +178,9 @@ def provider(request):
     return SIDES[request.param](fake, programs(account, "DEALS", "NEWS")[1])
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(sequence=steps)
 # Found by this test (the first in the last CI run's fault run), kept as regressions.
 @example(sequence=[("opt_in", 0), ("handset_stop",), ("opt_in", 0), ("run", 0), ("opt_out", 0)])

@@ -35,15 +35,21 @@ def database_url():
 
 def manage(*args, log=None, wait=True):
     """Run manage.py against the test database with the django-tasks-db backend."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings",
-           "DATABASE_URL": database_url(), "SECRET_KEY": settings.SECRET_KEY,
-           "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
-           "PORTAL_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS), "LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+        "PORTAL_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS),
+        "LOG_LEVEL": "INFO",
+    }
     command = [sys.executable, "manage.py", *args]
     if not wait:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -55,24 +61,29 @@ def slow_skycore():
 
 
 def test_worker_killed_mid_delivery_the_sweeper_redrives_and_it_arrives_once(
-        slow_skycore, tmp_path):
-    account = account_for("skycore", {"api_url": slow_skycore.api_url, "read_timeout": 60},
-                          {"api_key": "sky-key-123"})
+    slow_skycore, tmp_path
+):
+    account = account_for(
+        "skycore", {"api_url": slow_skycore.api_url, "read_timeout": 60}, {"api_key": "sky-key-123"}
+    )
     _code, (deals,) = programs(account, "DEALS")
     services.opt_in(PHONE, deals, Context(source="api"))  # delivered here, immediately
     assert slow_skycore.calls() == [("subscribe", "ref-DEALS", DIGITS)]
 
     slow_skycore.delay = 30  # the provider now takes far longer than we will wait
-    manage("shell", "-c", "from subscriptions import services; "
-           "from subscriptions.models import Keyword; "
-           f"services.opt_out('{PHONE}', Keyword.objects.get(pk={deals.pk}), "
-           "services.Context(source='api'))")
+    manage(
+        "shell",
+        "-c",
+        "from subscriptions import services; "
+        "from subscriptions.models import Keyword; "
+        f"services.opt_out('{PHONE}', Keyword.objects.get(pk={deals.pk}), "
+        "services.Context(source='api'))",
+    )
     sync = ProviderSync.objects.order_by("id").last()
     assert sync.status == SyncStatus.PENDING
 
     with open(tmp_path / "worker1.log", "w") as log:
-        worker = manage("db_worker", "--interval", "0.1", "--no-startup-delay", log=log,
-                        wait=False)
+        worker = manage("db_worker", "--interval", "0.1", "--no-startup-delay", log=log, wait=False)
         try:
             slow_skycore.wait_for(2, timeout=30)  # the unsubscribe is in flight
             sync.refresh_from_db()
@@ -99,6 +110,8 @@ def test_worker_killed_mid_delivery_the_sweeper_redrives_and_it_arrives_once(
     assert (sync.status, sync.attempts) == (SyncStatus.SUCCEEDED, 2)
     assert not ProviderSync.objects.filter(status__in=["pending", "sending"]).exists()
     # Sent twice (the first answer was lost with the worker), in effect once.
-    assert slow_skycore.calls() == [("subscribe", "ref-DEALS", DIGITS)] + [
-        ("unsubscribe", "ref-DEALS", DIGITS)] * 2
+    assert (
+        slow_skycore.calls()
+        == [("subscribe", "ref-DEALS", DIGITS)] + [("unsubscribe", "ref-DEALS", DIGITS)] * 2
+    )
     assert slow_skycore.state[(DIGITS, "ref-DEALS")] is False

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def event():
-    services.opt_in("+15555551212", KeywordFactory(), Context(source=Source.WEB,
-                                                               consent_text="Yes"))
+    services.opt_in(
+        "+15555551212", KeywordFactory(), Context(source=Source.WEB, consent_text="Yes")
+    )
     return SubscriptionEvent.objects.get()
 
 
@@ -28,12 +29,15 @@ def test_model_refuses_update_and_delete(event):
     assert SubscriptionEvent.objects.get().consent_text == "Yes"
 
 
-@pytest.mark.parametrize("operation", [
-    lambda qs: qs.update(consent_text="rewritten"),
-    lambda qs: qs.delete(),
-    lambda qs: qs.bulk_update(list(qs), ["consent_text"]),
-    lambda qs: qs.update_or_create(id=qs.first().id, defaults={"consent_text": "x"}),
-])
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda qs: qs.update(consent_text="rewritten"),
+        lambda qs: qs.delete(),
+        lambda qs: qs.bulk_update(list(qs), ["consent_text"]),
+        lambda qs: qs.update_or_create(id=qs.first().id, defaults={"consent_text": "x"}),
+    ],
+)
 def test_queryset_refuses_update_and_delete(event, operation):
     with pytest.raises(PermissionError):
         operation(SubscriptionEvent.objects.all())
@@ -41,13 +45,19 @@ def test_queryset_refuses_update_and_delete(event, operation):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("sql", [
-    "UPDATE subscriptions_subscriptionevent SET consent_text = 'rewritten'",
-    "DELETE FROM subscriptions_subscriptionevent",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE subscriptions_subscriptionevent SET consent_text = 'rewritten'",
+        "DELETE FROM subscriptions_subscriptionevent",
+    ],
+)
 def test_postgres_trigger_refuses_raw_sql(event, sql):
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
-            connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(sql)
     assert SubscriptionEvent.objects.get().consent_text == "Yes"
 

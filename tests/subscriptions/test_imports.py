@@ -57,13 +57,16 @@ def test_opted_out_number_is_not_opted_back_in_and_the_refusal_is_recorded(join)
     assert (job.applied, job.refused) == (0, 1)
     event = SubscriptionEvent.objects.get(source="import")
     assert (event.outcome, event.reason) == (
-        Outcome.REFUSED, "opted out earlier; an import cannot opt back in")
+        Outcome.REFUSED,
+        "opted out earlier; an import cannot opt back in",
+    )
 
 
 def test_unsubscribe_opts_out_and_creates_a_protecting_row_for_a_new_number(join):
     services.opt_in("+15555550001", join, Context(source="mo"))
-    job = run_csv(csv_bytes("+15555550001,12345,JOIN,UNSUBSCRIBE,,",
-                            "+15555550002,12345,join,unsubscribe,,"))
+    job = run_csv(
+        csv_bytes("+15555550001,12345,JOIN,UNSUBSCRIBE,,", "+15555550002,12345,join,unsubscribe,,")
+    )
     assert status_of("+15555550001", join) == Status.OPTED_OUT
     assert status_of("+15555550002", join) == Status.OPTED_OUT
     assert job.applied == 2
@@ -84,11 +87,19 @@ def test_seed_001_example_stop_then_import_only_a_new_keyword_opts_in(code, join
     for keyword in (join, test_kw):
         services.opt_in("12345678900", keyword, Context(source="mo"))
     services.stop_all("12345678900", code, Context(source="mo"))
-    job = run_csv(csv_bytes("12345678900,12345,JOIN,Active,,", "12345678900,12345,TEST,Active,,",
-                            "12345678900,12345,NEWKEYWORD,Active,,"))
+    job = run_csv(
+        csv_bytes(
+            "12345678900,12345,JOIN,Active,,",
+            "12345678900,12345,TEST,Active,,",
+            "12345678900,12345,NEWKEYWORD,Active,,",
+        )
+    )
     phone = "+12345678900"
     assert [status_of(phone, k) for k in (join, test_kw, newkw)] == [
-        Status.OPTED_OUT, Status.OPTED_OUT, Status.OPTED_IN]
+        Status.OPTED_OUT,
+        Status.OPTED_OUT,
+        Status.OPTED_IN,
+    ]
     assert (job.applied, job.refused) == (1, 2)
     # The applied import opt-in lifts the STOP on the code (docs/rules.md).
     assert not ShortCodeStop.objects.filter(cleared_at__isnull=True).exists()
@@ -128,8 +139,11 @@ def test_row_older_than_the_last_applied_event_is_stale(join):
 
 def test_history_rows_carry_source_file_name_line_time_and_wording(join):
     user = UserFactory(username="marketer")
-    run_csv(csv_bytes(f'{PHONE},12345,JOIN,Active,2025-03-01T10:00:00,"Text JOIN, get deals"'),
-            name="spring.csv", user=user)
+    run_csv(
+        csv_bytes(f'{PHONE},12345,JOIN,Active,2025-03-01T10:00:00,"Text JOIN, get deals"'),
+        name="spring.csv",
+        user=user,
+    )
     event = SubscriptionEvent.objects.get(source="import")
     assert event.actor_label == "spring.csv"
     assert event.actor == user
@@ -154,7 +168,9 @@ def test_bad_rows_are_collected_and_every_good_row_is_applied(code, join):
     job = run_csv(data)
     assert (job.total, job.processed, job.applied, job.errors) == (8, 8, 2, 6)
     assert set(Subscription.objects.values_list("contact__phone", flat=True)) == {
-        "+15555550001", "+15555550007"}
+        "+15555550001",
+        "+15555550007",
+    }
     rows = list(imports.errors_csv_rows(job))
     assert rows[0] == ["line", "phone", "short_code", "keyword", "status", "error"]
     assert [(r[0], r[5]) for r in rows[1:]] == [
@@ -170,8 +186,14 @@ def test_bad_rows_are_collected_and_every_good_row_is_applied(code, join):
 def test_dry_run_reports_what_would_change_and_changes_nothing(join):
     services.opt_out("+15555550009", join, Context(source="web"))
     before = SubscriptionEvent.objects.count()
-    job = run_csv(csv_bytes("+15555550001,12345,JOIN,Active,,", "+15555550009,12345,JOIN,Active,,",
-                            "bad,12345,JOIN,Active,,"), dry_run=True)
+    job = run_csv(
+        csv_bytes(
+            "+15555550001,12345,JOIN,Active,,",
+            "+15555550009,12345,JOIN,Active,,",
+            "bad,12345,JOIN,Active,,",
+        ),
+        dry_run=True,
+    )
     assert (job.status, job.applied, job.refused, job.errors) == (ImportStatus.DONE, 1, 1, 1)
     assert SubscriptionEvent.objects.count() == before
     assert Subscription.objects.count() == 1
@@ -180,23 +202,25 @@ def test_dry_run_reports_what_would_change_and_changes_nothing(join):
 
 
 def test_dry_run_predicts_what_the_real_run_does_when_a_later_chunk_sees_an_earlier_one(
-        code, join, test_kw, monkeypatch):
+    code, join, test_kw, monkeypatch
+):
     monkeypatch.setattr(imports, "CHUNK_SIZE", 1)  # every row is its own chunk
-    services.stop_all("+15555550002", code, Context(
-        source="mo", occurred_at=datetime(2025, 1, 1, 10, tzinfo=UTC)))
+    services.stop_all(
+        "+15555550002", code, Context(source="mo", occurred_at=datetime(2025, 1, 1, 10, tzinfo=UTC))
+    )
     data = csv_bytes(
         # The opt-out creates the row that refuses the opt-in after it.
         "+15555550001,12345,JOIN,Unsubscribe,2025-01-01T10:00:00Z,",
         "+15555550001,12345,JOIN,Active,2025-01-01T11:00:00Z,",
         # The opt-in lifts the STOP, so the older opt-in after it is no longer stale.
         "+15555550002,12345,JOIN,Active,2025-01-01T11:00:00Z,",
-        "+15555550002,12345,TEST,Active,2025-01-01T09:00:00Z,")
+        "+15555550002,12345,TEST,Active,2025-01-01T09:00:00Z,",
+    )
     dry = run_csv(data, dry_run=True)
     assert not Subscription.objects.exists()
     real = run_csv(data)
     assert (real.applied, real.refused, real.unchanged) == (3, 1, 0)
-    assert (dry.applied, dry.refused, dry.unchanged) == (real.applied, real.refused,
-                                                         real.unchanged)
+    assert (dry.applied, dry.refused, dry.unchanged) == (real.applied, real.refused, real.unchanged)
 
 
 def test_quoted_newline_in_consent_text_counts_as_one_row(join):
@@ -212,11 +236,14 @@ def test_bom_header_case_and_column_order_do_not_matter(join):
     assert status_of(PHONE, join) == Status.OPTED_IN
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "The file is empty."),
-    (b"phone,keyword\n+15555551212,JOIN\n", "Missing column(s): short_code, status."),
-    (b"phone,short_code,keyword,status\n\xff\xfe,1,2,3\n", "Not a readable CSV file"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The file is empty."),
+        (b"phone,keyword\n+15555551212,JOIN\n", "Missing column(s): short_code, status."),
+        (b"phone,short_code,keyword,status\n\xff\xfe,1,2,3\n", "Not a readable CSV file"),
+    ],
+)
 def test_unreadable_file_fails_the_job_with_a_reason(join, data, message):
     job = ImportJob.objects.create(file_name="x.csv")
     with pytest.raises(imports.ImportFileError):
@@ -234,8 +261,7 @@ def test_a_job_runs_once(join):
     assert SubscriptionEvent.objects.count() == 1
 
 
-def test_chunks_use_a_constant_number_of_queries(join, django_assert_max_num_queries,
-                                                 monkeypatch):
+def test_chunks_use_a_constant_number_of_queries(join, django_assert_max_num_queries, monkeypatch):
     monkeypatch.setattr(imports, "CHUNK_SIZE", 50)
     rows = [f"+1555555{n:04d},12345,JOIN,Active,," for n in range(500)]
     # 10 chunks: ~12 queries each (batch + progress), plus the job's own bookkeeping.

@@ -1,7 +1,6 @@
 """Postbacks arriving at the same moment (SkyCore retries overlap, several gunicorn workers):
 applied once, one discovered program, on real PostgreSQL concurrency."""
 
-
 import pytest
 
 from subscriptions import inbound

@@ -40,8 +40,9 @@ def status_of(keyword, phone=PHONE):
 
 
 def replies(phone=PHONE):
-    return list(OutboundMessage.objects.filter(phone=phone).order_by("id")
-                .values_list("text", flat=True))
+    return list(
+        OutboundMessage.objects.filter(phone=phone).order_by("id").values_list("text", flat=True)
+    )
 
 
 @pytest.fixture
@@ -61,6 +62,7 @@ def news(code):
 
 # Program keywords ---------------------------------------------------------------------------
 
+
 def test_program_keyword_opts_in_case_insensitively_and_replies_once(code, deals):
     outcome = mo(code, "  deals please")
 
@@ -69,11 +71,13 @@ def test_program_keyword_opts_in_case_insensitively_and_replies_once(code, deals
     assert outcome.reply == "Acme: you joined Deals. Reply HELP for help, STOP to cancel."
     assert replies() == [outcome.reply]
     message = OutboundMessage.objects.get()
-    assert (message.purpose, message.short_code, message.provider) == (
-        "reply", code, code.provider)
+    assert (message.purpose, message.short_code, message.provider) == ("reply", code, code.provider)
     event = SubscriptionEvent.objects.get()
-    assert (event.source, event.action, event.outcome) == (Source.MO, Action.OPT_IN,
-                                                           Outcome.APPLIED)
+    assert (event.source, event.action, event.outcome) == (
+        Source.MO,
+        Action.OPT_IN,
+        Outcome.APPLIED,
+    )
 
 
 def test_double_opt_in_keyword_goes_pending_and_the_prompt_is_the_reply(code):
@@ -98,6 +102,7 @@ def test_keyword_already_joined_changes_nothing_and_still_replies(code, deals):
 
 # Confirmation -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def vip(code):
     return KeywordFactory(short_code=code, word="VIP", title="VIP alerts", double_opt_in=True)
@@ -118,7 +123,8 @@ def test_yes_y_and_confirm_keywords_confirm_pending_inside_the_window(code, vip,
 
 def _age_pending(keyword, hours):
     Subscription.objects.filter(keyword=keyword).update(
-        pending_since=timezone.now() - timedelta(hours=hours))
+        pending_since=timezone.now() - timedelta(hours=hours)
+    )
 
 
 def test_confirm_outside_the_window_stays_pending_and_says_text_the_keyword_again(code, vip):
@@ -144,8 +150,24 @@ def test_confirm_with_nothing_pending_is_recorded_and_answered_with_help(code, d
 
 # STOP family and custom stops ---------------------------------------------------------------
 
-@pytest.mark.parametrize("text", ["STOP", "stop", "Stop.", "STOPALL", "UNSUBSCRIBE", "cancel",
-                                  "END", "QUIT", "REVOKE", "OPTOUT", "opt out", "Opt Out now"])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "STOP",
+        "stop",
+        "Stop.",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "cancel",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "opt out",
+        "Opt Out now",
+    ],
+)
 def test_stop_family_opts_out_every_program_and_records_the_code_stop(code, deals, news, text):
     mo(code, "DEALS")
     mo(code, "NEWS")
@@ -207,17 +229,22 @@ def test_stop_of_50_programs_costs_the_same_queries_as_5_and_sends_one_reply(cod
 
     assert len(small.changed) == 5 and len(big.changed) == 50
     assert {status for _, status in big.changed} == {"opted_out"}
-    assert not Subscription.objects.filter(short_code=big_code).exclude(
-        status=Status.OPTED_OUT).exists()
+    assert (
+        not Subscription.objects.filter(short_code=big_code)
+        .exclude(status=Status.OPTED_OUT)
+        .exists()
+    )
     assert big_count == small_count, (small_count, big_count)
     assert replies("+15555550150") == [big_code.render(big_code.stop_text)]
 
 
 # START / UNSTOP / YES -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("word", ["START", "unstop", "Yes"])
 def test_start_words_lift_the_stop_and_restore_exactly_the_stopped_programs(
-        code, deals, news, word):
+    code, deals, news, word
+):
     mo(code, "DEALS")
     mo(code, "NEWS")
     services.opt_out(PHONE, news, Context(source=Source.WEB))  # left before the STOP
@@ -253,6 +280,7 @@ def test_start_without_a_stop_changes_nothing_and_answers_with_help(code, deals)
 
 # HELP and anything else ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("text", ["HELP", "info", "AIDE me"])
 @pytest.mark.parametrize("subscribed", [True, False])
 def test_help_words_reply_with_the_help_text_subscribed_or_not(code, deals, text, subscribed):
@@ -283,12 +311,12 @@ def test_anything_else_is_action_none_recorded_and_changes_nothing(code, deals, 
 
 # Repeats and delivery -----------------------------------------------------------------------
 
+
 def test_repeated_message_id_applies_once_with_one_history_row_and_one_reply(code, deals):
     first = mo(code, "DEALS", message_id="mo-1")
     again = mo(code, "DEALS", message_id="mo-1")
 
-    assert (first.duplicate, again.duplicate, again.reply, again.changed) == (
-        False, True, None, [])
+    assert (first.duplicate, again.duplicate, again.reply, again.changed) == (False, True, None, [])
     assert SubscriptionEvent.objects.count() == 1
     assert len(replies()) == 1
     assert InboundReceipt.objects.get(source=Source.MO).repeats == 1

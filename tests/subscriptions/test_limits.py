@@ -51,8 +51,9 @@ def test_only_ended_windows_are_expired(monkeypatch):
     _at(monkeypatch, 0)
     limits.hit("short", 10)
     limits.hit("long", 3600)
-    assert list(limits.expired(START + timedelta(seconds=11))
-                .values_list("key", flat=True)) == ["short"]
+    assert list(limits.expired(START + timedelta(seconds=11)).values_list("key", flat=True)) == [
+        "short"
+    ]
 
 
 @pytest.fixture

@@ -27,8 +27,7 @@ def _guess_wrong(outcomes):
         outcomes.append("refused")
 
 
-@pytest.mark.parametrize("attempts", [preferences.MAX_ATTEMPTS + 1,
-                                      3 * preferences.MAX_ATTEMPTS])
+@pytest.mark.parametrize("attempts", [preferences.MAX_ATTEMPTS + 1, 3 * preferences.MAX_ATTEMPTS])
 def test_parallel_code_guesses_past_the_limit_are_refused(attempts):
     outcomes = []
     run_together(*[lambda: _guess_wrong(outcomes)] * attempts)
@@ -54,8 +53,10 @@ def test_parallel_code_requests_past_the_per_number_limit_are_refused():
 @pytest.mark.parametrize("requests", [6, 15])
 def test_parallel_api_requests_past_the_throttle_are_refused(settings, requests):
     # A day's window: the test cannot straddle a window boundary.
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_THROTTLE_RATES": {"token": "5/day"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "5/day"},
+    }
     token = Token.objects.get(user=token_client(*READ_ONLY_PERMS).user)
     statuses = []
 

@@ -47,7 +47,10 @@ def test_a_code_is_texted_on_the_numbers_code_and_stored_only_as_a_digest(deals,
 
     message = OutboundMessage.objects.get(phone=PHONE)
     assert (message.purpose, message.short_code, message.provider) == (
-        MessagePurpose.ONE_TIME_CODE, deals.short_code, deals.short_code.provider)
+        MessagePurpose.ONE_TIME_CODE,
+        deals.short_code,
+        deals.short_code.provider,
+    )
     assert message.text.startswith("Acme: your code")
     stored = cache.get(preferences._key("code", PHONE))
     assert code not in str(stored) and len(stored["digest"]) == 64
@@ -57,14 +60,16 @@ def test_a_code_is_texted_on_the_numbers_code_and_stored_only_as_a_digest(deals,
 def test_the_code_text_is_in_the_language_of_the_page(deals, on_commit):
     code = _issue_code(PHONE, on_commit, language="es")
     assert OutboundMessage.objects.get(phone=PHONE).text == (
-        f"Acme: su código para sus preferencias de mensajes es {code}. Vence en 10 minutos.")
+        f"Acme: su código para sus preferencias de mensajes es {code}. Vence en 10 minutos."
+    )
 
 
 def test_the_code_text_is_in_the_language_the_owner_signed_in_with(deals, on_commit):
     services.set_contact_locale(PHONE, "es")
     code = _issue_code(PHONE, on_commit, language="en")  # whoever asked, on an English page
     assert OutboundMessage.objects.get(phone=PHONE).text == (
-        f"Acme: su código para sus preferencias de mensajes es {code}. Vence en 10 minutos.")
+        f"Acme: su código para sus preferencias de mensajes es {code}. Vence en 10 minutos."
+    )
 
 
 def test_a_code_works_once(deals, on_commit):
@@ -152,7 +157,10 @@ def test_the_page_shows_every_code_with_joined_and_public_programs(deals):
     assert list(rows) == ["ALERTS", "NEWS", "VIP", "DEALS"]  # by title
     assert (rows["DEALS"].status, rows["DEALS"].is_on) == (Status.OPTED_IN, True)
     assert (rows["VIP"].status, rows["VIP"].waiting, rows["VIP"].is_on) == (
-        Status.PENDING, True, True)
+        Status.PENDING,
+        True,
+        True,
+    )
     assert (rows["NEWS"].status, rows["NEWS"].is_on) == (Status.OPTED_OUT, False)
     assert (rows["ALERTS"].status, rows["ALERTS"].is_on) == (None, False)
     assert rows["ALERTS"].wording == preferences.join_wording(public, PHONE)
@@ -175,8 +183,9 @@ def _visitor(phone=PHONE):
 
 
 def test_joining_a_double_opt_in_program_waits_and_sends_the_prompt(deals, on_commit):
-    doi = KeywordFactory(short_code=deals.short_code, word="VIP", title="VIP club",
-                         double_opt_in=True)
+    doi = KeywordFactory(
+        short_code=deals.short_code, word="VIP", title="VIP club", double_opt_in=True
+    )
     with on_commit():
         preferences.join(_visitor(), doi)
 
@@ -185,7 +194,11 @@ def test_joining_a_double_opt_in_program_waits_and_sends_the_prompt(deals, on_co
     assert prompt.text == "Acme: reply Y to confirm VIP club. Msg&data rates may apply."
     event = SubscriptionEvent.objects.get(keyword=doi)
     assert (event.source, event.new_status, event.ip_address, event.user_agent) == (
-        Source.WEB, Status.PENDING, "203.0.113.7", "Test/1.0")
+        Source.WEB,
+        Status.PENDING,
+        "203.0.113.7",
+        "Test/1.0",
+    )
     assert event.consent_text == preferences.join_wording(doi, PHONE)
 
 
@@ -209,7 +222,8 @@ def test_stop_all_records_a_stop_with_the_wording_shown(deals):
     assert ShortCodeStop.objects.get().source == Source.WEB
     events = SubscriptionEvent.objects.filter(source=Source.WEB)
     assert {e.consent_text for e in events} == {
-        preferences.stop_all_wording(deals.short_code, PHONE)}
+        preferences.stop_all_wording(deals.short_code, PHONE)
+    }
 
 
 def test_only_joined_or_public_programs_on_known_codes_can_be_switched(deals):
@@ -235,6 +249,7 @@ def test_rate_limits_survive_a_busy_cache(deals):
     for _ in range(preferences.ADDRESS_LIMIT[0]):
         preferences._over_limit("address", first, preferences.ADDRESS_LIMIT)
     for n in range(400):
-        preferences._over_limit("address", f"198.51.{n // 256}.{n % 256}",
-                                preferences.ADDRESS_LIMIT)
+        preferences._over_limit(
+            "address", f"198.51.{n // 256}.{n % 256}", preferences.ADDRESS_LIMIT
+        )
     assert preferences._over_limit("address", first, preferences.ADDRESS_LIMIT) is True

@@ -88,10 +88,14 @@ def test_a_wrong_code_is_refused_and_five_end_the_code(client, deals, on_commit)
 
 def _normalized(response):
     """The parts of a response a visitor sees, without the per-request random tokens."""
-    body = re.sub(r'(csrfmiddlewaretoken" value|nonce)="[^"]+"', r'\1="-"',
-                  response.content.decode())
-    headers = {k: re.sub(r"'nonce-[^']+'", "'nonce-'", v) for k, v in response.items()
-               if k != "X-Request-ID"}  # a fresh id for every request, known number or not
+    body = re.sub(
+        r'(csrfmiddlewaretoken" value|nonce)="[^"]+"', r'\1="-"', response.content.decode()
+    )
+    headers = {
+        k: re.sub(r"'nonce-[^']+'", "'nonce-'", v)
+        for k, v in response.items()
+        if k != "X-Request-ID"
+    }  # a fresh id for every request, known number or not
     return response.status_code, headers, body.replace(STRANGER, PHONE)
 
 
@@ -120,8 +124,12 @@ def test_a_wrong_code_for_an_unknown_number_answers_like_for_a_known_one(deals, 
         client = Client(REMOTE_ADDR=address)
         with on_commit():
             client.post("/preferences/", {"phone": phone})
-        answers.append([_normalized(client.post("/preferences/code/", {"code": "000000"}))
-                        for _ in range(preferences.MAX_ATTEMPTS + 1)])
+        answers.append(
+            [
+                _normalized(client.post("/preferences/code/", {"code": "000000"}))
+                for _ in range(preferences.MAX_ATTEMPTS + 1)
+            ]
+        )
     assert answers[0] == answers[1]
     assert [a[0] for a in answers[0]] == [400] * preferences.MAX_ATTEMPTS + [429]
     assert not OutboundMessage.objects.filter(phone=STRANGER).exists()
@@ -132,8 +140,9 @@ def test_code_requests_over_the_limit_get_429_and_send_nothing(deals, on_commit)
     for phone in (PHONE, STRANGER):
         for i in range(count):
             with on_commit():
-                answer = Client(REMOTE_ADDR=f"203.0.113.{i}").post("/preferences/",
-                                                                   {"phone": phone})
+                answer = Client(REMOTE_ADDR=f"203.0.113.{i}").post(
+                    "/preferences/", {"phone": phone}
+                )
             assert answer.status_code == 302
         with on_commit():
             answer = Client(REMOTE_ADDR="198.51.100.1").post("/preferences/", {"phone": phone})
@@ -146,8 +155,10 @@ def test_code_requests_over_the_limit_get_429_and_send_nothing(deals, on_commit)
 def test_one_client_address_cannot_ask_codes_for_many_numbers(deals):
     count, _window = preferences.ADDRESS_LIMIT
     client = Client(REMOTE_ADDR="203.0.113.50")
-    statuses = [client.post("/preferences/", {"phone": f"+1555555{i:04d}"}).status_code
-                for i in range(count + 1)]
+    statuses = [
+        client.post("/preferences/", {"phone": f"+1555555{i:04d}"}).status_code
+        for i in range(count + 1)
+    ]
     assert statuses == [302] * count + [429]
 
 
@@ -180,15 +191,18 @@ def test_leaving_one_program_records_what_the_page_showed(client, deals):
     assert selectors.sendable(PHONE, deals.short_code, deals).reason == Status.OPTED_OUT
     assert selectors.sendable(PHONE, news.short_code, news).sendable is True
     event = SubscriptionEvent.objects.get(source=Source.WEB)
-    assert (event.keyword, event.new_status, event.consent_text, event.ip_address,
-            event.user_agent) == (deals, Status.OPTED_OUT, wording, "203.0.113.7",
-                                  "Mozilla/5.0 (test)")
+    assert (
+        event.keyword,
+        event.new_status,
+        event.consent_text,
+        event.ip_address,
+        event.user_agent,
+    ) == (deals, Status.OPTED_OUT, wording, "203.0.113.7", "Mozilla/5.0 (test)")
 
 
 def test_stopping_a_code_from_the_page(client, deals):
     _signed_in(client)
-    response = client.post("/preferences/stop/", {"short_code": deals.short_code_id},
-                           follow=True)
+    response = client.post("/preferences/stop/", {"short_code": deals.short_code_id}, follow=True)
     assert "will send no more texts from" in response.content.decode()
     assert ShortCodeStop.objects.get(cleared_at__isnull=True).source == Source.WEB
     assert selectors.sendable(PHONE, deals.short_code).reason == "stopped"
@@ -196,11 +210,13 @@ def test_stopping_a_code_from_the_page(client, deals):
 
 
 def test_joining_a_double_opt_in_program_shows_waiting_for_the_reply(client, deals):
-    vip = KeywordFactory(short_code=deals.short_code, word="VIP", title="VIP club",
-                         double_opt_in=True)
+    vip = KeywordFactory(
+        short_code=deals.short_code, word="VIP", title="VIP club", double_opt_in=True
+    )
     _signed_in(client)
-    page = client.post("/preferences/programs/", {"keyword": vip.pk, "join": "1"},
-                       follow=True).content.decode()
+    page = client.post(
+        "/preferences/programs/", {"keyword": vip.pk, "join": "1"}, follow=True
+    ).content.decode()
     assert "Reply Y to confirm VIP club: we are waiting for your reply." in page
     assert "Waiting for your reply" in page
     assert Subscription.objects.get(keyword=vip).status == Status.PENDING
@@ -219,13 +235,16 @@ def test_programs_and_codes_of_others_are_404(client, deals):
     elsewhere = KeywordFactory()
     _signed_in(client)
     for keyword in (private, elsewhere):
-        assert client.post("/preferences/programs/",
-                           {"keyword": keyword.pk, "join": "1"}).status_code == 404
+        assert (
+            client.post("/preferences/programs/", {"keyword": keyword.pk, "join": "1"}).status_code
+            == 404
+        )
     for missing in (10**9, 10**30):  # the second is beyond any database integer
         assert client.post("/preferences/programs/", {"keyword": missing}).status_code == 404
         assert client.post("/preferences/stop/", {"short_code": missing}).status_code == 404
-    assert client.post("/preferences/stop/",
-                       {"short_code": ShortCodeFactory().pk}).status_code == 404
+    assert (
+        client.post("/preferences/stop/", {"short_code": ShortCodeFactory().pk}).status_code == 404
+    )
     assert not SubscriptionEvent.objects.filter(source=Source.WEB).exists()
 
 
@@ -250,8 +269,7 @@ def test_posts_without_a_csrf_token_are_rejected(deals):
     client = Client(enforce_csrf_checks=True, **BROWSER)
     _signed_in(client)
     assert client.post("/preferences/programs/", {"keyword": deals.pk}).status_code == 403
-    assert client.post("/preferences/stop/",
-                       {"short_code": deals.short_code_id}).status_code == 403
+    assert client.post("/preferences/stop/", {"short_code": deals.short_code_id}).status_code == 403
     assert client.post("/preferences/", {"phone": PHONE}).status_code == 403
     assert Subscription.objects.get(keyword=deals).status == Status.OPTED_IN
     assert not SubscriptionEvent.objects.filter(source=Source.WEB).exists()
@@ -264,8 +282,11 @@ def test_a_signed_link_signs_in_and_an_expired_one_does_not(client, deals):
     with mock.patch("django.core.signing.time.time", return_value=week_ago):
         old = links.preferences_link_path(PHONE)
     fresh = Client()
-    for path in (old, "/preferences/link/garbage/", links.preferences_link_path(PHONE)[:-3]
-                 + "xx/"):
+    for path in (
+        old,
+        "/preferences/link/garbage/",
+        links.preferences_link_path(PHONE)[:-3] + "xx/",
+    ):
         response = fresh.get(path)
         assert response.status_code == 400
         assert "This link does not work" in response.content.decode()
@@ -293,7 +314,8 @@ def test_spanish_is_chosen_from_the_browser_and_can_be_switched(deals):
     assert "Sus mensajes de texto" in page and "Detener todos los mensajes de 2" in page
     client.post("/preferences/programs/", {"keyword": deals.pk})
     assert SubscriptionEvent.objects.get(source=Source.WEB).consent_text.startswith(
-        "Dejar de recibir mensajes sobre Weekly deals")
+        "Dejar de recibir mensajes sobre Weekly deals"
+    )
 
     client.post("/i18n/setlang/", {"language": "en", "next": "/preferences/"})
     assert "Your text messages" in client.get("/preferences/").content.decode()
@@ -340,8 +362,9 @@ def test_the_page_costs_the_same_queries_whatever_the_number_of_programs(client,
 
 def test_preferences_link_command_prints_a_working_link(client, deals):
     out = StringIO()
-    call_command("preferences_link", "(555) 555-0101", "--base-url", "https://prefs.example/",
-                 stdout=out)
+    call_command(
+        "preferences_link", "(555) 555-0101", "--base-url", "https://prefs.example/", stdout=out
+    )
     url = out.getvalue().strip()
     assert url.startswith("https://prefs.example/preferences/link/")
     response = client.get(url.removeprefix("https://prefs.example"))
@@ -362,13 +385,15 @@ def _address_recorded(client, deals, **headers):
 
 
 def test_without_proxies_a_forwarded_header_is_ignored(client, deals):
-    assert _address_recorded(client, deals, HTTP_X_FORWARDED_FOR="198.51.100.66") == (
-        "203.0.113.7")
+    assert _address_recorded(client, deals, HTTP_X_FORWARDED_FOR="198.51.100.66") == ("203.0.113.7")
     limit, _window = preferences.ADDRESS_LIMIT
     spoofer = Client(REMOTE_ADDR="203.0.113.60")
-    statuses = [spoofer.post("/preferences/", {"phone": f"+1555555{i:04d}"},
-                             HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code
-                for i in range(limit + 1)]
+    statuses = [
+        spoofer.post(
+            "/preferences/", {"phone": f"+1555555{i:04d}"}, HTTP_X_FORWARDED_FOR=f"198.51.100.{i}"
+        ).status_code
+        for i in range(limit + 1)
+    ]
     assert statuses[-1] == 429  # a made-up header does not escape the address limit
 
 

@@ -18,25 +18,38 @@ pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 OPT_OUTS = {"opt_out", "stop_all", "import_out", "postback_out"}
-KINDS = ["mo_in", "web_in", "api_in", "import_in", "postback_in", "restart", "confirm",
-         *sorted(OPT_OUTS)]
+KINDS = [
+    "mo_in",
+    "web_in",
+    "api_in",
+    "import_in",
+    "postback_in",
+    "restart",
+    "confirm",
+    *sorted(OPT_OUTS),
+]
 phones = (f"+1555777{n:04d}" for n in itertools.count())
 
 events = st.lists(
     st.tuples(st.sampled_from(KINDS), st.integers(min_value=0, max_value=12)),
-    min_size=1, max_size=12)
+    min_size=1,
+    max_size=12,
+)
 
 
 def apply(kind, minute, phone, keyword):
     code = keyword.short_code
     at = T0 + timedelta(minutes=minute)
     if kind in ("import_in", "import_out"):
-        row = BatchRow(phone=phone, keyword=keyword, subscribe=kind == "import_in",
-                       occurred_at=at)
+        row = BatchRow(phone=phone, keyword=keyword, subscribe=kind == "import_in", occurred_at=at)
         return services.apply_batch([row], Context(source=Source.IMPORT))
-    source = {"mo_in": Source.MO, "web_in": Source.WEB, "api_in": Source.API,
-              "postback_in": Source.POSTBACK, "postback_out": Source.POSTBACK}.get(kind,
-                                                                                  Source.MO)
+    source = {
+        "mo_in": Source.MO,
+        "web_in": Source.WEB,
+        "api_in": Source.API,
+        "postback_in": Source.POSTBACK,
+        "postback_out": Source.POSTBACK,
+    }.get(kind, Source.MO)
     ctx = Context(source=source, occurred_at=at)
     if kind in ("mo_in", "web_in", "api_in", "postback_in"):
         return services.opt_in(phone, keyword, ctx)
@@ -49,8 +62,9 @@ def apply(kind, minute, phone, keyword):
     return services.confirm(phone, code, ctx)
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(sequence=events, double_opt_in=st.booleans())
 def test_newest_opt_out_wins_and_imports_never_re_opt_in(sequence, double_opt_in):
     keyword = KeywordFactory(short_code=ShortCodeFactory(), double_opt_in=double_opt_in)
@@ -66,6 +80,9 @@ def test_newest_opt_out_wins_and_imports_never_re_opt_in(sequence, double_opt_in
         assert sub is None or sub.status == Status.OPTED_OUT, sequence
 
     re_opt_ins = SubscriptionEvent.objects.filter(
-        contact__phone=phone, source=Source.IMPORT, outcome=Outcome.APPLIED,
-        old_status=Status.OPTED_OUT)
+        contact__phone=phone,
+        source=Source.IMPORT,
+        outcome=Outcome.APPLIED,
+        old_status=Status.OPTED_OUT,
+    )
     assert not re_opt_ins.exclude(new_status=Status.OPTED_OUT).exists(), sequence

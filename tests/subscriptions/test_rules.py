@@ -15,17 +15,21 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 # Program keyword opt-in ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("source", LIVE_SOURCES)
-@pytest.mark.parametrize(("current", "double", "expected"), [
-    (NONE, False, (Outcome.APPLIED, IN)),
-    (NONE, True, (Outcome.APPLIED, PENDING)),
-    (OUT, False, (Outcome.APPLIED, IN)),
-    (OUT, True, (Outcome.APPLIED, PENDING)),
-    (PENDING, False, (Outcome.APPLIED, IN)),
-    (PENDING, True, (Outcome.APPLIED, PENDING)),
-    (IN, False, (Outcome.NO_CHANGE, None)),
-    (IN, True, (Outcome.NO_CHANGE, None)),
-])
+@pytest.mark.parametrize(
+    ("current", "double", "expected"),
+    [
+        (NONE, False, (Outcome.APPLIED, IN)),
+        (NONE, True, (Outcome.APPLIED, PENDING)),
+        (OUT, False, (Outcome.APPLIED, IN)),
+        (OUT, True, (Outcome.APPLIED, PENDING)),
+        (PENDING, False, (Outcome.APPLIED, IN)),
+        (PENDING, True, (Outcome.APPLIED, PENDING)),
+        (IN, False, (Outcome.NO_CHANGE, None)),
+        (IN, True, (Outcome.NO_CHANGE, None)),
+    ],
+)
 def test_live_opt_in_follows_double_opt_in_from_any_state(source, current, double, expected):
     decision = rules.decide_opt_in(current, source=source, double_opt_in=double)
     assert (decision.outcome, decision.new_status) == expected
@@ -36,34 +40,50 @@ def test_pending_again_restarts_the_window():
     assert decision.restarts_window
 
 
-@pytest.mark.parametrize(("current", "expected"), [
-    (NONE, (Outcome.APPLIED, IN, "")),
-    (OUT, (Outcome.REFUSED, None, rules.IMPORT_OPTED_OUT)),
-    (PENDING, (Outcome.NO_CHANGE, None, rules.IMPORT_CANNOT_CONFIRM)),
-    (IN, (Outcome.NO_CHANGE, None, rules.ALREADY_IN)),
-])
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (NONE, (Outcome.APPLIED, IN, "")),
+        (OUT, (Outcome.REFUSED, None, rules.IMPORT_OPTED_OUT)),
+        (PENDING, (Outcome.NO_CHANGE, None, rules.IMPORT_CANNOT_CONFIRM)),
+        (IN, (Outcome.NO_CHANGE, None, rules.ALREADY_IN)),
+    ],
+)
 @pytest.mark.parametrize("double", [False, True])
 def test_import_opt_in(current, expected, double):
     decision = rules.decide_opt_in(current, source=Source.IMPORT, double_opt_in=double)
     assert (decision.outcome, decision.new_status, decision.reason) == expected
 
 
-@pytest.mark.parametrize(("stop_blocks", "expected"), [
-    (False, (Outcome.APPLIED, IN)),  # seed 001: NEWKEYWORD after STOP is opted in
-    (True, (Outcome.REFUSED, None)),
-])
+@pytest.mark.parametrize(
+    ("stop_blocks", "expected"),
+    [
+        (False, (Outcome.APPLIED, IN)),  # seed 001: NEWKEYWORD after STOP is opted in
+        (True, (Outcome.REFUSED, None)),
+    ],
+)
 def test_import_to_a_new_keyword_after_stop_depends_on_the_policy(stop_blocks, expected):
-    decision = rules.decide_opt_in(NONE, source=Source.IMPORT, double_opt_in=False,
-                                   stopped=True, stop_blocks_imports=stop_blocks)
+    decision = rules.decide_opt_in(
+        NONE,
+        source=Source.IMPORT,
+        double_opt_in=False,
+        stopped=True,
+        stop_blocks_imports=stop_blocks,
+    )
     assert (decision.outcome, decision.new_status) == expected
     if stop_blocks:
         assert decision.reason == rules.IMPORT_STOPPED
 
 
-@pytest.mark.parametrize(("current", "expected"), [
-    (NONE, (Outcome.APPLIED, IN)), (OUT, (Outcome.APPLIED, IN)),
-    (PENDING, (Outcome.APPLIED, IN)), (IN, (Outcome.NO_CHANGE, None)),
-])
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (NONE, (Outcome.APPLIED, IN)),
+        (OUT, (Outcome.APPLIED, IN)),
+        (PENDING, (Outcome.APPLIED, IN)),
+        (IN, (Outcome.NO_CHANGE, None)),
+    ],
+)
 def test_postback_subscribed(current, expected):
     decision = rules.decide_opt_in(current, source=Source.POSTBACK, double_opt_in=True)
     assert (decision.outcome, decision.new_status) == expected
@@ -77,10 +97,16 @@ def test_only_a_confirmed_opt_in_clears_the_stop():
 
 # Opt-out -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("current", "expected"), [
-    (NONE, (Outcome.APPLIED, OUT)), (OUT, (Outcome.NO_CHANGE, None)),
-    (PENDING, (Outcome.APPLIED, OUT)), (IN, (Outcome.APPLIED, OUT)),
-])
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (NONE, (Outcome.APPLIED, OUT)),
+        (OUT, (Outcome.NO_CHANGE, None)),
+        (PENDING, (Outcome.APPLIED, OUT)),
+        (IN, (Outcome.APPLIED, OUT)),
+    ],
+)
 def test_opt_out_is_never_refused(current, expected):
     decision = rules.decide_opt_out(current)
     assert (decision.outcome, decision.new_status) == expected
@@ -89,13 +115,19 @@ def test_opt_out_is_never_refused(current, expected):
 
 # Ordering ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("current", STATES)
 def test_an_event_older_than_the_last_applied_one_is_stale(current):
     older, newer = T0, T0 + timedelta(seconds=1)
     for decision in (
         rules.decide_opt_out(current, occurred_at=older, last_occurred_at=newer),
-        rules.decide_opt_in(current, source=Source.POSTBACK, double_opt_in=False,
-                            occurred_at=older, last_occurred_at=newer),
+        rules.decide_opt_in(
+            current,
+            source=Source.POSTBACK,
+            double_opt_in=False,
+            occurred_at=older,
+            last_occurred_at=newer,
+        ),
     ):
         assert (decision.outcome, decision.new_status) == (Outcome.STALE, None)
 
@@ -107,16 +139,21 @@ def test_an_event_at_the_same_instant_is_not_stale():
 
 # Confirmation window ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("hours_later", "expected"), [
-    (0, (Outcome.APPLIED, IN)),
-    (23.9, (Outcome.APPLIED, IN)),
-    (24, (Outcome.APPLIED, IN)),
-    (24.01, (Outcome.REFUSED, None)),
-    (240, (Outcome.REFUSED, None)),
-])
+
+@pytest.mark.parametrize(
+    ("hours_later", "expected"),
+    [
+        (0, (Outcome.APPLIED, IN)),
+        (23.9, (Outcome.APPLIED, IN)),
+        (24, (Outcome.APPLIED, IN)),
+        (24.01, (Outcome.REFUSED, None)),
+        (240, (Outcome.REFUSED, None)),
+    ],
+)
 def test_confirm_only_inside_the_window(hours_later, expected):
-    decision = rules.decide_confirm(PENDING, pending_since=T0, window_hours=24,
-                                    now=T0 + timedelta(hours=hours_later))
+    decision = rules.decide_confirm(
+        PENDING, pending_since=T0, window_hours=24, now=T0 + timedelta(hours=hours_later)
+    )
     assert (decision.outcome, decision.new_status) == expected
     if decision.outcome == Outcome.REFUSED:
         assert decision.reason == rules.WINDOW_CLOSED
@@ -128,10 +165,14 @@ def test_confirm_changes_nothing_that_is_not_pending(current):
     assert decision.outcome == Outcome.NO_CHANGE
 
 
-@pytest.mark.parametrize(("current", "expected"), [
-    (OUT, (Outcome.APPLIED, IN)), (IN, (Outcome.NO_CHANGE, None)),
-    (PENDING, (Outcome.NO_CHANGE, None)),
-])
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (OUT, (Outcome.APPLIED, IN)),
+        (IN, (Outcome.NO_CHANGE, None)),
+        (PENDING, (Outcome.NO_CHANGE, None)),
+    ],
+)
 def test_restore_after_stop(current, expected):
     decision = rules.decide_restore(current)
     assert (decision.outcome, decision.new_status) == expected
@@ -139,27 +180,31 @@ def test_restore_after_stop(current, expected):
 
 # Inbound words ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "word", "kind"), [
-    ("STOP", "STOP", rules.Word.STOP),
-    ("stop please", "STOP", rules.Word.STOP),
-    ("  Quit.", "QUIT", rules.Word.STOP),
-    ("opt out", "OPTOUT", rules.Word.STOP),
-    ("OPT OUT now", "OPTOUT", rules.Word.STOP),
-    ("StopAll", "STOPALL", rules.Word.STOP),
-    ("unsubscribe", "UNSUBSCRIBE", rules.Word.STOP),
-    ("cancel", "CANCEL", rules.Word.STOP),
-    ("end", "END", rules.Word.STOP),
-    ("revoke", "REVOKE", rules.Word.STOP),
-    ("start", "START", rules.Word.START),
-    ("Unstop", "UNSTOP", rules.Word.START),
-    ("yes", "YES", rules.Word.START),
-    ("help", "HELP", rules.Word.HELP),
-    ("Info?", "INFO", rules.Word.HELP),
-    ("deals", "DEALS", rules.Word.OTHER),
-    ("opt", "OPT", rules.Word.OTHER),
-    ("", "", rules.Word.OTHER),
-    ("   ", "", rules.Word.OTHER),
-])
+
+@pytest.mark.parametrize(
+    ("text", "word", "kind"),
+    [
+        ("STOP", "STOP", rules.Word.STOP),
+        ("stop please", "STOP", rules.Word.STOP),
+        ("  Quit.", "QUIT", rules.Word.STOP),
+        ("opt out", "OPTOUT", rules.Word.STOP),
+        ("OPT OUT now", "OPTOUT", rules.Word.STOP),
+        ("StopAll", "STOPALL", rules.Word.STOP),
+        ("unsubscribe", "UNSUBSCRIBE", rules.Word.STOP),
+        ("cancel", "CANCEL", rules.Word.STOP),
+        ("end", "END", rules.Word.STOP),
+        ("revoke", "REVOKE", rules.Word.STOP),
+        ("start", "START", rules.Word.START),
+        ("Unstop", "UNSTOP", rules.Word.START),
+        ("yes", "YES", rules.Word.START),
+        ("help", "HELP", rules.Word.HELP),
+        ("Info?", "INFO", rules.Word.HELP),
+        ("deals", "DEALS", rules.Word.OTHER),
+        ("opt", "OPT", rules.Word.OTHER),
+        ("", "", rules.Word.OTHER),
+        ("   ", "", rules.Word.OTHER),
+    ],
+)
 def test_first_word_classification(text, word, kind):
     assert rules.first_word(text) == word
     assert rules.classify_word(rules.first_word(text)) == kind
@@ -167,15 +212,19 @@ def test_first_word_classification(text, word, kind):
 
 # Sendable ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("statuses", "stopped", "reason"), [
-    (set(), False, "no_subscription"),
-    ({IN}, False, "opted_in"),
-    ({OUT, IN}, False, "opted_in"),
-    ({OUT, PENDING}, False, "pending"),
-    ({OUT}, False, "opted_out"),
-    ({IN}, True, "stopped"),
-    ({OUT}, True, "stopped"),
-    (set(), True, "stopped"),
-])
+
+@pytest.mark.parametrize(
+    ("statuses", "stopped", "reason"),
+    [
+        (set(), False, "no_subscription"),
+        ({IN}, False, "opted_in"),
+        ({OUT, IN}, False, "opted_in"),
+        ({OUT, PENDING}, False, "pending"),
+        ({OUT}, False, "opted_out"),
+        ({IN}, True, "stopped"),
+        ({OUT}, True, "stopped"),
+        (set(), True, "stopped"),
+    ],
+)
 def test_best_reason(statuses, stopped, reason):
     assert rules.best_reason(statuses, stopped) == reason

@@ -52,34 +52,60 @@ def run_consent_traffic(api, committed, worlds):
     for code, keywords in worlds:
         for keyword in keywords:
             with committed():
-                api.post("/api/v1/opt-ins/", {"phone": PHONE, "short_code": code.code,
-                                              "keyword": keyword.word}, format="json")
+                api.post(
+                    "/api/v1/opt-ins/",
+                    {"phone": PHONE, "short_code": code.code, "keyword": keyword.word},
+                    format="json",
+                )
         with committed():
-            api.post("/api/v1/opt-outs/", {"phone": PHONE, "short_code": code.code,
-                                           "keyword": keywords[0].word}, format="json")
+            api.post(
+                "/api/v1/opt-outs/",
+                {"phone": PHONE, "short_code": code.code, "keyword": keywords[0].word},
+                format="json",
+            )
         with committed():
-            api.post("/api/v1/inbound/", {"from": PHONE, "to": code.code, "text": "STOP",
-                                          "message_id": f"mo-{code.code}"}, format="json")
+            api.post(
+                "/api/v1/inbound/",
+                {"from": PHONE, "to": code.code, "text": "STOP", "message_id": f"mo-{code.code}"},
+                format="json",
+            )
 
 
 def pages_and_answers(client, api, superuser):
     """Everything a person or an integration can read back."""
     client.force_login(superuser)
-    urls = ["/admin/subscriptions/provideraccount/", "/admin/subscriptions/providersync/",
-            "/admin/subscriptions/providercall/", "/admin/subscriptions/outboundmessage/",
-            "/admin/subscriptions/subscriptionevent/"]
-    urls += [f"/admin/subscriptions/provideraccount/{pk}/change/"
-             for pk in ProviderAccount.objects.values_list("pk", flat=True)]
-    urls += [f"/admin/subscriptions/providersync/{pk}/change/"
-             for pk in ProviderSync.objects.values_list("pk", flat=True)]
-    urls += [f"/admin/subscriptions/providercall/{pk}/change/"
-             for pk in ProviderCall.objects.values_list("pk", flat=True)]
+    urls = [
+        "/admin/subscriptions/provideraccount/",
+        "/admin/subscriptions/providersync/",
+        "/admin/subscriptions/providercall/",
+        "/admin/subscriptions/outboundmessage/",
+        "/admin/subscriptions/subscriptionevent/",
+    ]
+    urls += [
+        f"/admin/subscriptions/provideraccount/{pk}/change/"
+        for pk in ProviderAccount.objects.values_list("pk", flat=True)
+    ]
+    urls += [
+        f"/admin/subscriptions/providersync/{pk}/change/"
+        for pk in ProviderSync.objects.values_list("pk", flat=True)
+    ]
+    urls += [
+        f"/admin/subscriptions/providercall/{pk}/change/"
+        for pk in ProviderCall.objects.values_list("pk", flat=True)
+    ]
     texts = [client.get(url).content.decode() for url in urls]
-    for url in ["/api/v1/providers/", "/api/v1/syncs/", "/api/v1/events/",
-                f"/api/v1/contacts/{PHONE}/", "/api/v1/outbox/"]:
+    for url in [
+        "/api/v1/providers/",
+        "/api/v1/syncs/",
+        "/api/v1/events/",
+        f"/api/v1/contacts/{PHONE}/",
+        "/api/v1/outbox/",
+    ]:
         texts.append(api.get(url).content.decode())
-    texts += [api.get(f"/api/v1/providers/{pk}/").content.decode()
-              for pk in ProviderAccount.objects.values_list("pk", flat=True)]
+    texts += [
+        api.get(f"/api/v1/providers/{pk}/").content.decode()
+        for pk in ProviderAccount.objects.values_list("pk", flat=True)
+    ]
     return texts
 
 
@@ -97,18 +123,33 @@ def stored_rows():
 
 
 def test_no_secret_leaks_anywhere_after_a_full_run(
-        client, api, superuser, committed, everything_captured, sfmc, sfmc_account,
-        whatcounts, whatcounts_account, skycore, skycore_account):
-    worlds = [programs(sfmc_account, "DEALS", "NEWS"), programs(whatcounts_account, "ALERTS"),
-              programs(skycore_account, "CLUB")]
+    client,
+    api,
+    superuser,
+    committed,
+    everything_captured,
+    sfmc,
+    sfmc_account,
+    whatcounts,
+    whatcounts_account,
+    skycore,
+    skycore_account,
+):
+    worlds = [
+        programs(sfmc_account, "DEALS", "NEWS"),
+        programs(whatcounts_account, "ALERTS"),
+        programs(skycore_account, "CLUB"),
+    ]
     sfmc.fail(times=1, status=401, body='{"errors":["bad client_secret csecret-789"]}')
     whatcounts.fail(times=2, status=500, body="FAILURE: realm acme password wc-pass-456")
     run_consent_traffic(api, committed, worlds)
     skycore_code, (club,) = worlds[2]
     with committed():
-        client.post(f"/webhooks/skycore/{skycore_account.postback_token}/",
-                    POSTBACK.format(phone=PHONE, ref=club.provider_ref, code=skycore_code.code),
-                    content_type="text/xml")
+        client.post(
+            f"/webhooks/skycore/{skycore_account.postback_token}/",
+            POSTBACK.format(phone=PHONE, ref=club.provider_ref, code=skycore_code.code),
+            content_type="text/xml",
+        )
 
     # The run really used the secrets (otherwise finding none would prove nothing).
     assert any(r.json and r.json.get("client_secret") == SECRETS[0] for r in sfmc.requests)
@@ -117,8 +158,9 @@ def test_no_secret_leaks_anywhere_after_a_full_run(
     tokens = set(sfmc.tokens)
     assert tokens and ProviderCall.objects.count() >= 8
 
-    haystack = "\n".join([everything_captured.text, *stored_rows(),
-                          *pages_and_answers(client, api, superuser)])
+    haystack = "\n".join(
+        [everything_captured.text, *stored_rows(), *pages_and_answers(client, api, superuser)]
+    )
     for secret in [*SECRETS, *tokens]:
         assert secret not in haystack, f"{secret!r} leaked"
     assert "[redacted]" in haystack  # the failing bodies that echoed secrets were redacted

@@ -13,12 +13,21 @@ def test_seed_demo_builds_varied_states_and_is_repeatable():
     acme = ShortCode.objects.get(code="12345")
     assert acme.provider.kind == "console"
     assert set(Keyword.objects.filter(short_code=acme).values_list("kind", flat=True)) == {
-        "program", "stop", "help", "confirm"}
+        "program",
+        "stop",
+        "help",
+        "confirm",
+    }
     assert Keyword.objects.get(short_code=acme, word="VIP").double_opt_in
-    reasons = {a.phone: a.reason for a in selectors.sendable_many(
-        ["+15555550101", "+15555550103", "+15555550104"], acme)}
-    assert reasons == {"+15555550101": "opted_in", "+15555550103": "stopped",
-                       "+15555550104": "pending"}
+    reasons = {
+        a.phone: a.reason
+        for a in selectors.sendable_many(["+15555550101", "+15555550103", "+15555550104"], acme)
+    }
+    assert reasons == {
+        "+15555550101": "opted_in",
+        "+15555550103": "stopped",
+        "+15555550104": "pending",
+    }
     assert SubscriptionEvent.objects.count() == 12
 
 

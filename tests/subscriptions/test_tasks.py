@@ -18,16 +18,22 @@ def test_enqueue_each_writes_the_rows_enqueue_writes_one_at_a_time():
     traced_enqueue_each(deliver_sync, [8, 9])
     many = sorted(DBTaskResult.objects.exclude(pk=single.pk), key=lambda r: r.args_kwargs["args"])
     assert [row.args_kwargs for row in many] == [
-        {"args": [8], "kwargs": {"request_id": ""}}, {"args": [9], "kwargs": {"request_id": ""}}]
+        {"args": [8], "kwargs": {"request_id": ""}},
+        {"args": [9], "kwargs": {"request_id": ""}},
+    ]
     assert single.args_kwargs == {"args": [7], "kwargs": {"request_id": ""}}
     expected = {field: getattr(single, field) for field in QUEUE_FIELDS}
     assert [{field: getattr(row, field) for field in QUEUE_FIELDS} for row in many] == [
-        expected, expected]
+        expected,
+        expected,
+    ]
     assert len({single.pk, *(row.pk for row in many)}) == 3
     # What the worker picks up and runs: due now, deliver_sync(pk, request_id=...).
     assert DBTaskResult.objects.ready().count() == 3
     assert [(r.task_result.task, r.task_result.args) for r in many] == [
-        (deliver_sync, [8]), (deliver_sync, [9])]
+        (deliver_sync, [8]),
+        (deliver_sync, [9]),
+    ]
 
 
 @override_settings(TASKS=DATABASE_QUEUE)

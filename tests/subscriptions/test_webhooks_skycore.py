@@ -33,14 +33,23 @@ SEED_N302 = (DATA / "seed003_n302.xml").read_bytes()
 SEED_TIME = datetime(2014, 7, 2, 18, 32, 23, tzinfo=UTC)  # 14:32:23-04
 
 
-def postback_xml(code="N301", mobile="16501112222", ref="1478",
-                 timestamp="2014-07-02T14:32:23-04", shortcode="123456",
-                 title="My Campaign Name", source="API", origin="SUB"):
-    return (f"<?xml version='1.0'?>\n<POSTBACK><ORIGIN>{origin}</ORIGIN><CODE>{code}</CODE>"
-            f"<MOBILE>{mobile}</MOBILE><CAMPAIGNREF>{ref}</CAMPAIGNREF>"
-            f"<TIMESTAMP>{timestamp}</TIMESTAMP><SHORTCODE>{shortcode}</SHORTCODE>"
-            f"<CAMPAIGNTITLE>{title}</CAMPAIGNTITLE><BRANDNAME>My Brand Name</BRANDNAME>"
-            f"<SOURCE>{source}</SOURCE></POSTBACK>").encode()
+def postback_xml(
+    code="N301",
+    mobile="16501112222",
+    ref="1478",
+    timestamp="2014-07-02T14:32:23-04",
+    shortcode="123456",
+    title="My Campaign Name",
+    source="API",
+    origin="SUB",
+):
+    return (
+        f"<?xml version='1.0'?>\n<POSTBACK><ORIGIN>{origin}</ORIGIN><CODE>{code}</CODE>"
+        f"<MOBILE>{mobile}</MOBILE><CAMPAIGNREF>{ref}</CAMPAIGNREF>"
+        f"<TIMESTAMP>{timestamp}</TIMESTAMP><SHORTCODE>{shortcode}</SHORTCODE>"
+        f"<CAMPAIGNTITLE>{title}</CAMPAIGNTITLE><BRANDNAME>My Brand Name</BRANDNAME>"
+        f"<SOURCE>{source}</SOURCE></POSTBACK>"
+    ).encode()
 
 
 @pytest.fixture
@@ -75,6 +84,7 @@ def sub(phone):
 
 # The seed samples ---------------------------------------------------------------------------
 
+
 def test_seed_n301_sample_byte_for_byte_opts_the_number_in(post, campaign, account):
     response = post(SEED_N301)
 
@@ -85,7 +95,10 @@ def test_seed_n301_sample_byte_for_byte_opts_the_number_in(post, campaign, accou
     assert subscription.last_occurred_at == SEED_TIME
     event = SubscriptionEvent.objects.get()
     assert (event.source, event.outcome, event.new_status) == (
-        Source.POSTBACK, Outcome.APPLIED, Status.OPTED_IN)
+        Source.POSTBACK,
+        Outcome.APPLIED,
+        Status.OPTED_IN,
+    )
     assert event.occurred_at == SEED_TIME
     assert event.raw_payload == SEED_N301.decode()
     assert event.detail["provider_account_id"] == account.pk
@@ -112,8 +125,9 @@ def test_the_xml_may_come_as_the_form_field_xml(post, campaign):
 def test_the_xml_may_come_urlencoded(post, campaign):
     from urllib.parse import urlencode
 
-    response = post(urlencode({"xml": SEED_N302.decode()}),
-                    content_type="application/x-www-form-urlencoded")
+    response = post(
+        urlencode({"xml": SEED_N302.decode()}), content_type="application/x-www-form-urlencoded"
+    )
 
     assert response.status_code == 200
     assert sub("+16502424956").status == Status.OPTED_OUT
@@ -160,8 +174,15 @@ def test_a_newer_n301_after_n302_opts_back_in(post, campaign):
     assert sub("+16501112222").status == Status.OPTED_IN
 
 
-@pytest.mark.parametrize("timestamp", ["2014-07-02T14:32:23-04", "2014-07-02T14:32:23-04:00",
-                                       "2014-07-02T18:32:23Z", "2014-07-02T18:32:23+00:00"])
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2014-07-02T14:32:23-04",
+        "2014-07-02T14:32:23-04:00",
+        "2014-07-02T18:32:23Z",
+        "2014-07-02T18:32:23+00:00",
+    ],
+)
 def test_timestamp_offsets_are_parsed_leniently(post, campaign, timestamp):
     assert post(postback_xml(timestamp=timestamp)).status_code == 200
 
@@ -183,20 +204,26 @@ def test_imported_as_unsubscribed_source_is_an_opt_out_with_its_label(post, camp
 
     event = SubscriptionEvent.objects.get()
     assert (event.new_status, event.detail["provider_source"]) == (
-        Status.OPTED_OUT, "IMPORTED AS UNSUBSCRIBED")
+        Status.OPTED_OUT,
+        "IMPORTED AS UNSUBSCRIBED",
+    )
     assert "import" in event.detail["provider_source_label"]
 
 
 # Unknown campaign, unknown code, wrong token ------------------------------------------------
 
+
 def test_unknown_campaignref_on_a_known_code_creates_a_discovered_program(post, code, account):
     response = post(SEED_N301)
 
-    assert response.json() == {"status": "applied", "keyword": "MYCAMPAIGNNAME",
-                               "discovered": True}
+    assert response.json() == {"status": "applied", "keyword": "MYCAMPAIGNNAME", "discovered": True}
     keyword = Keyword.objects.get(short_code=code)
     assert (keyword.word, keyword.title, keyword.provider_ref, keyword.discovered) == (
-        "MYCAMPAIGNNAME", "My Campaign Name", "1478", True)
+        "MYCAMPAIGNNAME",
+        "My Campaign Name",
+        "1478",
+        True,
+    )
     assert (keyword.kind, keyword.provider, keyword.is_public) == ("program", account, False)
     assert sub("+16501112222").keyword == keyword
 
@@ -209,14 +236,17 @@ def test_the_next_postback_for_a_discovered_program_reuses_it(post, code):
     assert sub("+16502424956").keyword.word == "MYCAMPAIGNNAME"
 
 
-@pytest.mark.parametrize(("title", "word"), [
-    ("My Campaign Name", "MYCAMPAIGNNAME2"),  # the first one is taken by another campaign
-    ("Stop", "STOP2"),  # never a CTIA word
-    ("Été 2024 — VIP!", "ETE2024VIP"),
-    ("", "CAMPAIGN1478"),
-    ("<>&;", "CAMPAIGN1478"),
-    ("x" * 200, "X" * 30),
-])
+@pytest.mark.parametrize(
+    ("title", "word"),
+    [
+        ("My Campaign Name", "MYCAMPAIGNNAME2"),  # the first one is taken by another campaign
+        ("Stop", "STOP2"),  # never a CTIA word
+        ("Été 2024 — VIP!", "ETE2024VIP"),
+        ("", "CAMPAIGN1478"),
+        ("<>&;", "CAMPAIGN1478"),
+        ("x" * 200, "X" * 30),
+    ],
+)
 def test_discovered_words_are_safe_and_unique(post, code, title, word):
     KeywordFactory(short_code=code, word="MYCAMPAIGNNAME", provider_ref="999")
 
@@ -233,7 +263,11 @@ def test_unknown_short_code_is_202_with_a_visible_unmatched_record(post, account
     assert response.json()["status"] == "unmatched"
     record = UnmatchedPostback.objects.get()
     assert (record.provider, record.problem, record.short_code, record.remote_addr) == (
-        account, PostbackProblem.UNKNOWN_SHORT_CODE, "123456", "10.1.2.3")
+        account,
+        PostbackProblem.UNKNOWN_SHORT_CODE,
+        "123456",
+        "10.1.2.3",
+    )
     assert record.raw_payload == SEED_N301.decode()
     assert not Contact.objects.exists() and not SubscriptionEvent.objects.exists()
 
@@ -289,24 +323,29 @@ def test_get_is_not_allowed(client, account):
 
 # Bad input: 400, nothing changed, the attempt logged -----------------------------------------
 
-@pytest.mark.parametrize(("body", "error_code", "words"), [
-    (b"<POSTBACK><CODE>N301", "malformed_xml", "Malformed XML"),
-    (b"not xml at all", "malformed_xml", "Malformed XML"),
-    (b"", "missing_xml", "empty"),
-    (b"<OTHER/>", "invalid_postback", "<POSTBACK>"),
-    (postback_xml(origin="MT"), "invalid_postback", "ORIGIN"),
-    (postback_xml(code="N999"), "invalid_postback", "CODE"),
-    (postback_xml(mobile="12"), "invalid_phone", "MOBILE"),
-    (postback_xml(mobile=""), "invalid_postback", "MOBILE is missing"),
-    (postback_xml(ref=""), "invalid_postback", "CAMPAIGNREF is missing"),
-    (postback_xml(ref="9" * 101), "invalid_postback", "CAMPAIGNREF is longer"),
-    (postback_xml(shortcode=""), "invalid_postback", "SHORTCODE is missing"),
-    (postback_xml(timestamp="yesterday"), "invalid_postback", "TIMESTAMP"),
-    (postback_xml(timestamp="2014-07-02T14:32:23"), "invalid_postback", "no UTC offset"),
-    (postback_xml(timestamp="2999-01-01T00:00:00-04"), "invalid_postback", "future"),
-])
-def test_bad_postbacks_are_400_with_a_clear_message_and_logged(post, campaign, account, body,
-                                                               error_code, words):
+
+@pytest.mark.parametrize(
+    ("body", "error_code", "words"),
+    [
+        (b"<POSTBACK><CODE>N301", "malformed_xml", "Malformed XML"),
+        (b"not xml at all", "malformed_xml", "Malformed XML"),
+        (b"", "missing_xml", "empty"),
+        (b"<OTHER/>", "invalid_postback", "<POSTBACK>"),
+        (postback_xml(origin="MT"), "invalid_postback", "ORIGIN"),
+        (postback_xml(code="N999"), "invalid_postback", "CODE"),
+        (postback_xml(mobile="12"), "invalid_phone", "MOBILE"),
+        (postback_xml(mobile=""), "invalid_postback", "MOBILE is missing"),
+        (postback_xml(ref=""), "invalid_postback", "CAMPAIGNREF is missing"),
+        (postback_xml(ref="9" * 101), "invalid_postback", "CAMPAIGNREF is longer"),
+        (postback_xml(shortcode=""), "invalid_postback", "SHORTCODE is missing"),
+        (postback_xml(timestamp="yesterday"), "invalid_postback", "TIMESTAMP"),
+        (postback_xml(timestamp="2014-07-02T14:32:23"), "invalid_postback", "no UTC offset"),
+        (postback_xml(timestamp="2999-01-01T00:00:00-04"), "invalid_postback", "future"),
+    ],
+)
+def test_bad_postbacks_are_400_with_a_clear_message_and_logged(
+    post, campaign, account, body, error_code, words
+):
     response = post(body)
 
     assert response.status_code == 400
@@ -353,8 +392,11 @@ EXTERNAL_DTD = b"""<?xml version="1.0"?>
 <POSTBACK><ORIGIN>SUB</ORIGIN></POSTBACK>"""
 
 
-@pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY, EXTERNAL_DTD],
-                         ids=["billion-laughs", "external-entity", "external-dtd"])
+@pytest.mark.parametrize(
+    "body",
+    [BILLION_LAUGHS, EXTERNAL_ENTITY, EXTERNAL_DTD],
+    ids=["billion-laughs", "external-entity", "external-dtd"],
+)
 def test_xml_bombs_and_external_entities_are_400_without_memory_blow_up(post, code, body):
     tracemalloc.start()
     try:
@@ -371,6 +413,7 @@ def test_xml_bombs_and_external_entities_are_400_without_memory_blow_up(post, co
 
 
 # Size limit ---------------------------------------------------------------------------------
+
 
 def test_a_10_mb_body_is_refused(post, campaign):
     response = post(b"<POSTBACK>" + b"x" * (10 * 1024 * 1024) + b"</POSTBACK>")
@@ -401,7 +444,8 @@ def test_a_10_mb_body_is_refused_without_reading_it(account, campaign):
     size = 10 * 1024 * 1024
     stream = CountingStream(size)
     request = RequestFactory().generic(
-        "POST", f"/webhooks/skycore/{account.postback_token}/", content_type="text/xml")
+        "POST", f"/webhooks/skycore/{account.postback_token}/", content_type="text/xml"
+    )
     request.META.update({"CONTENT_LENGTH": str(size), "wsgi.input": stream})
     request._stream = stream
 
@@ -418,8 +462,9 @@ def test_a_body_just_under_the_limit_is_read_and_parsed(post, campaign):
 
 
 def test_an_unreadable_content_length_is_400(account, campaign):
-    request = RequestFactory().post(f"/webhooks/skycore/{account.postback_token}/",
-                                    data=SEED_N301, content_type="text/xml")
+    request = RequestFactory().post(
+        f"/webhooks/skycore/{account.postback_token}/", data=SEED_N301, content_type="text/xml"
+    )
     request.META["CONTENT_LENGTH"] = "lots"
 
     response = webhooks.skycore_postback(request, token=account.postback_token)

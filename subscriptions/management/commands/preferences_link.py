@@ -8,13 +8,18 @@ from subscriptions.phones import InvalidPhone, normalize
 
 
 class Command(BaseCommand):
-    help = (f"Print a signed link that opens the preferences page for PHONE without a code; "
-            f"it works for {DEFAULT_MAX_AGE // 86400} days.")
+    help = (
+        f"Print a signed link that opens the preferences page for PHONE without a code; "
+        f"it works for {DEFAULT_MAX_AGE // 86400} days."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("phone")
-        parser.add_argument("--base-url", default=settings.PORTAL_BASE_URL,
-                            help="Where the portal is reached (default: PORTAL_BASE_URL).")
+        parser.add_argument(
+            "--base-url",
+            default=settings.PORTAL_BASE_URL,
+            help="Where the portal is reached (default: PORTAL_BASE_URL).",
+        )
 
     def handle(self, phone, base_url, **options):
         try:

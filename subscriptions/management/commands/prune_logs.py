@@ -23,26 +23,41 @@ BATCH = 5000
 
 
 class Command(BaseCommand):
-    help = ("Delete HTTP call logs, finished task results and rate-limit counters past their "
-            "retention period.")
+    help = (
+        "Delete HTTP call logs, finished task results and rate-limit counters past their "
+        "retention period."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--call-log-days", type=int,
-                            default=settings.PORTAL_CALL_LOG_RETENTION_DAYS)
-        parser.add_argument("--task-result-days", type=int,
-                            default=settings.PORTAL_TASK_RESULT_RETENTION_DAYS)
+        parser.add_argument(
+            "--call-log-days", type=int, default=settings.PORTAL_CALL_LOG_RETENTION_DAYS
+        )
+        parser.add_argument(
+            "--task-result-days", type=int, default=settings.PORTAL_TASK_RESULT_RETENTION_DAYS
+        )
         parser.add_argument("--dry-run", action="store_true")
 
     def handle(self, *args, call_log_days, task_result_days, dry_run, **options):
         now = timezone.now()
-        self._prune("provider calls", ProviderCall.objects.filter(
-            created_at__lt=now - timedelta(days=call_log_days)), dry_run)
-        self._prune("idempotency keys", IdempotencyKey.objects.filter(
-            created_at__lt=now - LIFETIME), dry_run)
+        self._prune(
+            "provider calls",
+            ProviderCall.objects.filter(created_at__lt=now - timedelta(days=call_log_days)),
+            dry_run,
+        )
+        self._prune(
+            "idempotency keys",
+            IdempotencyKey.objects.filter(created_at__lt=now - LIFETIME),
+            dry_run,
+        )
         self._prune("expired rate-limit counters", limits.expired(now), dry_run)
         if default_task_backend.__class__.__name__ == "DatabaseBackend":
-            call_command("prune_db_task_results", queue_name="*", min_age_days=task_result_days,
-                         dry_run=dry_run, stdout=self.stdout)
+            call_command(
+                "prune_db_task_results",
+                queue_name="*",
+                min_age_days=task_result_days,
+                dry_run=dry_run,
+                stdout=self.stdout,
+            )
 
     def _prune(self, what, queryset, dry_run):
         count = queryset.count() if dry_run else self._delete_in_batches(queryset)

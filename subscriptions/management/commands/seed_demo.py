@@ -37,28 +37,39 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         account, _ = ProviderAccount.objects.get_or_create(
-            name="Demo console", defaults={"kind": ProviderKind.CONSOLE})
+            name="Demo console", defaults={"kind": ProviderKind.CONSOLE}
+        )
         codes = {
             "12345": ShortCode.objects.get_or_create(
-                code="12345", defaults={"name": "Acme Deals", "brand": "Acme",
-                                        "provider": account})[0],
+                code="12345", defaults={"name": "Acme Deals", "brand": "Acme", "provider": account}
+            )[0],
             "67890": ShortCode.objects.get_or_create(
-                code="67890", defaults={"name": "Bistro Texts", "brand": "Bistro Verde",
-                                        "provider": account})[0],
+                code="67890",
+                defaults={"name": "Bistro Texts", "brand": "Bistro Verde", "provider": account},
+            )[0],
         }
         for code, programs in PROGRAMS.items():
             for word, title, description, double in programs:
                 Keyword.objects.get_or_create(
-                    short_code=codes[code], word=word,
-                    defaults={"kind": KeywordKind.PROGRAM, "title": title,
-                              "description": description, "double_opt_in": double})
+                    short_code=codes[code],
+                    word=word,
+                    defaults={
+                        "kind": KeywordKind.PROGRAM,
+                        "title": title,
+                        "description": description,
+                        "double_opt_in": double,
+                    },
+                )
         acme = codes["12345"]
-        Keyword.objects.get_or_create(short_code=acme, word="STOPACME",
-                                      defaults={"kind": KeywordKind.STOP})
-        Keyword.objects.get_or_create(short_code=acme, word="Y",
-                                      defaults={"kind": KeywordKind.CONFIRM})
-        Keyword.objects.get_or_create(short_code=acme, word="ACMEHELP",
-                                      defaults={"kind": KeywordKind.HELP})
+        Keyword.objects.get_or_create(
+            short_code=acme, word="STOPACME", defaults={"kind": KeywordKind.STOP}
+        )
+        Keyword.objects.get_or_create(
+            short_code=acme, word="Y", defaults={"kind": KeywordKind.CONFIRM}
+        )
+        Keyword.objects.get_or_create(
+            short_code=acme, word="ACMEHELP", defaults={"kind": KeywordKind.HELP}
+        )
         if not Subscription.objects.exists():
             self._people(codes)
         self._admin_user()
@@ -70,19 +81,25 @@ class Command(BaseCommand):
             return Keyword.objects.get(short_code=code, word=word)
 
         earlier = timezone.now() - timedelta(days=30)
-        web = Context(source="system", occurred_at=earlier, actor_label="seed_demo",
-                      consent_text="Demo data")
+        web = Context(
+            source="system", occurred_at=earlier, actor_label="seed_demo", consent_text="Demo data"
+        )
         for phone in ["+15555550101", "+15555550102", "+15555550103"]:
             services.opt_in(phone, kw(acme, "DEALS"), web)
             services.opt_in(phone, kw(acme, "ALERTS"), web)
         services.opt_in("+15555550101", kw(bistro, "NEWS"), web)
-        services.opt_in("+15555550104", kw(acme, "VIP"), Context(source="system",
-                                                                  actor_label="seed_demo"))
-        services.opt_out("+15555550102", kw(acme, "DEALS"),
-                         Context(source="system", actor_label="seed_demo"))
+        services.opt_in(
+            "+15555550104", kw(acme, "VIP"), Context(source="system", actor_label="seed_demo")
+        )
+        services.opt_out(
+            "+15555550102", kw(acme, "DEALS"), Context(source="system", actor_label="seed_demo")
+        )
         services.stop_all("+15555550103", acme, Context(source="mo", actor_label="seed_demo"))
-        self.stdout.write(self.style.SUCCESS(
-            "Demo loaded: codes 12345 (Acme) and 67890 (Bistro Verde); try +15555550101."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo loaded: codes 12345 (Acme) and 67890 (Bistro Verde); try +15555550101."
+            )
+        )
 
     def _admin_user(self):
         User = get_user_model()

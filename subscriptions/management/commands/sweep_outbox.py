@@ -16,10 +16,16 @@ class Command(BaseCommand):
     help = "Re-drive due and stuck provider syncs and queued texts."
 
     def add_arguments(self, parser):
-        parser.add_argument("--every", type=float, default=0, metavar="SECONDS",
-                            help="Keep running, sweeping every SECONDS (default: once).")
-        parser.add_argument("--limit", type=int, default=1000,
-                            help="Most rows of each kind enqueued per sweep.")
+        parser.add_argument(
+            "--every",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="Keep running, sweeping every SECONDS (default: once).",
+        )
+        parser.add_argument(
+            "--limit", type=int, default=1000, help="Most rows of each kind enqueued per sweep."
+        )
 
     def handle(self, *args, every, limit, **options):
         while True:

@@ -23,12 +23,14 @@ SUBS = "/admin/subscriptions/subscription/"
 
 
 def act(client, url, action, objects, follow=False, **extra):
-    return client.post(url, {"action": action, ACTION_CHECKBOX_NAME: [o.pk for o in objects],
-                             **extra}, follow=follow)
+    return client.post(
+        url,
+        {"action": action, ACTION_CHECKBOX_NAME: [o.pk for o in objects], **extra},
+        follow=follow,
+    )
 
 
-def test_opt_out_asks_for_a_reason_then_goes_through_the_services(client, marketing, member,
-                                                                  deals):
+def test_opt_out_asks_for_a_reason_then_goes_through_the_services(client, marketing, member, deals):
     sub = Subscription.objects.get(keyword=deals)
     page = act(client, SUBS, "opt_out", [sub])
     assert page.status_code == 200
@@ -44,12 +46,17 @@ def test_opt_out_asks_for_a_reason_then_goes_through_the_services(client, market
     assert Subscription.objects.get(pk=sub.pk).status == Status.OPTED_OUT
     event = SubscriptionEvent.objects.get(source="admin")
     assert (event.action, event.new_status, event.actor, event.detail["reason"]) == (
-        Action.OPT_OUT, Status.OPTED_OUT, marketing, "Caller asked on the phone")
+        Action.OPT_OUT,
+        Status.OPTED_OUT,
+        marketing,
+        "Caller asked on the phone",
+    )
     assert Subscription.objects.get(keyword__word="NEWS").status == Status.OPTED_IN
 
 
-def test_stop_all_opts_out_every_program_on_the_code_and_records_a_stop(client, marketing,
-                                                                        member, deals):
+def test_stop_all_opts_out_every_program_on_the_code_and_records_a_stop(
+    client, marketing, member, deals
+):
     sub = Subscription.objects.get(keyword=deals)
     act(client, SUBS, "stop_all", [sub], reason="Complaint by email")
     assert set(Subscription.objects.values_list("status", flat=True)) == {Status.OPTED_OUT}
@@ -60,14 +67,30 @@ def test_stop_all_opts_out_every_program_on_the_code_and_records_a_stop(client, 
 def test_retry_provider_sync_makes_failed_syncs_due_now(client, marketing, member, deals, code):
     contact = Contact.objects.get(phone=member)
     later = timezone.now() + timezone.timedelta(hours=5)
-    failed = ProviderSync.objects.create(contact=contact, short_code=code,
-                                         provider=code.provider, status=SyncStatus.FAILED,
-                                         attempts=8, next_attempt_at=later, last_error="HTTP 401")
-    done = ProviderSync.objects.create(contact=contact, short_code=code, provider=code.provider,
-                                       status=SyncStatus.SUCCEEDED, next_attempt_at=later)
+    failed = ProviderSync.objects.create(
+        contact=contact,
+        short_code=code,
+        provider=code.provider,
+        status=SyncStatus.FAILED,
+        attempts=8,
+        next_attempt_at=later,
+        last_error="HTTP 401",
+    )
+    done = ProviderSync.objects.create(
+        contact=contact,
+        short_code=code,
+        provider=code.provider,
+        status=SyncStatus.SUCCEEDED,
+        next_attempt_at=later,
+    )
     before = timezone.now()
-    act(client, SUBS, "retry_provider_sync", [Subscription.objects.get(keyword=deals)],
-        reason="Credentials fixed")
+    act(
+        client,
+        SUBS,
+        "retry_provider_sync",
+        [Subscription.objects.get(keyword=deals)],
+        reason="Credentials fixed",
+    )
     failed.refresh_from_db()
     done.refresh_from_db()
     assert failed.status == SyncStatus.PENDING and failed.next_attempt_at >= before
@@ -76,34 +99,49 @@ def test_retry_provider_sync_makes_failed_syncs_due_now(client, marketing, membe
 
     failed.status = SyncStatus.FAILED
     failed.save()
-    act(client, "/admin/subscriptions/providersync/", "retry_selected_syncs", [failed],
-        reason="Again")
+    act(
+        client,
+        "/admin/subscriptions/providersync/",
+        "retry_selected_syncs",
+        [failed],
+        reason="Again",
+    )
     failed.refresh_from_db()
     assert failed.status == SyncStatus.PENDING
 
 
-def test_preferences_link_action_shows_a_signed_link_and_logs_the_reason(
-        client, marketing, member):
+def test_preferences_link_action_shows_a_signed_link_and_logs_the_reason(client, marketing, member):
     contact = Contact.objects.get(phone=member)
-    response = act(client, "/admin/subscriptions/contact/", "preferences_link", [contact],
-                   reason="Caller wants to manage texts", follow=True)
+    response = act(
+        client,
+        "/admin/subscriptions/contact/",
+        "preferences_link",
+        [contact],
+        reason="Caller wants to manage texts",
+        follow=True,
+    )
     text = next(str(m) for m in response.context["messages"])
     url = text.split(": ", 2)[2]
     signed = url.rstrip("/").rsplit("/", 1)[1]
     assert url.startswith("http://testserver/preferences/link/")
     assert links.unsign_phone(signed) == member
     assert LogEntry.objects.get().change_message == (
-        "Preferences link issued: Caller wants to manage texts")
+        "Preferences link issued: Caller wants to manage texts"
+    )
     with pytest.raises(signing.BadSignature):
         links.unsign_phone(signed + "x")
 
 
-def test_actions_refuse_more_rows_than_a_staff_action_takes(client, marketing, member, deals,
-                                                            monkeypatch):
+def test_actions_refuse_more_rows_than_a_staff_action_takes(
+    client, marketing, member, deals, monkeypatch
+):
     from subscriptions.admin import actions
 
     monkeypatch.setattr(actions, "MAX_ROWS", 1)
-    response = client.post(SUBS, {"action": "opt_out", "select_across": "1",
-                                  ACTION_CHECKBOX_NAME: [0], "reason": "bulk"}, follow=True)
+    response = client.post(
+        SUBS,
+        {"action": "opt_out", "select_across": "1", ACTION_CHECKBOX_NAME: [0], "reason": "bulk"},
+        follow=True,
+    )
     assert "More than 1 rows selected" in next(str(m) for m in response.context["messages"])
     assert not SubscriptionEvent.objects.filter(source="admin").exists()

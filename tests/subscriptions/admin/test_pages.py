@@ -35,8 +35,9 @@ def rows_of(response):
     return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
-@pytest.mark.parametrize("typed", ["+15555551212", "15555551212", "(555) 555-1212",
-                                   "555.555.1212", " 5555551212 "])
+@pytest.mark.parametrize(
+    "typed", ["+15555551212", "15555551212", "(555) 555-1212", "555.555.1212", " 5555551212 "]
+)
 def test_search_finds_the_number_in_any_format(client, marketing, member, typed):
     services.opt_in("+15555550000", Subscription.objects.first().keyword, Context(source="mo"))
     page = client.get(SUBS, {"q": typed})
@@ -45,8 +46,7 @@ def test_search_finds_the_number_in_any_format(client, marketing, member, typed)
     assert [c.phone for c in contacts.context["cl"].result_list] == [member]
 
 
-def test_search_for_text_that_is_no_phone_finds_nothing_without_error(client, marketing,
-                                                                      member):
+def test_search_for_text_that_is_no_phone_finds_nothing_without_error(client, marketing, member):
     page = client.get(SUBS, {"q": "hello"})
     assert page.status_code == 200
     assert list(page.context["cl"].result_list) == []
@@ -54,9 +54,11 @@ def test_search_for_text_that_is_no_phone_finds_nothing_without_error(client, ma
 
 def test_filters_by_status_code_keyword_source_and_date(client, marketing, member, deals, news):
     services.opt_out(member, news, Context(source="web"))
+
     def phones_words(**params):
         cl = client.get(SUBS, params).context["cl"]
         return sorted(s.keyword.word for s in cl.result_list)
+
     assert phones_words(status__exact="opted_out") == ["NEWS"]
     assert phones_words(keyword__id__exact=deals.pk) == ["DEALS"]
     assert phones_words(last_source__exact="web") == ["NEWS"]
@@ -72,70 +74,117 @@ def test_csv_export_follows_the_filters_on_screen(client, compliance, member, ne
     export = client.get(f"{SUBS}export.csv", {"status__exact": "opted_out"})
     assert export["Content-Disposition"] == 'attachment; filename="subscriptions.csv"'
     rows = rows_of(export)
-    assert rows[0] == ["phone", "short_code", "keyword", "status", "changed_at", "last_source",
-                       "last_occurred_at"]
+    assert rows[0] == [
+        "phone",
+        "short_code",
+        "keyword",
+        "status",
+        "changed_at",
+        "last_source",
+        "last_occurred_at",
+    ]
     assert [[*r[:4], r[5]] for r in rows[1:]] == [[member, "12345", "NEWS", "opted_out", "web"]]
     page = client.get(SUBS, {"status__exact": "opted_out"})
     assert b"export.csv?status__exact=opted_out" in page.content
 
 
-def test_contact_page_shows_subscriptions_and_the_full_timeline(client, compliance, member,
-                                                               news):
-    services.opt_out(member, news, Context(source="web", ip_address="203.0.113.9",
-                                           user_agent="Firefox", consent_text="Leave NEWS"))
+def test_contact_page_shows_subscriptions_and_the_full_timeline(client, compliance, member, news):
+    services.opt_out(
+        member,
+        news,
+        Context(
+            source="web", ip_address="203.0.113.9", user_agent="Firefox", consent_text="Leave NEWS"
+        ),
+    )
     contact = Contact.objects.get(phone=member)
     page = client.get(f"/admin/subscriptions/contact/{contact.pk}/change/").content.decode()
     assert page.count("<tr><td>") == 3  # three history rows
-    for text in ["203.0.113.9 Firefox", "Leave NEWS", "opted_in → opted_out", "DEALS",
-                 "evidence.csv"]:
+    for text in [
+        "203.0.113.9 Firefox",
+        "Leave NEWS",
+        "opted_in → opted_out",
+        "DEALS",
+        "evidence.csv",
+    ]:
         assert text in page
 
 
-def test_evidence_export_has_the_complete_timeline_with_provider_activity(client, compliance,
-                                                                         member, code):
+def test_evidence_export_has_the_complete_timeline_with_provider_activity(
+    client, compliance, member, code
+):
     contact = Contact.objects.get(phone=member)
-    services.stop_all(member, code, Context(source="web", ip_address="198.51.100.7",
-                                            user_agent="Safari", consent_text="Stop all"))
-    sync = ProviderSync.objects.create(contact=contact, short_code=code, provider=code.provider,
-                                       status=SyncStatus.FAILED, attempts=3,
-                                       last_error="HTTP 401")
-    ProviderCall.objects.create(provider=code.provider, sync=sync, method="POST",
-                                url="https://example.invalid/sms", request_body='{"k": "***"}',
-                                status_code=401, response_body="denied")
+    services.stop_all(
+        member,
+        code,
+        Context(
+            source="web", ip_address="198.51.100.7", user_agent="Safari", consent_text="Stop all"
+        ),
+    )
+    sync = ProviderSync.objects.create(
+        contact=contact,
+        short_code=code,
+        provider=code.provider,
+        status=SyncStatus.FAILED,
+        attempts=3,
+        last_error="HTTP 401",
+    )
+    ProviderCall.objects.create(
+        provider=code.provider,
+        sync=sync,
+        method="POST",
+        url="https://example.invalid/sms",
+        request_body='{"k": "***"}',
+        status_code=401,
+        response_body="denied",
+    )
     rows = rows_of(client.get(f"/admin/subscriptions/contact/{contact.pk}/evidence.csv"))
     header, body = rows[0], rows[1:]
     kinds = [r[header.index("kind")] for r in body]
     assert kinds.count("history") == SubscriptionEvent.objects.filter(contact=contact).count() == 5
     assert "provider sync" in kinds and "provider call" in kinds
-    stop = next(r for r in body if r[header.index("action")] == "stop_all"
-                and r[header.index("keyword")] == "")
-    assert (stop[header.index("ip_address")], stop[header.index("user_agent")],
-            stop[header.index("consent_text")], stop[header.index("source")]) == (
-        "198.51.100.7", "Safari", "Stop all", "web")
+    stop = next(
+        r
+        for r in body
+        if r[header.index("action")] == "stop_all" and r[header.index("keyword")] == ""
+    )
+    assert (
+        stop[header.index("ip_address")],
+        stop[header.index("user_agent")],
+        stop[header.index("consent_text")],
+        stop[header.index("source")],
+    ) == ("198.51.100.7", "Safari", "Stop all", "web")
     call = next(r for r in body if r[header.index("kind")] == "provider call")
-    assert (call[header.index("outcome")], call[header.index("request")]) == ("401",
-                                                                             '{"k": "***"}')
+    assert (call[header.index("outcome")], call[header.index("request")]) == ("401", '{"k": "***"}')
     assert [r[0] for r in body] == sorted(r[0] for r in body)
 
 
 def test_dashboard_counts_per_day_per_code_and_program_and_sync_health(
-        client, marketing, member, code, news, django_capture_on_commit_callbacks):
+    client, marketing, member, code, news, django_capture_on_commit_callbacks
+):
     cache.clear()
     with django_capture_on_commit_callbacks(execute=True):  # delivered, as after a commit
         services.opt_out(member, news, Context(source="web"))
         services.stop_all("+15555550007", code, Context(source="mo"))
-    ProviderSync.objects.create(contact=Contact.objects.get(phone=member), short_code=code,
-                                provider=code.provider, status=SyncStatus.LOCAL_ONLY)
+    ProviderSync.objects.create(
+        contact=Contact.objects.get(phone=member),
+        short_code=code,
+        provider=code.provider,
+        status=SyncStatus.LOCAL_ONLY,
+    )
     data = dashboard_data()
-    titles = {chart.title: {line.name: line.total for line in chart.lines}
-              for chart in data["charts"]}
+    titles = {
+        chart.title: {line.name: line.total for line in chart.lines} for chart in data["charts"]
+    }
     assert titles["12345 (all programs)"] == {"opt-ins": 2, "opt-outs": 1, "STOPs": 1}
     assert titles["12345 · NEWS"] == {"opt-ins": 1, "opt-outs": 1}
     assert {(r["word"], r["opted_in"], r["opted_out"]) for r in data["counts"]} == {
-        ("DEALS", 1, 0), ("NEWS", 0, 1)}
+        ("DEALS", 1, 0),
+        ("NEWS", 0, 1),
+    }
     undelivered = ProviderSync.objects.filter(status=SyncStatus.PENDING).count()  # fixtures'
-    assert data["sync_health"] == [{"provider": code.provider.name, "pending": undelivered,
-                                    "failed": 0, "local_only": 1}]
+    assert data["sync_health"] == [
+        {"provider": code.provider.name, "pending": undelivered, "failed": 0, "local_only": 1}
+    ]
     page = client.get("/admin/dashboard/").content.decode()
     assert page.count("<polyline") == 3 + 2 + 2
     assert "12345 · NEWS: 1 opt-ins, 1 opt-outs" in page
@@ -151,8 +200,9 @@ def test_closed_days_are_summed_once_and_read_from_the_roll_up(member, code, new
     three_days_later = timezone.now() + timedelta(days=3)
 
     def totals(data):
-        return {chart.title: {line.name: line.total for line in chart.lines}
-                for chart in data["charts"]}
+        return {
+            chart.title: {line.name: line.total for line in chart.lines} for chart in data["charts"]
+        }
 
     live = totals(dashboard_data())  # today: counted from the history
     assert live["12345 (all programs)"] == {"opt-ins": 2, "opt-outs": 1, "STOPs": 1}
@@ -162,8 +212,11 @@ def test_closed_days_are_summed_once_and_read_from_the_roll_up(member, code, new
     rolled_up = ActivityDay.objects.count()
     assert timezone.localdate() in set(ActivityDay.objects.values_list("day", flat=True))
     assert set(DailyActivity.objects.values_list("keyword__word", "series", "count")) == {
-        (None, "STOPs", 1), ("DEALS", "opt-ins", 1), ("NEWS", "opt-ins", 1),
-        ("NEWS", "opt-outs", 1)}
+        (None, "STOPs", 1),
+        ("DEALS", "opt-ins", 1),
+        ("NEWS", "opt-ins", 1),
+        ("NEWS", "opt-outs", 1),
+    }
 
     with CaptureQueriesContext(connection) as queries:
         assert totals(dashboard_data(now=three_days_later)) == live
@@ -197,8 +250,9 @@ def test_bounded_paginator_counts_at_most_its_limit(member, monkeypatch):
     assert BoundedCountPaginator(news, 100).count == 1
 
 
-def test_changelists_run_a_bounded_number_of_queries(client, marketing, member,
-                                                     django_assert_max_num_queries, code):
+def test_changelists_run_a_bounded_number_of_queries(
+    client, marketing, member, django_assert_max_num_queries, code
+):
     for n in range(30):
         services.opt_in(f"+1555444{n:04d}", KeywordFactory(short_code=code), Context(source="mo"))
     for url in [SUBS, "/admin/subscriptions/subscriptionevent/", "/admin/subscriptions/contact/"]:
@@ -206,24 +260,27 @@ def test_changelists_run_a_bounded_number_of_queries(client, marketing, member,
             assert client.get(url).status_code == 200
 
 
-def test_upload_creates_a_job_and_its_page_polls_the_status(client, marketing, deals, settings,
-                                                            tmp_path, on_commit):
+def test_upload_creates_a_job_and_its_page_polls_the_status(
+    client, marketing, deals, settings, tmp_path, on_commit
+):
     settings.MEDIA_ROOT = tmp_path
-    data = (b"phone,short_code,keyword,status\n+15555550001,12345,DEALS,Active\n"
-            b"x,12345,DEALS,Active\n")
+    data = (
+        b"phone,short_code,keyword,status\n+15555550001,12345,DEALS,Active\nx,12345,DEALS,Active\n"
+    )
     with on_commit():
-        response = client.post("/admin/subscriptions/importjob/add/",
-                               {"file": SimpleUploadedFile("spring.csv", data), "dry_run": ""})
+        response = client.post(
+            "/admin/subscriptions/importjob/add/",
+            {"file": SimpleUploadedFile("spring.csv", data), "dry_run": ""},
+        )
     job = ImportJob.objects.get()
     assert response["Location"] == f"/admin/subscriptions/importjob/{job.pk}/change/"
     page = client.get(response["Location"]).content.decode()
     assert f'data-status-url="/admin/subscriptions/importjob/{job.pk}/status/"' in page
     assert "subscriptions/import_progress.js" in page
     status = client.get(f"/admin/subscriptions/importjob/{job.pk}/status/").json()
-    assert {k: status[k] for k in ("status", "total", "processed", "applied", "errors",
-                                   "percent")} == {"status": "done", "total": 2,
-                                                   "processed": 2, "applied": 1, "errors": 1,
-                                                   "percent": 100}
+    assert {
+        k: status[k] for k in ("status", "total", "processed", "applied", "errors", "percent")
+    } == {"status": "done", "total": 2, "processed": 2, "applied": 1, "errors": 1, "percent": 100}
     errors = rows_of(client.get(f"/admin/subscriptions/importjob/{job.pk}/errors.csv"))
     assert errors[1][0] == "3"
     assert SubscriptionEvent.objects.get().actor_label == "spring.csv"

@@ -24,8 +24,13 @@ def test_secrets_are_write_only_and_blank_keeps_them(admin_client):
     assert "very-secret-key" not in page
     assert 'name="secret_api_key"' in page and "Stored, encrypted" in page
 
-    form = {"name": "Sky", "kind": "skycore", "settings": '{"api_url": "https://x"}',
-            "is_active": "on", "secret_api_key": ""}
+    form = {
+        "name": "Sky",
+        "kind": "skycore",
+        "settings": '{"api_url": "https://x"}',
+        "is_active": "on",
+        "secret_api_key": "",
+    }
     assert admin_client.post(url, form).status_code == 302
     account.refresh_from_db()
     assert account.secrets == {"api_key": "very-secret-key"}
@@ -38,17 +43,25 @@ def test_secrets_are_write_only_and_blank_keeps_them(admin_client):
 
 
 def test_new_account_with_secrets(admin_client):
-    response = admin_client.post(reverse("admin:subscriptions_provideraccount_add"), {
-        "name": "WC", "kind": "whatcounts", "settings": '{"realm": "acme"}',
-        "is_active": "on", "secret_password": "pw-1"})
+    response = admin_client.post(
+        reverse("admin:subscriptions_provideraccount_add"),
+        {
+            "name": "WC",
+            "kind": "whatcounts",
+            "settings": '{"realm": "acme"}',
+            "is_active": "on",
+            "secret_password": "pw-1",
+        },
+    )
     assert response.status_code == 302
     assert ProviderAccount.objects.get(name="WC").secrets == {"password": "pw-1"}
 
 
 def sync(status, **fields):
     code = fields.pop("short_code", None) or ShortCodeFactory()
-    return ProviderSync.objects.create(contact=ContactFactory(), short_code=code,
-                                       provider=code.provider, status=status, **fields)
+    return ProviderSync.objects.create(
+        contact=ContactFactory(), short_code=code, provider=code.provider, status=status, **fields
+    )
 
 
 def test_sync_log_filters_by_status_provider_and_short_code(admin_client):
@@ -67,23 +80,34 @@ def test_sync_log_filters_by_status_provider_and_short_code(admin_client):
 def test_sync_page_shows_what_the_provider_is_known_to_hold(admin_client):
     code = ShortCodeFactory()
     deals, news = (KeywordFactory(short_code=code, word=word) for word in ("DEALS", "NEWS"))
-    row = sync(SyncStatus.PENDING, short_code=code, state_version=3,
-               state={str(deals.pk): True, str(news.pk): None})
+    row = sync(
+        SyncStatus.PENDING,
+        short_code=code,
+        state_version=3,
+        state={str(deals.pk): True, str(news.pk): None},
+    )
 
     page = admin_client.get(reverse("admin:subscriptions_providersync_change", args=[row.pk]))
 
     text = page.content.decode()
     assert "Provider state after this row" in text
-    assert ("DEALS: in, NEWS: unknown (the next delivery sends the portal&#x27;s state either "
-            "way) (version 3)") in text
+    assert (
+        "DEALS: in, NEWS: unknown (the next delivery sends the portal&#x27;s state either "
+        "way) (version 3)"
+    ) in text
 
 
 def test_retry_action_requeues_and_delivers(admin_client, on_commit):
     failed = sync(SyncStatus.FAILED, attempts=8, last_error="gave up after 8 attempts")
     with on_commit():
-        response = admin_client.post(reverse("admin:subscriptions_providersync_changelist"), {
-            "action": "retry_selected_syncs", "_selected_action": [failed.pk],
-            "reason": "Provider fixed the credentials"})
+        response = admin_client.post(
+            reverse("admin:subscriptions_providersync_changelist"),
+            {
+                "action": "retry_selected_syncs",
+                "_selected_action": [failed.pk],
+                "reason": "Provider fixed the credentials",
+            },
+        )
     assert response.status_code == 302
     failed.refresh_from_db()
     # The console provider took it at once (immediate task backend in tests).
@@ -100,9 +124,14 @@ def test_retry_action_needs_the_change_permission(client, on_commit):
     client.force_login(viewer)
     failed = sync(SyncStatus.FAILED)
     with on_commit():
-        response = client.post(reverse("admin:subscriptions_providersync_changelist"), {
-            "action": "retry_selected_syncs", "_selected_action": [failed.pk],
-            "reason": "Try again"})
+        response = client.post(
+            reverse("admin:subscriptions_providersync_changelist"),
+            {
+                "action": "retry_selected_syncs",
+                "_selected_action": [failed.pk],
+                "reason": "Try again",
+            },
+        )
     assert response.status_code == 200  # the action is not offered: nothing happens
     failed.refresh_from_db()
     assert failed.status == SyncStatus.FAILED
@@ -110,18 +139,23 @@ def test_retry_action_needs_the_change_permission(client, on_commit):
 
 def test_call_log_lists_calls(admin_client):
     account = ProviderAccountFactory()
-    ProviderCall.objects.create(provider=account, method="POST", url="https://p/api",
-                                status_code=503, elapsed_ms=12)
-    page = admin_client.get(reverse("admin:subscriptions_providercall_changelist"),
-                            {"status_code": 503}).content.decode()
+    ProviderCall.objects.create(
+        provider=account, method="POST", url="https://p/api", status_code=503, elapsed_ms=12
+    )
+    page = admin_client.get(
+        reverse("admin:subscriptions_providercall_changelist"), {"status_code": 503}
+    ).content.decode()
     assert "https://p/api" in page
 
 
 def test_account_page_says_what_the_provider_cannot_be_told(admin_client):
     account = ProviderAccountFactory(kind="sfmc", name="Marketing Cloud")
     page = admin_client.get(
-        reverse("admin:subscriptions_provideraccount_change", args=[account.pk])).content.decode()
+        reverse("admin:subscriptions_provideraccount_change", args=[account.pk])
+    ).content.decode()
     assert "Opt a number in to one program: yes" in page
-    assert ("Opt a number out of one program: no: the opt-out stays local and the portal&#x27;s "
-            "sendability check blocks the program") in page
+    assert (
+        "Opt a number out of one program: no: the opt-out stays local and the portal&#x27;s "
+        "sendability check blocks the program"
+    ) in page
     assert "Report consent changes back to the portal (postbacks): no" in page

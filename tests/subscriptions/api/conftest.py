@@ -7,19 +7,33 @@ from rest_framework.test import APIClient
 
 from tests.factories import KeywordFactory, ShortCodeFactory, UserFactory
 
-READ_ONLY_PERMS = ["view_provideraccount", "view_shortcode", "view_keyword", "view_contact",
-                   "view_subscription", "view_subscriptionevent", "view_providersync",
-                   "view_outboundmessage"]
+READ_ONLY_PERMS = [
+    "view_provideraccount",
+    "view_shortcode",
+    "view_keyword",
+    "view_contact",
+    "view_subscription",
+    "view_subscriptionevent",
+    "view_providersync",
+    "view_outboundmessage",
+]
 STAFF_PERMS = [
-    *READ_ONLY_PERMS, "add_provideraccount", "change_provideraccount", "add_shortcode",
+    *READ_ONLY_PERMS,
+    "add_provideraccount",
+    "change_provideraccount",
+    "add_shortcode",
     "change_shortcode",
-    "add_keyword", "change_keyword", "change_consent"]
+    "add_keyword",
+    "change_keyword",
+    "change_consent",
+]
 
 
 def token_client(*codenames):
     user = UserFactory()
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="subscriptions",
-                                                        codename__in=codenames))
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="subscriptions", codename__in=codenames)
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     client.user = user

@@ -19,20 +19,32 @@ E164 = "+15555551212"
 
 
 def opt_in(client, headers=None, **body):
-    return client.post("/api/v1/opt-ins/", {"phone": PHONE, "short_code": "12345",
-                                            "keyword": "join", **body}, format="json",
-                       headers=headers)
+    return client.post(
+        "/api/v1/opt-ins/",
+        {"phone": PHONE, "short_code": "12345", "keyword": "join", **body},
+        format="json",
+        headers=headers,
+    )
 
 
 def test_opt_in_records_api_evidence_and_answers_201(staff, code):
     response = opt_in(staff, consent_text="Yes, text me deals.", headers={"User-Agent": "crm/2"})
 
     assert response.status_code == 201
-    assert response.json() == {"phone": E164, "short_code": "12345", "keyword": "JOIN",
-                               "status": "opted_in"}
+    assert response.json() == {
+        "phone": E164,
+        "short_code": "12345",
+        "keyword": "JOIN",
+        "status": "opted_in",
+    }
     event = SubscriptionEvent.objects.get()
     assert (event.source, event.actor, event.consent_text, event.user_agent, event.outcome) == (
-        Source.API, staff.user, "Yes, text me deals.", "crm/2", Outcome.APPLIED)
+        Source.API,
+        staff.user,
+        "Yes, text me deals.",
+        "crm/2",
+        Outcome.APPLIED,
+    )
     assert event.ip_address == "127.0.0.1"
 
 
@@ -41,7 +53,9 @@ def test_opt_in_twice_answers_200_with_no_change(staff, code):
     response = opt_in(staff)
     assert (response.status_code, response.json()["status"]) == (200, "opted_in")
     assert list(SubscriptionEvent.objects.values_list("outcome", flat=True)) == [
-        Outcome.NO_CHANGE, Outcome.APPLIED]
+        Outcome.NO_CHANGE,
+        Outcome.APPLIED,
+    ]
 
 
 def test_opt_in_to_double_opt_in_program_is_pending(staff, code):
@@ -51,8 +65,11 @@ def test_opt_in_to_double_opt_in_program_is_pending(staff, code):
 
 def test_opt_in_older_than_last_change_is_409_stale_and_changes_nothing(staff, code):
     opt_in(staff)
-    staff.post("/api/v1/opt-outs/", {"phone": PHONE, "short_code": "12345", "keyword": "JOIN"},
-               format="json")
+    staff.post(
+        "/api/v1/opt-outs/",
+        {"phone": PHONE, "short_code": "12345", "keyword": "JOIN"},
+        format="json",
+    )
     response = opt_in(staff, occurred_at=(timezone.now() - timedelta(days=1)).isoformat())
 
     assert response.status_code == 409
@@ -61,16 +78,20 @@ def test_opt_in_older_than_last_change_is_409_stale_and_changes_nothing(staff, c
     assert SubscriptionEvent.objects.first().outcome == Outcome.STALE
 
 
-@pytest.mark.parametrize(("body", "field", "message"), [
-    ({"phone": "not a phone"}, "phone", "is not a valid phone number"),
-    ({"phone": ""}, "phone", "may not be blank"),
-    ({"short_code": "99999"}, "short_code", "Unknown short code '99999'"),
-    ({"keyword": "NOPE"}, "keyword", "No program keyword 'NOPE' on short code 12345"),
-    ({"occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at", "in the future"),
-    ({"phone": "1555\x005551212"}, "phone", "Null characters are not allowed"),
-])
-def test_opt_in_bad_input_is_400_naming_the_field_and_changes_nothing(staff, code, body, field,
-                                                                       message):
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"phone": "not a phone"}, "phone", "is not a valid phone number"),
+        ({"phone": ""}, "phone", "may not be blank"),
+        ({"short_code": "99999"}, "short_code", "Unknown short code '99999'"),
+        ({"keyword": "NOPE"}, "keyword", "No program keyword 'NOPE' on short code 12345"),
+        ({"occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at", "in the future"),
+        ({"phone": "1555\x005551212"}, "phone", "Null characters are not allowed"),
+    ],
+)
+def test_opt_in_bad_input_is_400_naming_the_field_and_changes_nothing(
+    staff, code, body, field, message
+):
     response = opt_in(staff, **body)
     assert response.status_code == 400
     assert message in response.json()[field][0]
@@ -93,20 +114,29 @@ def test_malformed_json_is_400_with_detail_and_code(staff, code):
 def test_opt_out_of_one_program(staff, code):
     opt_in(staff)
     opt_in(staff, keyword="VIP")
-    response = staff.post("/api/v1/opt-outs/", {"phone": E164, "short_code": "12345",
-                                                "keyword": "Join"}, format="json")
+    response = staff.post(
+        "/api/v1/opt-outs/",
+        {"phone": E164, "short_code": "12345", "keyword": "Join"},
+        format="json",
+    )
     assert response.status_code == 200
-    assert response.json() == {"phone": E164, "short_code": "12345",
-                               "changed": [{"keyword": "JOIN", "status": "opted_out"}]}
+    assert response.json() == {
+        "phone": E164,
+        "short_code": "12345",
+        "changed": [{"keyword": "JOIN", "status": "opted_out"}],
+    }
     assert dict(Subscription.objects.values_list("keyword__word", "status")) == {
-        "JOIN": "opted_out", "VIP": "pending"}
+        "JOIN": "opted_out",
+        "VIP": "pending",
+    }
 
 
 def test_opt_out_without_keyword_stops_the_whole_code(staff, code):
     opt_in(staff)
     opt_in(staff, keyword="VIP")
-    response = staff.post("/api/v1/opt-outs/", {"phone": PHONE, "short_code": "12345"},
-                          format="json")
+    response = staff.post(
+        "/api/v1/opt-outs/", {"phone": PHONE, "short_code": "12345"}, format="json"
+    )
     assert response.status_code == 200
     assert sorted(c["keyword"] for c in response.json()["changed"]) == ["JOIN", "VIP"]
     assert set(Subscription.objects.values_list("status", flat=True)) == {"opted_out"}
@@ -114,8 +144,11 @@ def test_opt_out_without_keyword_stops_the_whole_code(staff, code):
 
 
 def test_opt_out_of_unknown_keyword_is_400(staff, code):
-    response = staff.post("/api/v1/opt-outs/", {"phone": PHONE, "short_code": "12345",
-                                                "keyword": "GONE"}, format="json")
+    response = staff.post(
+        "/api/v1/opt-outs/",
+        {"phone": PHONE, "short_code": "12345", "keyword": "GONE"},
+        format="json",
+    )
     assert response.status_code == 400
     assert "GONE" in response.json()["keyword"][0]
 
@@ -127,8 +160,9 @@ def test_contact_lists_subscriptions_and_stops(reader, staff, code):
     assert response.status_code == 200
     body = response.json()
     assert body["phone"] == E164
-    assert [(s["short_code"], s["keyword"], s["status"], s["source"])
-            for s in body["subscriptions"]] == [("12345", "JOIN", "opted_out", "mo")]
+    assert [
+        (s["short_code"], s["keyword"], s["status"], s["source"]) for s in body["subscriptions"]
+    ] == [("12345", "JOIN", "opted_out", "mo")]
     assert [s["short_code"] for s in body["stops"]] == ["12345"]
 
 
@@ -142,10 +176,16 @@ def test_unknown_contact_is_404_and_bad_phone_400(reader, code):
 def test_sendable_single(reader, staff, code):
     opt_in(staff)
     answer = reader.get("/api/v1/sendable/", {"phone": PHONE, "short_code": "12345"}).json()
-    assert answer == {"phone": E164, "short_code": "12345", "keyword": None, "sendable": True,
-                      "reason": "opted_in"}
-    vip = reader.get("/api/v1/sendable/", {"phone": PHONE, "short_code": "12345",
-                                           "keyword": "vip"}).json()
+    assert answer == {
+        "phone": E164,
+        "short_code": "12345",
+        "keyword": None,
+        "sendable": True,
+        "reason": "opted_in",
+    }
+    vip = reader.get(
+        "/api/v1/sendable/", {"phone": PHONE, "short_code": "12345", "keyword": "vip"}
+    ).json()
     assert (vip["keyword"], vip["sendable"], vip["reason"]) == ("VIP", False, "no_subscription")
 
 
@@ -164,29 +204,36 @@ def test_sendable_batch_in_input_order_with_constant_queries(reader, staff, code
 
     def batch(numbers):
         with CaptureQueriesContext(connection) as queries:
-            response = reader.post("/api/v1/sendable/", {"short_code": "12345",
-                                                         "phones": numbers}, format="json")
+            response = reader.post(
+                "/api/v1/sendable/", {"short_code": "12345", "phones": numbers}, format="json"
+            )
         return response.json()["results"], len(queries)
 
     (small, small_queries), (large, large_queries) = batch(phones), batch(many)
     assert [(r["phone"], r["sendable"], r["reason"]) for r in small] == [
-        ("+15555551213", False, "stopped"), (E164, True, "opted_in"),
-        ("+15555551214", False, "no_subscription")]
+        ("+15555551213", False, "stopped"),
+        (E164, True, "opted_in"),
+        ("+15555551214", False, "no_subscription"),
+    ]
     assert large[:3] == small
     assert len(large) == 303
     assert large_queries == small_queries
 
 
 def test_sendable_batch_limits(reader, code):
-    too_many = reader.post("/api/v1/sendable/", {"short_code": "12345",
-                                                 "phones": [PHONE] * (BATCH_LIMIT + 1)},
-                           format="json")
+    too_many = reader.post(
+        "/api/v1/sendable/",
+        {"short_code": "12345", "phones": [PHONE] * (BATCH_LIMIT + 1)},
+        format="json",
+    )
     assert too_many.status_code == 400
     assert "10000" in too_many.json()["phones"][0]
-    bad = reader.post("/api/v1/sendable/", {"short_code": "12345", "phones": [PHONE, "x"]},
-                      format="json")
+    bad = reader.post(
+        "/api/v1/sendable/", {"short_code": "12345", "phones": [PHONE, "x"]}, format="json"
+    )
     assert bad.status_code == 400
     assert "'x'" in bad.json()["phones"][0]
-    full = reader.post("/api/v1/sendable/", {"short_code": "12345",
-                                             "phones": [PHONE] * BATCH_LIMIT}, format="json")
+    full = reader.post(
+        "/api/v1/sendable/", {"short_code": "12345", "phones": [PHONE] * BATCH_LIMIT}, format="json"
+    )
     assert len(full.json()["results"]) == BATCH_LIMIT

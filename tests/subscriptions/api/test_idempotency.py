@@ -125,8 +125,12 @@ def test_an_answer_echoing_nul_and_surrogates_is_kept_and_replayed(staff):
     raw = '{"name": "x", "settings": {"bad\\u0000key\\ud800": "v"}}'
 
     def send():
-        return staff.post("/api/v1/providers/", raw, content_type="application/json",
-                          headers={"Idempotency-Key": "odd"})
+        return staff.post(
+            "/api/v1/providers/",
+            raw,
+            content_type="application/json",
+            headers={"Idempotency-Key": "odd"},
+        )
 
     first, again = send(), send()
     assert first.status_code == again.status_code == 400

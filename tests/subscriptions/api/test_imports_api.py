@@ -33,35 +33,55 @@ def client_for(*perms):
 
 
 def upload(client, data, **extra):
-    return client.post("/api/v1/imports/",
-                       {"file": SimpleUploadedFile("list.csv", data, "text/csv"), **extra},
-                       format="multipart")
+    return client.post(
+        "/api/v1/imports/",
+        {"file": SimpleUploadedFile("list.csv", data, "text/csv"), **extra},
+        format="multipart",
+    )
 
 
 def test_post_answers_202_and_the_worker_imports_after_commit(join, on_commit):
     client, user = client_for("import_subscriptions")
     with on_commit():
-        response = upload(client, csv_bytes("+15555550001,12345,JOIN,Active,,",
-                                            "+15555550002,12345,JOIN,Sometimes,,"))
+        response = upload(
+            client,
+            csv_bytes("+15555550001,12345,JOIN,Active,,", "+15555550002,12345,JOIN,Sometimes,,"),
+        )
     assert response.status_code == 202
     body = response.json()
-    assert {k: body[k] for k in ("status", "total", "processed", "applied", "refused",
-                                 "errors")} == {"status": "queued", "total": 0, "processed": 0,
-                                                "applied": 0, "refused": 0, "errors": 0}
+    assert {
+        k: body[k] for k in ("status", "total", "processed", "applied", "refused", "errors")
+    } == {"status": "queued", "total": 0, "processed": 0, "applied": 0, "refused": 0, "errors": 0}
     progress = client.get(f"/api/v1/imports/{body['id']}/").json()
-    assert {k: progress[k] for k in ("id", "status", "total", "processed", "applied", "refused",
-                                     "errors")} == {"id": body["id"], "status": "done", "total": 2,
-                                                    "processed": 2, "applied": 1, "refused": 0,
-                                                    "errors": 1}
+    assert {
+        k: progress[k]
+        for k in ("id", "status", "total", "processed", "applied", "refused", "errors")
+    } == {
+        "id": body["id"],
+        "status": "done",
+        "total": 2,
+        "processed": 2,
+        "applied": 1,
+        "refused": 0,
+        "errors": 1,
+    }
     assert Subscription.objects.get().status == Status.OPTED_IN
     assert SubscriptionEvent.objects.get().actor == user
 
     errors = client.get(f"/api/v1/imports/{body['id']}/errors.csv")
     assert errors["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(errors.streaming_content).decode())))
-    assert rows == [["line", "phone", "short_code", "keyword", "status", "error"],
-                    ["3", "+15555550002", "12345", "JOIN", "Sometimes",
-                     "status 'Sometimes' is not Active, Subscribe or Unsubscribe"]]
+    assert rows == [
+        ["line", "phone", "short_code", "keyword", "status", "error"],
+        [
+            "3",
+            "+15555550002",
+            "12345",
+            "JOIN",
+            "Sometimes",
+            "status 'Sometimes' is not Active, Subscribe or Unsubscribe",
+        ],
+    ]
 
 
 def test_dry_run_flag_is_honoured(join, on_commit):

@@ -42,23 +42,30 @@ def send(client, body):
     return client.post(URL, data=raw, content_type="application/json"), raw
 
 
-def test_a_program_keyword_opts_in_and_the_reply_is_returned_and_sent(api, code, deals,
-                                                                       on_commit):
+def test_a_program_keyword_opts_in_and_the_reply_is_returned_and_sent(api, code, deals, on_commit):
     with on_commit():
-        response, raw = send(api, {"from": "16501112222", "to": "12345", "text": "Deals",
-                                   "message_id": "abc-1"})
+        response, raw = send(
+            api, {"from": "16501112222", "to": "12345", "text": "Deals", "message_id": "abc-1"}
+        )
 
     assert response.status_code == 200
     reply = "Acme: you joined Deals. Reply HELP for help, STOP to cancel."
-    assert response.json() == {"action": "opt_in", "reply": reply, "duplicate": False,
-                               "changed": [{"keyword": "DEALS", "status": "opted_in"}]}
+    assert response.json() == {
+        "action": "opt_in",
+        "reply": reply,
+        "duplicate": False,
+        "changed": [{"keyword": "DEALS", "status": "opted_in"}],
+    }
     assert Subscription.objects.get(contact__phone="+16501112222").status == Status.OPTED_IN
     message = OutboundMessage.objects.get()
     assert (message.phone, message.text, message.purpose, message.status) == (
-        "+16501112222", reply, "reply", MessageStatus.SENT)
+        "+16501112222",
+        reply,
+        "reply",
+        MessageStatus.SENT,
+    )
     event = SubscriptionEvent.objects.get()
-    assert (event.source, event.raw_payload, event.external_id) == (Source.MO, raw,
-                                                                    "12345:abc-1")
+    assert (event.source, event.raw_payload, event.external_id) == (Source.MO, raw, "12345:abc-1")
     assert event.actor is not None
 
 
@@ -71,7 +78,9 @@ def test_stop_answers_stop_all_with_every_change(api, code, deals):
 
     body = response.json()
     assert (body["action"], body["reply"]) == (
-        "stop_all", "Acme: you are unsubscribed and will receive no more messages.")
+        "stop_all",
+        "Acme: you are unsubscribed and will receive no more messages.",
+    )
     assert sorted(c["keyword"] for c in body["changed"]) == ["DEALS", "NEWS"]
     assert {c["status"] for c in body["changed"]} == {"opted_out"}
 
@@ -83,8 +92,7 @@ def test_the_same_message_id_twice_applies_once_and_replies_once(api, code, deal
     response, _ = send(api, body)
 
     assert response.status_code == 200
-    assert response.json() == {"action": "opt_in", "reply": None, "changed": [],
-                               "duplicate": True}
+    assert response.json() == {"action": "opt_in", "reply": None, "changed": [], "duplicate": True}
     assert SubscriptionEvent.objects.count() == 1
     assert OutboundMessage.objects.count() == 1
 
@@ -98,19 +106,26 @@ def test_unknown_short_code_is_404_with_detail_and_code(api, deals):
     assert not Contact.objects.exists() and not OutboundMessage.objects.exists()
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"from": "12", "to": "12345", "text": "DEALS"}, "from"),
-    ({"from": "not a phone", "to": "12345", "text": "DEALS"}, "from"),
-    ({"to": "12345", "text": "DEALS"}, "from"),
-    ({"from": "16501112222", "text": "DEALS"}, "to"),
-    ({"from": "16501112222", "to": "12345"}, "text"),
-    ({"from": "16501112222", "to": "12345", "text": "x" * 1601}, "text"),
-    ({"from": "16501112222", "to": "12345", "text": "DEALS", "received_at": "soon"},
-     "received_at"),
-    ({"from": "16501112222", "to": "12345", "text": "DEALS", "message_id": "m" * 151},
-     "message_id"),
-    ({"from": ["16501112222"], "to": "12345", "text": "DEALS"}, "from"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"from": "12", "to": "12345", "text": "DEALS"}, "from"),
+        ({"from": "not a phone", "to": "12345", "text": "DEALS"}, "from"),
+        ({"to": "12345", "text": "DEALS"}, "from"),
+        ({"from": "16501112222", "text": "DEALS"}, "to"),
+        ({"from": "16501112222", "to": "12345"}, "text"),
+        ({"from": "16501112222", "to": "12345", "text": "x" * 1601}, "text"),
+        (
+            {"from": "16501112222", "to": "12345", "text": "DEALS", "received_at": "soon"},
+            "received_at",
+        ),
+        (
+            {"from": "16501112222", "to": "12345", "text": "DEALS", "message_id": "m" * 151},
+            "message_id",
+        ),
+        ({"from": ["16501112222"], "to": "12345", "text": "DEALS"}, "from"),
+    ],
+)
 def test_bad_fields_are_400_naming_the_field_and_change_nothing(api, deals, body, field):
     response, _ = send(api, body)
 

@@ -42,23 +42,41 @@ def test_events_fields_and_filters(reader, code):
     join(join_kw, "15555551213")
 
     def ids(**query):
-        return [(e["phone"], e["short_code"], e["keyword"], e["source"])
-                for e in reader.get("/api/v1/events/", query).json()["results"]]
+        return [
+            (e["phone"], e["short_code"], e["keyword"], e["source"])
+            for e in reader.get("/api/v1/events/", query).json()["results"]
+        ]
 
     assert ids(phone="15555551212", short_code="12345") == [
-        ("+15555551212", "12345", "JOIN", "api")]
+        ("+15555551212", "12345", "JOIN", "api")
+    ]
     assert ids(keyword="news") == [("+15555551212", other.short_code.code, "NEWS", "mo")]
     assert len(ids(source="mo")) == 2
     assert ids(since=(timezone.now() + timedelta(hours=1)).isoformat()) == []
     event = reader.get("/api/v1/events/").json()["results"][0]
-    assert set(event) >= {"id", "phone", "short_code", "keyword", "action", "old_status",
-                          "new_status", "source", "occurred_at", "recorded_at", "outcome"}
+    assert set(event) >= {
+        "id",
+        "phone",
+        "short_code",
+        "keyword",
+        "action",
+        "old_status",
+        "new_status",
+        "source",
+        "occurred_at",
+        "recorded_at",
+        "outcome",
+    }
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ({"phone": "nope"}, "phone"), ({"source": "carrier"}, "source"),
-    ({"since": "yesterday"}, "since"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"phone": "nope"}, "phone"),
+        ({"source": "carrier"}, "source"),
+        ({"since": "yesterday"}, "since"),
+    ],
+)
 def test_events_bad_filters_are_400(reader, code, query, field):
     response = reader.get("/api/v1/events/", query)
     assert response.status_code == 400 and field in response.json()
@@ -72,12 +90,14 @@ def test_events_bad_cursor_is_404_json(reader, code):
 def test_syncs_filter_by_status_and_provider(reader, code):
     contact = ContactFactory()
     other = ProviderAccountFactory()
-    done = ProviderSync.objects.create(contact=contact, short_code=code, provider=code.provider,
-                                       status=SyncStatus.SUCCEEDED)
+    done = ProviderSync.objects.create(
+        contact=contact, short_code=code, provider=code.provider, status=SyncStatus.SUCCEEDED
+    )
     ProviderSync.objects.create(contact=contact, short_code=code, provider=other)
     rows = reader.get("/api/v1/syncs/", {"status": "succeeded"}).json()["results"]
     assert [(r["id"], r["phone"], r["short_code"]) for r in rows] == [
-        (done.pk, contact.phone, "12345")]
+        (done.pk, contact.phone, "12345")
+    ]
     assert len(reader.get("/api/v1/syncs/", {"provider": other.pk}).json()["results"]) == 1
     assert reader.get("/api/v1/syncs/", {"status": "bogus"}).status_code == 400
 
@@ -89,7 +109,9 @@ def test_outbox_lists_console_texts_newest_first(reader, code, on_commit):
         messaging.queue_text("+15555550000", code, "elsewhere", MessagePurpose.REPLY)
     texts = reader.get("/api/v1/outbox/", {"phone": "15555551212"}).json()
     assert [(t["phone"], t["short_code"], t["text"], t["status"]) for t in texts] == [
-        ("+15555551212", "12345", "second", "sent"), ("+15555551212", "12345", "first", "sent")]
+        ("+15555551212", "12345", "second", "sent"),
+        ("+15555551212", "12345", "first", "sent"),
+    ]
     assert all(t["sent_at"] for t in texts)
     assert len(reader.get("/api/v1/outbox/", {"limit": 1}).json()) == 1
     assert reader.get("/api/v1/outbox/", {"limit": 0}).status_code == 400

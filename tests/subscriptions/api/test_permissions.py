@@ -7,11 +7,16 @@ from tests.factories import ProviderAccountFactory
 pytestmark = pytest.mark.django_db
 
 READS = [
-    "/api/v1/providers/", "/api/v1/providers/{provider}/", "/api/v1/short-codes/",
-    "/api/v1/short-codes/12345/", "/api/v1/short-codes/12345/keywords/",
+    "/api/v1/providers/",
+    "/api/v1/providers/{provider}/",
+    "/api/v1/short-codes/",
+    "/api/v1/short-codes/12345/",
+    "/api/v1/short-codes/12345/keywords/",
     "/api/v1/short-codes/12345/keywords/JOIN/",
-    "/api/v1/sendable/?phone=15555551212&short_code=12345", "/api/v1/events/",
-    "/api/v1/syncs/", "/api/v1/outbox/",
+    "/api/v1/sendable/?phone=15555551212&short_code=12345",
+    "/api/v1/events/",
+    "/api/v1/syncs/",
+    "/api/v1/outbox/",
 ]
 CONSENT_WRITES = [
     ("/api/v1/opt-ins/", {"phone": "15555551212", "short_code": "12345", "keyword": "JOIN"}),
@@ -23,8 +28,12 @@ def config_writes(provider):
     return [
         ("post", "/api/v1/providers/", {"name": "New"}, 201),
         ("patch", f"/api/v1/providers/{provider}/", {"is_active": False}, 200),
-        ("post", "/api/v1/short-codes/",
-         {"code": "54321", "name": "n", "brand": "b", "provider": provider}, 201),
+        (
+            "post",
+            "/api/v1/short-codes/",
+            {"code": "54321", "name": "n", "brand": "b", "provider": provider},
+            201,
+        ),
         ("patch", "/api/v1/short-codes/12345/", {"brand": "Acme 2"}, 200),
         ("post", "/api/v1/short-codes/12345/keywords/", {"word": "NEW"}, 201),
         ("patch", "/api/v1/short-codes/12345/keywords/JOIN/", {"title": "Join"}, 200),
@@ -40,7 +49,10 @@ def test_anonymous_gets_401_everywhere(anonymous, code, provider):
     for url in READS:
         response = anonymous.get(url.format(provider=provider))
         assert (url, response.status_code, response.json()["code"]) == (
-            url, 401, "not_authenticated")
+            url,
+            401,
+            "not_authenticated",
+        )
     for url, body in CONSENT_WRITES:
         assert anonymous.post(url, body, format="json").status_code == 401
     assert anonymous.get("/api/v1/contacts/15555551212/").status_code == 401
@@ -52,7 +64,10 @@ def test_read_only_token_reads_but_cannot_change_anything(reader, code, provider
     for url, body in CONSENT_WRITES:
         response = reader.post(url, body, format="json")
         assert (url, response.status_code, response.json()["code"]) == (
-            url, 403, "permission_denied")
+            url,
+            403,
+            "permission_denied",
+        )
     for method, url, body, _ in config_writes(provider):
         assert (url, getattr(reader, method)(url, body, format="json").status_code) == (url, 403)
     assert not code.subscriptions.exists() and not code.events.exists()

@@ -8,11 +8,19 @@ import yaml
 pytestmark = pytest.mark.django_db
 
 CONTRACT_PATHS = {
-    "/api/v1/providers/", "/api/v1/providers/{id}/", "/api/v1/short-codes/",
-    "/api/v1/short-codes/{code}/", "/api/v1/short-codes/{code}/keywords/",
-    "/api/v1/short-codes/{code}/keywords/{word}/", "/api/v1/contacts/{phone}/",
-    "/api/v1/opt-ins/", "/api/v1/opt-outs/", "/api/v1/sendable/", "/api/v1/events/",
-    "/api/v1/syncs/", "/api/v1/outbox/",
+    "/api/v1/providers/",
+    "/api/v1/providers/{id}/",
+    "/api/v1/short-codes/",
+    "/api/v1/short-codes/{code}/",
+    "/api/v1/short-codes/{code}/keywords/",
+    "/api/v1/short-codes/{code}/keywords/{word}/",
+    "/api/v1/contacts/{phone}/",
+    "/api/v1/opt-ins/",
+    "/api/v1/opt-outs/",
+    "/api/v1/sendable/",
+    "/api/v1/events/",
+    "/api/v1/syncs/",
+    "/api/v1/outbox/",
 }
 
 

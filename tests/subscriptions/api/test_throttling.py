@@ -11,8 +11,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def three_per_minute(settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_THROTTLE_RATES": {"token": "3/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "3/min"},
+    }
 
 
 def test_fourth_request_in_a_minute_is_429_with_retry_after(three_per_minute, code):

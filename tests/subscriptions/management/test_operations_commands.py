@@ -28,12 +28,13 @@ def test_prune_logs_deletes_old_call_logs_and_keeps_history():
     ProviderCall.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=91))
     recent = ProviderCall.objects.create(provider=account, method="POST", url="https://x/new")
     user = UserFactory()
-    stale_key = IdempotencyKey.objects.create(user=user, key="old", fingerprint="f",
-                                              status_code=201)
+    stale_key = IdempotencyKey.objects.create(
+        user=user, key="old", fingerprint="f", status_code=201
+    )
     IdempotencyKey.objects.filter(pk=stale_key.pk).update(
-        created_at=timezone.now() - timedelta(hours=25))
-    live_key = IdempotencyKey.objects.create(user=user, key="new", fingerprint="f",
-                                             status_code=201)
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+    live_key = IdempotencyKey.objects.create(user=user, key="new", fingerprint="f", status_code=201)
     limits.hit("ended", 60)
     RateLimitCounter.objects.filter(key="ended").update(expires_at=timezone.now())
     limits.hit("live", 60)
@@ -42,8 +43,11 @@ def test_prune_logs_deletes_old_call_logs_and_keeps_history():
     assert "would delete 1 provider calls" in out.getvalue()
     assert "would delete 1 idempotency keys" in out.getvalue()
     assert "would delete 1 expired rate-limit counters" in out.getvalue()
-    assert (ProviderCall.objects.count(), IdempotencyKey.objects.count(),
-            RateLimitCounter.objects.count()) == (2, 2, 2)
+    assert (
+        ProviderCall.objects.count(),
+        IdempotencyKey.objects.count(),
+        RateLimitCounter.objects.count(),
+    ) == (2, 2, 2)
     call_command("prune_logs", stdout=out)
     assert list(ProviderCall.objects.values_list("pk", flat=True)) == [recent.pk]
     assert list(IdempotencyKey.objects.values_list("pk", flat=True)) == [live_key.pk]

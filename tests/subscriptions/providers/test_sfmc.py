@@ -18,8 +18,12 @@ from tests.subscriptions.conftest import DIGITS, PHONE, account_for, programs
 
 pytestmark = pytest.mark.django_db
 
-TOKEN_BODY = {"grant_type": "client_credentials", "client_id": "cid",
-              "client_secret": "csecret-789", "account_id": "5001"}
+TOKEN_BODY = {
+    "grant_type": "client_credentials",
+    "client_id": "cid",
+    "client_secret": "csecret-789",
+    "account_id": "5001",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -41,16 +45,22 @@ def test_opt_in_token_then_message_contact_subscribe_and_queue_mo(world, sfmc, c
     change(services.opt_in, news, "api")
 
     assert [r.path for r in sfmc.requests] == [
-        "/v2/token", "/sms/v1/messageContact/ref-DEALS/send", "/sms/v1/queueMO"]
+        "/v2/token",
+        "/sms/v1/messageContact/ref-DEALS/send",
+        "/sms/v1/queueMO",
+    ]
     assert sfmc.requests[0].json == TOKEN_BODY
     token = sfmc.requests[1].headers["authorization"]
     assert token.startswith("Bearer ") and sfmc.requests[2].headers["authorization"] == token
     assert sfmc.rest_calls() == [
-        ("/sms/v1/messageContact/ref-DEALS/send",
-         {"mobileNumbers": [DIGITS], "Subscribe": True, "Resubscribe": True,
-          "keyword": "DEALS"}),
-        ("/sms/v1/queueMO", {"shortCode": code.code, "messageText": "NEWS",
-                             "mobileNumbers": [DIGITS]}),
+        (
+            "/sms/v1/messageContact/ref-DEALS/send",
+            {"mobileNumbers": [DIGITS], "Subscribe": True, "Resubscribe": True, "keyword": "DEALS"},
+        ),
+        (
+            "/sms/v1/queueMO",
+            {"shortCode": code.code, "messageText": "NEWS", "mobileNumbers": [DIGITS]},
+        ),
     ]
 
 
@@ -62,13 +72,19 @@ def test_keyword_opt_out_is_local_only_until_no_program_remains(world, sfmc, cha
 
     last = ProviderSync.objects.order_by("-id").first()
     assert last.status == SyncStatus.LOCAL_ONLY
-    assert last.detail == ("local only: SFMC can only opt out code-wide and NEWS is still "
-                           "opted in; DEALS is blocked by the portal's sendability check")
+    assert last.detail == (
+        "local only: SFMC can only opt out code-wide and NEWS is still "
+        "opted in; DEALS is blocked by the portal's sendability check"
+    )
     assert len(sfmc.rest_calls()) == 2
 
     change(services.opt_out, news, "web")
-    assert sfmc.rest_calls()[2:] == [("/sms/v1/queueMO", {
-        "shortCode": code.code, "messageText": "STOP", "mobileNumbers": [DIGITS]})]
+    assert sfmc.rest_calls()[2:] == [
+        (
+            "/sms/v1/queueMO",
+            {"shortCode": code.code, "messageText": "STOP", "mobileNumbers": [DIGITS]},
+        )
+    ]
     assert ProviderSync.objects.order_by("-id").first().status == SyncStatus.SUCCEEDED
 
 
@@ -80,54 +96,69 @@ def test_stop_sends_one_queue_mo_stop_then_reopt_in_resubscribes(world, sfmc, ch
     change(services.opt_in, deals, "web")
 
     assert sfmc.rest_calls()[2:] == [
-        ("/sms/v1/queueMO", {"shortCode": code.code, "messageText": "STOP",
-                             "mobileNumbers": [DIGITS]}),
-        ("/sms/v1/messageContact/ref-DEALS/send",
-         {"mobileNumbers": [DIGITS], "Subscribe": True, "Resubscribe": True,
-          "keyword": "DEALS"}),
+        (
+            "/sms/v1/queueMO",
+            {"shortCode": code.code, "messageText": "STOP", "mobileNumbers": [DIGITS]},
+        ),
+        (
+            "/sms/v1/messageContact/ref-DEALS/send",
+            {"mobileNumbers": [DIGITS], "Subscribe": True, "Resubscribe": True, "keyword": "DEALS"},
+        ),
     ]
     assert sfmc.state == {(DIGITS, "DEALS"): True, (DIGITS, "NEWS"): False}
     assert len(sfmc.token_requests()) == 1  # one token reused for all four calls
 
 
 def test_custom_stop_keyword_of_the_account_is_used_for_its_code_wide_opt_out(
-        world, sfmc, sfmc_account, change):
+    world, sfmc, sfmc_account, change
+):
     code, (deals, _news) = world
     KeywordFactory(short_code=code, word="STOP1", kind=KeywordKind.STOP, provider=sfmc_account)
     change(services.opt_in, deals, "api")
     change(services.opt_out, deals, "api")
 
-    assert sfmc.rest_calls()[-1] == ("/sms/v1/queueMO", {
-        "shortCode": code.code, "messageText": "STOP1", "mobileNumbers": [DIGITS]})
+    assert sfmc.rest_calls()[-1] == (
+        "/sms/v1/queueMO",
+        {"shortCode": code.code, "messageText": "STOP1", "mobileNumbers": [DIGITS]},
+    )
 
 
-def test_shared_code_each_business_unit_only_hears_of_its_own_keywords(world, sfmc,
-                                                                        change):
+def test_shared_code_each_business_unit_only_hears_of_its_own_keywords(world, sfmc, change):
     code, (deals, _news) = world
-    other = account_for("sfmc", {"auth_base_url": sfmc.url, "rest_base_url": sfmc.url,
-                                 "account_id": "5001"},
-                        {"client_id": "cid", "client_secret": "csecret-789"})
+    other = account_for(
+        "sfmc",
+        {"auth_base_url": sfmc.url, "rest_base_url": sfmc.url, "account_id": "5001"},
+        {"client_id": "cid", "client_secret": "csecret-789"},
+    )
     vip = KeywordFactory(short_code=code, word="VIP", provider=other, provider_ref="ref-VIP")
     change(services.opt_in, vip, "api")
     change(services.opt_in, deals, "api")
     change(services.opt_out, deals, "api")
 
     targets = list(ProviderSync.objects.order_by("id").values_list("provider_id", "status"))
-    assert targets == [(other.pk, SyncStatus.SUCCEEDED), (code.provider_id, SyncStatus.SUCCEEDED),
-                       (code.provider_id, SyncStatus.LOCAL_ONLY)]
+    assert targets == [
+        (other.pk, SyncStatus.SUCCEEDED),
+        (code.provider_id, SyncStatus.SUCCEEDED),
+        (code.provider_id, SyncStatus.LOCAL_ONLY),
+    ]
     # A plain STOP from this business unit would also end VIP of the other one.
-    assert "STOP would also end VIP of another account" in ProviderSync.objects.order_by(
-        "-id").first().detail
+    assert (
+        "STOP would also end VIP of another account"
+        in ProviderSync.objects.order_by("-id").first().detail
+    )
     assert [path for path, _ in sfmc.rest_calls()] == [
-        "/sms/v1/messageContact/ref-VIP/send", "/sms/v1/messageContact/ref-DEALS/send"]
+        "/sms/v1/messageContact/ref-VIP/send",
+        "/sms/v1/messageContact/ref-DEALS/send",
+    ]
 
-    KeywordFactory(short_code=code, word="STOPDEALS", kind=KeywordKind.STOP,
-                   provider=code.provider)
+    KeywordFactory(short_code=code, word="STOPDEALS", kind=KeywordKind.STOP, provider=code.provider)
     # with its own stop keyword the business unit can be told
     change(services.opt_in, deals, "api")
     change(services.opt_out, deals, "api")
-    assert sfmc.rest_calls()[-1] == ("/sms/v1/queueMO", {
-        "shortCode": code.code, "messageText": "STOPDEALS", "mobileNumbers": [DIGITS]})
+    assert sfmc.rest_calls()[-1] == (
+        "/sms/v1/queueMO",
+        {"shortCode": code.code, "messageText": "STOPDEALS", "mobileNumbers": [DIGITS]},
+    )
 
 
 def test_token_is_reused_then_fetched_again_after_a_401(world, sfmc, change):
@@ -141,7 +172,10 @@ def test_token_is_reused_then_fetched_again_after_a_401(world, sfmc, change):
     change(services.opt_out, news, "api")
 
     assert [r.path for r in sfmc.requests][3:] == [
-        "/sms/v1/queueMO", "/v2/token", "/sms/v1/queueMO"]
+        "/sms/v1/queueMO",
+        "/v2/token",
+        "/sms/v1/queueMO",
+    ]
     assert [r.status_code for r in ProviderCall.objects.order_by("id")][3:] == [401, 200, 202]
     assert len(sfmc.token_requests()) == 2
     assert ProviderSync.objects.order_by("-id").first().status == SyncStatus.SUCCEEDED
@@ -156,8 +190,9 @@ def test_token_is_cached_until_shortly_before_expiry(world, sfmc, change):
     assert len(sfmc.token_requests()) == 2
 
 
-def test_bad_credentials_fail_permanently_and_secrets_are_redacted(world, sfmc, sfmc_account,
-                                                                   change):
+def test_bad_credentials_fail_permanently_and_secrets_are_redacted(
+    world, sfmc, sfmc_account, change
+):
     sfmc_account.set_secrets({"client_secret": "wrong-secret-42"})
     sfmc_account.save()
     _code, (deals, _news) = world
@@ -200,6 +235,10 @@ def test_send_text_uses_message_contact_override(sfmc, sfmc_account, committed):
 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
-    assert sfmc.rest_calls() == [("/sms/v1/messageContact/MSG-TXT/send", {
-        "mobileNumbers": [DIGITS], "Override": True, "messageText": "Your code is 123456"})]
+    assert sfmc.rest_calls() == [
+        (
+            "/sms/v1/messageContact/MSG-TXT/send",
+            {"mobileNumbers": [DIGITS], "Override": True, "messageText": "Your code is 123456"},
+        )
+    ]
     assert ProviderCall.objects.filter(message=message).count() == 2  # token + send

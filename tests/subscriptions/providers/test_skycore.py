@@ -20,8 +20,11 @@ def test_opt_in_subscribes_the_campaign(world, skycore, change):
 
     assert skycore.calls() == [("subscribe", "ref-DEALS", DIGITS)]
     assert skycore.xml(skycore.requests[0]) == {
-        "ACTION": "subscribe", "API_KEY": "sky-key-123", "CAMPAIGNREF": "ref-DEALS",
-        "MOBILE": DIGITS}
+        "ACTION": "subscribe",
+        "API_KEY": "sky-key-123",
+        "CAMPAIGNREF": "ref-DEALS",
+        "MOBILE": DIGITS,
+    }
     assert skycore.requests[0].method == "POST"
     sync = ProviderSync.objects.get()
     assert (sync.status, sync.attempts) == (SyncStatus.SUCCEEDED, 1)
@@ -33,29 +36,33 @@ def test_opt_out_of_one_keyword_unsubscribes_only_that_campaign(world, skycore, 
     change(services.opt_in, news, "api")
     change(services.opt_out, deals, "web")
 
-    assert skycore.calls() == [("subscribe", "ref-DEALS", DIGITS),
-                               ("subscribe", "ref-NEWS", DIGITS),
-                               ("unsubscribe", "ref-DEALS", DIGITS)]
+    assert skycore.calls() == [
+        ("subscribe", "ref-DEALS", DIGITS),
+        ("subscribe", "ref-NEWS", DIGITS),
+        ("unsubscribe", "ref-DEALS", DIGITS),
+    ]
     assert skycore.xml(skycore.requests[-1])["NOTIFY"] == "no"
     assert skycore.state == {(DIGITS, "ref-DEALS"): False, (DIGITS, "ref-NEWS"): True}
 
 
-def test_stop_unsubscribes_every_campaign_then_reopt_in_subscribes_again(world, skycore,
-                                                                        change):
+def test_stop_unsubscribes_every_campaign_then_reopt_in_subscribes_again(world, skycore, change):
     code, (deals, news) = world
     for keyword in (deals, news):
         change(services.opt_in, keyword, "api")
     change(services.stop_all, code, "mo")
-    assert skycore.calls()[2:] == [("unsubscribe", "ref-DEALS", DIGITS),
-                                   ("unsubscribe", "ref-NEWS", DIGITS)]
+    assert skycore.calls()[2:] == [
+        ("unsubscribe", "ref-DEALS", DIGITS),
+        ("unsubscribe", "ref-NEWS", DIGITS),
+    ]
 
     change(services.opt_in, news, "mo")
     assert skycore.calls()[4:] == [("subscribe", "ref-NEWS", DIGITS)]
     assert skycore.state == {(DIGITS, "ref-DEALS"): False, (DIGITS, "ref-NEWS"): True}
 
 
-def test_bad_api_key_is_permanent_and_the_key_never_reaches_the_log(world, skycore,
-                                                                    skycore_account, change):
+def test_bad_api_key_is_permanent_and_the_key_never_reaches_the_log(
+    world, skycore, skycore_account, change
+):
     skycore_account.set_secrets({"api_key": "wrong-key-000"})
     skycore_account.save()
     _code, (deals, _news) = world
@@ -72,8 +79,12 @@ def test_bad_api_key_is_permanent_and_the_key_never_reaches_the_log(world, skyco
 
 def test_rate_limit_e106_is_retried(world, skycore, change):
     _code, (deals, _news) = world
-    skycore.fail(1, status=200, body="<RESPONSE><STATUS>Failure</STATUS>"
-                 "<ERRORCODE>E106</ERRORCODE><ERRORINFO>Rate limited</ERRORINFO></RESPONSE>")
+    skycore.fail(
+        1,
+        status=200,
+        body="<RESPONSE><STATUS>Failure</STATUS>"
+        "<ERRORCODE>E106</ERRORCODE><ERRORINFO>Rate limited</ERRORINFO></RESPONSE>",
+    )
     change(services.opt_in, deals, "api")
 
     sync = ProviderSync.objects.get()

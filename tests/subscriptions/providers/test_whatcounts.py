@@ -22,14 +22,18 @@ def test_opt_in_adds_the_phone_to_the_sender_code(world, whatcounts, change):
     code, (deals, _news) = world
     change(services.opt_in, deals, "api")
 
-    assert form(whatcounts, 0) == {"c": "addphonetosendercode", "r": "acme", "p": "wc-pass-456",
-                                   "phone": DIGITS, "sender_code": code.code}
+    assert form(whatcounts, 0) == {
+        "c": "addphonetosendercode",
+        "r": "acme",
+        "p": "wc-pass-456",
+        "phone": DIGITS,
+        "sender_code": code.code,
+    }
     assert whatcounts.requests[0].path == "/bin/api_web"
     assert whatcounts.state == {(DIGITS, code.code)}
 
 
-def test_opt_out_of_one_keyword_stays_local_while_another_program_is_in(world, whatcounts,
-                                                                        change):
+def test_opt_out_of_one_keyword_stays_local_while_another_program_is_in(world, whatcounts, change):
     code, (deals, news) = world
     for keyword in (deals, news):
         change(services.opt_in, keyword, "api")
@@ -53,9 +57,11 @@ def test_stop_then_reopt_in(world, whatcounts, change):
     change(services.stop_all, code, "mo")
     change(services.opt_in, deals, "mo")
 
-    assert whatcounts.calls() == [("addphonetosendercode", DIGITS, code.code),
-                                  ("smsstopsubscribersend", DIGITS, code.code),
-                                  ("addphonetosendercode", DIGITS, code.code)]
+    assert whatcounts.calls() == [
+        ("addphonetosendercode", DIGITS, code.code),
+        ("smsstopsubscribersend", DIGITS, code.code),
+        ("addphonetosendercode", DIGITS, code.code),
+    ]
     assert whatcounts.state == {(DIGITS, code.code)}
 
 
@@ -81,13 +87,15 @@ def test_bad_password_is_a_permanent_failure(world, whatcounts, whatcounts_accou
 
     sync = ProviderSync.objects.get()
     assert sync.status == SyncStatus.FAILED
-    assert sync.last_error == ("permanent error: WhatCounts addphonetosendercode: "
-                               "FAILURE: Invalid realm or password")
+    assert sync.last_error == (
+        "permanent error: WhatCounts addphonetosendercode: FAILURE: Invalid realm or password"
+    )
     assert len(whatcounts.requests) == 1
 
 
 def test_unknown_provider_state_is_resent_whichever_way(
-        world, whatcounts, change, django_capture_on_commit_callbacks):
+    world, whatcounts, change, django_capture_on_commit_callbacks
+):
     code, (deals, news) = world
     for keyword in (deals, news):
         change(services.opt_in, keyword, "api")
