@@ -227,15 +227,19 @@ def main():
     base = f"http://127.0.0.1:{port}"
     try:
         session = login(base)
+        sub = "/admin/subscriptions/subscription/"
+        contact = f"/admin/subscriptions/contact/{contact_id}"
         pages = {
             "admin index (baseline)": "/admin/",
             "subscriptions changelist": "/admin/subscriptions/subscription/",
-            "subscriptions filtered (opted_out, one code)": f"/admin/subscriptions/subscription/?status__exact=opted_out"
+            "subscriptions filtered (opted_out, one code)": f"{sub}?status__exact=opted_out"
             f"&short_code__id__exact={code_id}",
-            "subscriptions phone search (national format)": f"/admin/subscriptions/subscription/?q={requests.utils.quote(national)}",
+            "subscriptions phone search (national format)": sub
+            + "?q="
+            + requests.utils.quote(national),
             "contacts changelist": "/admin/subscriptions/contact/",
             "contact phone search (digits)": f"/admin/subscriptions/contact/?q={phone.lstrip('+')}",
-            "contact page (subscriptions + timeline)": f"/admin/subscriptions/contact/{contact_id}/change/",
+            "contact page (subscriptions + timeline)": f"{contact}/change/",
             "history changelist": "/admin/subscriptions/subscriptionevent/",
             "history phone search": f"/admin/subscriptions/subscriptionevent/?q={phone}",
             "consent evidence CSV": f"/admin/subscriptions/contact/{contact_id}/evidence.csv",

@@ -250,11 +250,12 @@ def main():
         f"{os.cpu_count()} CPUs, client and server on the same machine"
     )
     try:
-        load = lambda maker, connections: asyncio.run(
-            run_load(  # noqa: E731
-                port, token, maker, connections, args.duration, args.warmup
+
+        def load(maker, connections):
+            return asyncio.run(
+                run_load(port, token, maker, connections, args.duration, args.warmup)
             )
-        )
+
         baseline = summary(
             "baseline GET bench/constant/",
             load(lambda: ("GET", "/bench/constant/", b""), CONNECTIONS),
