@@ -6,4 +6,4 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = "SMS consent"
 
     def ready(self):
-        from . import checks, metrics, receivers  # noqa: F401  (registers checks, receivers)
+        from subscriptions import checks, metrics, receivers  # noqa: F401  (registers checks, receivers)

@@ -37,7 +37,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from .models import (
+from subscriptions.models import (
     Action,
     Contact,
     Keyword,
@@ -50,8 +50,8 @@ from .models import (
     Subscription,
     SyncStatus,
 )
-from .providers.base import PermanentError, ProviderError, Reconciliation, redacted
-from .providers.registry import adapter_for
+from subscriptions.providers.base import PermanentError, ProviderError, Reconciliation, redacted
+from subscriptions.providers.registry import adapter_for
 
 logger = logging.getLogger("subscriptions.delivery")
 
@@ -108,7 +108,7 @@ def failure_text(attempts, error: ProviderError):
 def enqueue(task, pk, run_after=None):
     """Enqueue `task(pk)`, deferred when the backend can; otherwise a deferred attempt is
     left to the sweeper (the row's next_attempt_at says when)."""
-    from .tasks import traced_enqueue
+    from subscriptions.tasks import traced_enqueue
 
     if run_after is None:
         traced_enqueue(task, pk)
@@ -117,7 +117,7 @@ def enqueue(task, pk, run_after=None):
 
 
 def _enqueue_syncs(ids):
-    from .tasks import deliver_sync, traced_enqueue_each
+    from subscriptions.tasks import deliver_sync, traced_enqueue_each
 
     traced_enqueue_each(deliver_sync, ids)
 
@@ -461,7 +461,7 @@ def _unknown_since(row):
 def _record_failure(row, error, reached):
     """What arrived before the failure is the provider's state now: the retry compares with
     it and does not repeat those calls (each SFMC opt-in texts the person)."""
-    from .tasks import deliver_sync as deliver_task
+    from subscriptions.tasks import deliver_sync as deliver_task
 
     now = timezone.now()
     retry_at = next_attempt_at(row.attempts, error, now)
@@ -520,7 +520,7 @@ def sweep(now=None, limit=1000):
     next_attempt_at one lease ahead so the next sweep does not enqueue them again while the
     workers work through the queue.
     """
-    from .tasks import deliver_message, deliver_sync
+    from subscriptions.tasks import deliver_message, deliver_sync
 
     now = now or timezone.now()
     # A waiting row normally has its task in the queue; only one still waiting long after

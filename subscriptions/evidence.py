@@ -8,7 +8,7 @@ import json
 
 from django.db.models import Q
 
-from .models import OutboundMessage, ProviderCall, ProviderSync, SubscriptionEvent
+from subscriptions.models import OutboundMessage, ProviderCall, ProviderSync, SubscriptionEvent
 
 COLUMNS = [
     "at",

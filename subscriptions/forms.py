@@ -4,8 +4,8 @@ from django import forms
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .phones import InvalidPhone, normalize
-from .preferences import CODE_DIGITS
+from subscriptions.phones import InvalidPhone, normalize
+from subscriptions.preferences import CODE_DIGITS
 
 
 class PhoneForm(forms.Form):

@@ -17,8 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import services
-from .models import (
+from subscriptions import services
+from subscriptions.models import (
     ImportJob,
     ImportRowError,
     ImportStatus,
@@ -28,7 +28,7 @@ from .models import (
     ShortCode,
     Source,
 )
-from .phones import InvalidPhone, normalize
+from subscriptions.phones import InvalidPhone, normalize
 
 REQUIRED_COLUMNS = ("phone", "short_code", "keyword", "status")
 STATUS_WORDS = {"active": True, "subscribe": True, "unsubscribe": False}
@@ -288,7 +288,7 @@ def submit(uploaded_file, *, dry_run=False, user=None) -> ImportJob:
 
 
 def _enqueue(job_id):
-    from .tasks import run_import, traced_enqueue
+    from subscriptions.tasks import run_import, traced_enqueue
 
     traced_enqueue(run_import, job_id)
 

@@ -15,8 +15,8 @@ from defusedxml import ElementTree as SafeElementTree
 from django.db import transaction
 from django.utils import timezone
 
-from . import delivery, messaging, rules, selectors, services
-from .models import (
+from subscriptions import delivery, messaging, rules, selectors, services
+from subscriptions.models import (
     Action,
     Keyword,
     KeywordKind,
@@ -28,8 +28,8 @@ from .models import (
     Status,
     UnmatchedPostback,
 )
-from .phones import InvalidPhone, normalize
-from .services import Context
+from subscriptions.phones import InvalidPhone, normalize
+from subscriptions.services import Context
 
 logger = logging.getLogger("subscriptions.inbound")
 

@@ -21,7 +21,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.utils import timezone
 
-from .models import RateLimitCounter
+from subscriptions.models import RateLimitCounter
 
 
 def hit(key, window):

@@ -6,10 +6,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import delivery
-from .models import MessageStatus, OutboundMessage
-from .providers.base import ProviderError, redacted
-from .providers.registry import adapter_for
+from subscriptions import delivery
+from subscriptions.models import MessageStatus, OutboundMessage
+from subscriptions.providers.base import ProviderError, redacted
+from subscriptions.providers.registry import adapter_for
 
 
 def queue_text(phone, short_code, text, purpose):
@@ -21,7 +21,7 @@ def queue_text(phone, short_code, text, purpose):
 
 
 def _enqueue(message_id, run_after=None):
-    from .tasks import deliver_message
+    from subscriptions.tasks import deliver_message
 
     delivery.enqueue(deliver_message, message_id, run_after=run_after)
 

@@ -25,8 +25,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from .models import ProviderSync, SyncStatus
-from .signals import subscription_changed
+from subscriptions.models import ProviderSync, SyncStatus
+from subscriptions.signals import subscription_changed
 
 disable_created_metrics()
 # This process's own metrics (in multiprocess mode their values also go to files that the

@@ -18,8 +18,8 @@ from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
-from . import limits, messaging, rules, selectors, services
-from .models import (
+from subscriptions import limits, messaging, rules, selectors, services
+from subscriptions.models import (
     Keyword,
     KeywordKind,
     MessagePurpose,
@@ -86,7 +86,7 @@ def request_code(phone, client_address, language):
 
 
 def _enqueue_send_code(phone, language):
-    from .tasks import send_preferences_code, traced_enqueue
+    from subscriptions.tasks import send_preferences_code, traced_enqueue
 
     traced_enqueue(send_preferences_code, phone, language)
 

@@ -17,8 +17,8 @@ the same target happened after the text reached the provider (delivery.plan).
 
 from django.dispatch import receiver
 
-from . import delivery
-from .signals import subscription_changed
+from subscriptions import delivery
+from subscriptions.signals import subscription_changed
 
 
 @receiver(subscription_changed, dispatch_uid="provider_sync")

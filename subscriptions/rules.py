@@ -7,7 +7,7 @@ walks it cell by cell.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .models import Outcome, Source, Status
+from subscriptions.models import Outcome, Source, Status
 
 # Words a handset may send, first word of the message, case-insensitive (CTIA; providers.md 4).
 STOP_WORDS = frozenset(

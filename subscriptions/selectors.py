@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
-from . import rules
-from .models import (
+from subscriptions import rules
+from subscriptions.models import (
     Contact,
     Keyword,
     KeywordKind,
@@ -15,7 +15,7 @@ from .models import (
     Subscription,
     SubscriptionEvent,
 )
-from .phones import InvalidPhone, normalize
+from subscriptions.phones import InvalidPhone, normalize
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import rules
-from .models import (
+from subscriptions import rules
+from subscriptions.models import (
     Action,
     Contact,
     InboundReceipt,
@@ -32,9 +32,9 @@ from .models import (
     Subscription,
     SubscriptionEvent,
 )
-from .phones import normalize
-from .selectors import program_by_ref
-from .signals import subscription_changed
+from subscriptions.phones import normalize
+from subscriptions.selectors import program_by_ref
+from subscriptions.signals import subscription_changed
 
 
 class ServiceError(ValueError):

@@ -14,8 +14,7 @@ from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from portal.observability import bind_request_id, current_request_id
-
-from . import delivery, imports, messaging, preferences
+from subscriptions import delivery, imports, messaging, preferences
 
 
 def _with_request_id(func):

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import views, webhooks
+from subscriptions import views, webhooks
 
 urlpatterns = [
     path("webhooks/skycore/<str:token>/", webhooks.skycore_postback, name="skycore-postback"),

@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import links, preferences, services
-from .forms import CodeForm, PhoneForm, StopAllForm, SwitchForm
-from .models import Status
-from .phones import InvalidPhone, normalize
+from subscriptions import links, preferences, services
+from subscriptions.forms import CodeForm, PhoneForm, StopAllForm, SwitchForm
+from subscriptions.models import Status
+from subscriptions.phones import InvalidPhone, normalize
 
 SIGNED_IN = "preferences_phone"
 WAITING_FOR_CODE = "preferences_code_phone"

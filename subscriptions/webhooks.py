@@ -14,8 +14,8 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import inbound
-from .models import PostbackProblem, ProviderAccount, ProviderKind
+from subscriptions import inbound
+from subscriptions.models import PostbackProblem, ProviderAccount, ProviderKind
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

@@ -1,7 +1,7 @@
 import argparse
 import sys
 
-from .run import Config, print_report, run
+from bench.e2e.run import Config, print_report, run
 
 
 def main():

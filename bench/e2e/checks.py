@@ -5,7 +5,7 @@ violations (human-readable lines); an empty list everywhere is a pass."""
 from collections import defaultdict
 from datetime import datetime
 
-from .portal_side import PROGRAMS
+from bench.e2e.portal_side import PROGRAMS
 
 OPT_OUT_ACTIONS = {"opt_out", "stop_all", "custom_stop"}
 CLOCK_SLACK_S = 1.0  # between the client's and the portal's reading of the same clock

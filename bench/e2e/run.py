@@ -11,12 +11,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.e2e import checks, faults, load
+from bench.e2e.cluster import PrivateCluster
+from bench.e2e.portal_side import PROGRAMS
+from bench.e2e.stack import ROOT, Stack, free_port, portal_env
 from tests.fakes import FakeSfmc, FakeSkyCore, FakeWhatCounts
-
-from . import checks, faults, load
-from .cluster import PrivateCluster
-from .portal_side import PROGRAMS
-from .stack import ROOT, Stack, free_port, portal_env
 
 TOGGLES = 100
 FAKE_LATENCY_S = 0.01

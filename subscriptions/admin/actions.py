@@ -9,8 +9,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
-from .. import delivery, links, services
-from ..models import ProviderSync, Source
+from subscriptions import delivery, links, services
+from subscriptions.models import ProviderSync, Source
 
 # Admin actions call the services once per row; a bigger change is an import's job.
 MAX_ROWS = 1000

@@ -6,9 +6,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from .. import evidence
-from ..csv_export import streaming_csv_response
-from ..models import (
+from subscriptions import evidence
+from subscriptions.admin import actions
+from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from subscriptions.admin.scale import ScaledAdminMixin
+from subscriptions.csv_export import streaming_csv_response
+from subscriptions.models import (
     Contact,
     InboundReceipt,
     Keyword,
@@ -18,9 +21,6 @@ from ..models import (
     Subscription,
     SubscriptionEvent,
 )
-from . import actions
-from .base import ReadOnlyAdmin, ReadOnlyInline
-from .scale import ScaledAdminMixin
 
 TIMELINE_LIMIT = 500
 EXPORT_EVIDENCE = "subscriptions.export_evidence"

@@ -21,7 +21,7 @@ from django.db.models.functions import TruncDate
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ..models import (
+from subscriptions.models import (
     Action,
     ActivityDay,
     ActivitySeries,

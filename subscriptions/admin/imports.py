@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .. import imports
-from ..csv_export import streaming_csv_response
-from ..models import ImportJob
+from subscriptions import imports
+from subscriptions.csv_export import streaming_csv_response
+from subscriptions.models import ImportJob
 
 IMPORT_PERMISSION = "subscriptions.import_subscriptions"
 

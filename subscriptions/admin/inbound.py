@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from ..models import UnmatchedPostback
-from .base import ReadOnlyAdmin
+from subscriptions.admin.base import ReadOnlyAdmin
+from subscriptions.models import UnmatchedPostback
 
 
 @admin.register(UnmatchedPostback)

@@ -2,10 +2,16 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html_join
 
-from ..models import Keyword, OutboundMessage, ProviderAccount, ProviderCall, ProviderSync
-from ..providers.registry import ADAPTERS
-from . import actions
-from .base import ReadOnlyAdmin, ReadOnlyInline
+from subscriptions.admin import actions
+from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from subscriptions.models import (
+    Keyword,
+    OutboundMessage,
+    ProviderAccount,
+    ProviderCall,
+    ProviderSync,
+)
+from subscriptions.providers.registry import ADAPTERS
 
 # Secrets each kind uses (docs/api.md "Provider account settings"). Write-only: the form
 # never renders a stored value, and a blank field keeps what is stored.

@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
-from ..phones import InvalidPhone, normalize
+from subscriptions.phones import InvalidPhone, normalize
 
 
 class BoundedCountPaginator(Paginator):

@@ -31,7 +31,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from ..models import IdempotencyKey
+from subscriptions.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

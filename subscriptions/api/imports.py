@@ -8,13 +8,13 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import imports
-from ..csv_export import streaming_csv_response
-from ..models import ImportJob
-from .idempotency import idempotent
-from .permissions import IMPORT_SUBSCRIPTIONS, requires
-from .schema import IDEMPOTENCY_KEY
-from .views import checked_lookup
+from subscriptions import imports
+from subscriptions.api.idempotency import idempotent
+from subscriptions.api.permissions import IMPORT_SUBSCRIPTIONS, requires
+from subscriptions.api.schema import IDEMPOTENCY_KEY
+from subscriptions.api.views import checked_lookup
+from subscriptions.csv_export import streaming_csv_response
+from subscriptions.models import ImportJob
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 

@@ -5,12 +5,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import inbound
-from ..models import ShortCode
-from ..phones import InvalidPhone, normalize
-from .idempotency import idempotent
-from .permissions import SUBMIT_INBOUND, requires
-from .schema import IDEMPOTENCY_KEY
+from subscriptions import inbound
+from subscriptions.api.idempotency import idempotent
+from subscriptions.api.permissions import SUBMIT_INBOUND, requires
+from subscriptions.api.schema import IDEMPOTENCY_KEY
+from subscriptions.models import ShortCode
+from subscriptions.phones import InvalidPhone, normalize
 
 
 class InboundTextSerializer(serializers.Serializer):

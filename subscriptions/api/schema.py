@@ -5,7 +5,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
-from .idempotency import HEADER, MAX_KEY_LENGTH
+from subscriptions.api.idempotency import HEADER, MAX_KEY_LENGTH
 
 ERROR = inline_serializer(
     "Error",

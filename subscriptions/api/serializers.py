@@ -12,8 +12,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .. import rules, selectors
-from ..models import (
+from subscriptions import rules, selectors
+from subscriptions.models import (
     Keyword,
     OutboundMessage,
     ProviderAccount,
@@ -24,7 +24,7 @@ from ..models import (
     Status,
     SubscriptionEvent,
 )
-from ..phones import InvalidPhone, normalize
+from subscriptions.phones import InvalidPhone, normalize
 
 BATCH_LIMIT = 10_000
 SEED_PHONE = "15555551212"

@@ -3,9 +3,9 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
-from .imports import ImportDetailView, ImportErrorsView, ImportListView
-from .inbound import InboundView
+from subscriptions.api import views
+from subscriptions.api.imports import ImportDetailView, ImportErrorsView, ImportListView
+from subscriptions.api.inbound import InboundView
 
 router = SimpleRouter()
 router.register("providers", views.ProviderAccountViewSet, basename="provider")

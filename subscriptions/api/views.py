@@ -17,8 +17,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors, services
-from ..models import (
+from subscriptions import selectors, services
+from subscriptions.api import serializers as s
+from subscriptions.api.idempotency import idempotent
+from subscriptions.api.permissions import CHANGE_CONSENT, ModelPermissions, requires
+from subscriptions.api.schema import ERROR, IDEMPOTENCY_KEY
+from subscriptions.models import (
     Keyword,
     OutboundMessage,
     Outcome,
@@ -28,11 +32,7 @@ from ..models import (
     ShortCode,
     Source,
 )
-from ..phones import InvalidPhone
-from . import serializers as s
-from .idempotency import idempotent
-from .permissions import CHANGE_CONSENT, ModelPermissions, requires
-from .schema import ERROR, IDEMPOTENCY_KEY
+from subscriptions.phones import InvalidPhone
 
 SEED = {"phone": s.SEED_PHONE, "short_code": s.SEED_CODE}
 

@@ -294,7 +294,7 @@ class HttpAdapter(Adapter):
         return response
 
     def _log(self, request, response, error, elapsed_ms):
-        from ..models import ProviderCall
+        from subscriptions.models import ProviderCall
 
         secrets = [str(v) for v in self._secrets.values()] + list(self.extra_secrets)
         body = request.body or ""

@@ -5,7 +5,7 @@ and demos."""
 
 import logging
 
-from .base import Adapter, Capabilities, Reconciled
+from subscriptions.providers.base import Adapter, Capabilities, Reconciled
 
 logger = logging.getLogger("subscriptions.providers.console")
 

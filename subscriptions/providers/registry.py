@@ -1,9 +1,9 @@
 """Adapter registry by provider kind."""
 
-from .console import ConsoleAdapter
-from .sfmc import SfmcAdapter
-from .skycore import SkyCoreAdapter
-from .whatcounts import WhatCountsAdapter
+from subscriptions.providers.console import ConsoleAdapter
+from subscriptions.providers.sfmc import SfmcAdapter
+from subscriptions.providers.skycore import SkyCoreAdapter
+from subscriptions.providers.whatcounts import WhatCountsAdapter
 
 ADAPTERS = {
     adapter.kind: adapter

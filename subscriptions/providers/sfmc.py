@@ -16,7 +16,7 @@ import hashlib
 
 from django.core.cache import cache
 
-from .base import Capabilities, HttpAdapter, PermanentError, Reconciled
+from subscriptions.providers.base import Capabilities, HttpAdapter, PermanentError, Reconciled
 
 TOKEN_EARLY_REFRESH = 60  # seconds before expiry a cached token is no longer used
 

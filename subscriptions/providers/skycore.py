@@ -5,7 +5,13 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 from defusedxml.ElementTree import ParseError, fromstring
 
-from .base import Capabilities, HttpAdapter, PermanentError, Reconciled, RetryableError
+from subscriptions.providers.base import (
+    Capabilities,
+    HttpAdapter,
+    PermanentError,
+    Reconciled,
+    RetryableError,
+)
 
 DEFAULT_API_URL = "https://secure.skycore.com/API/wxml/1.3/index.php"
 RETRYABLE_CODES = {"E106"}  # rate limited

@@ -2,7 +2,13 @@
 code); there are no keywords, so the number is added when its first program on the code is
 joined and stopped when no program there remains opted in. docs/providers.md section 2."""
 
-from .base import Capabilities, HttpAdapter, PermanentError, Reconciled, RetryableError
+from subscriptions.providers.base import (
+    Capabilities,
+    HttpAdapter,
+    PermanentError,
+    Reconciled,
+    RetryableError,
+)
 
 ADD = "addphonetosendercode"
 STOP = "smsstopsubscribersend"

@@ -15,9 +15,9 @@ From a shell (other processes, the end-to-end fault run):
     python -m tests.fakes skycore --port 8125 --delay 0.05
 """
 
-from .base import FakeProvider, Recorded
-from .sfmc import FakeSfmc
-from .skycore import FakeSkyCore
-from .whatcounts import FakeWhatCounts
+from tests.fakes.base import FakeProvider, Recorded
+from tests.fakes.sfmc import FakeSfmc
+from tests.fakes.skycore import FakeSkyCore
+from tests.fakes.whatcounts import FakeWhatCounts
 
 __all__ = ["FakeProvider", "FakeSfmc", "FakeSkyCore", "FakeWhatCounts", "Recorded"]

@@ -3,7 +3,7 @@
 import argparse
 import time
 
-from . import FakeSfmc, FakeSkyCore, FakeWhatCounts
+from tests.fakes import FakeSfmc, FakeSkyCore, FakeWhatCounts
 
 KINDS = {"sfmc": FakeSfmc, "skycore": FakeSkyCore, "whatcounts": FakeWhatCounts}
 

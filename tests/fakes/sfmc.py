@@ -3,7 +3,7 @@
 import re
 import secrets
 
-from .base import FakeProvider, json_answer
+from tests.fakes.base import FakeProvider, json_answer
 
 SEND = re.compile(r"^/sms/v1/messageContact/(?P<key>[^/]+)/send$")
 

@@ -2,7 +2,7 @@
 
 from xml.etree.ElementTree import fromstring
 
-from .base import FakeProvider
+from tests.fakes.base import FakeProvider
 
 PATH = "/API/wxml/1.3/index.php"
 

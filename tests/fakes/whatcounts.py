@@ -1,6 +1,6 @@
 """Fake WhatCounts api_web: sender-code level SMS subscriptions, plain-text answers."""
 
-from .base import FakeProvider
+from tests.fakes.base import FakeProvider
 
 PATH = "/bin/api_web"
 

@@ -1,0 +1,73 @@
+"""The consent data and the invariants the database itself keeps true.
+
+One module per concern; every model is re-exported here so that `subscriptions.models.X`
+keeps working for migrations, settings and callers.
+"""
+
+from subscriptions.models.catalog import Keyword, ProviderAccount, ShortCode, _new_token  # noqa: F401 (migration 0001)
+from subscriptions.models.choices import (
+    Action,
+    ActivitySeries,
+    ImportStatus,
+    KeywordKind,
+    MessagePurpose,
+    MessageStatus,
+    Outcome,
+    PostbackProblem,
+    ProviderKind,
+    Source,
+    Status,
+    SyncStatus,
+)
+from subscriptions.models.consent import (
+    AppendOnlyQuerySet,
+    Contact,
+    InboundReceipt,
+    ShortCodeStop,
+    Subscription,
+    SubscriptionEvent,
+)
+from subscriptions.models.operations import (
+    ActivityDay,
+    DailyActivity,
+    IdempotencyKey,
+    ImportJob,
+    ImportRowError,
+    RateLimitCounter,
+    UnmatchedPostback,
+)
+from subscriptions.models.outbox import OutboundMessage, ProviderCall, ProviderSync
+
+__all__ = [
+    "Action",
+    "ActivityDay",
+    "ActivitySeries",
+    "AppendOnlyQuerySet",
+    "Contact",
+    "DailyActivity",
+    "IdempotencyKey",
+    "ImportJob",
+    "ImportRowError",
+    "ImportStatus",
+    "InboundReceipt",
+    "Keyword",
+    "KeywordKind",
+    "MessagePurpose",
+    "MessageStatus",
+    "OutboundMessage",
+    "Outcome",
+    "PostbackProblem",
+    "ProviderAccount",
+    "ProviderCall",
+    "ProviderKind",
+    "ProviderSync",
+    "RateLimitCounter",
+    "ShortCode",
+    "ShortCodeStop",
+    "Source",
+    "Status",
+    "Subscription",
+    "SubscriptionEvent",
+    "SyncStatus",
+    "UnmatchedPostback",
+]
