@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from subscriptions.consent import batch
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -115,18 +117,17 @@ def wait_until_delivered(max_seconds):
     return None
 
 
-def import_rows(keyword, phones, subscribe, detail=None):
-    from subscriptions import services
-    from subscriptions.services import BatchRow, Context
+def import_rows(keyword, phones, subscribe, origin_account_id=None):
+    from subscriptions.consent.batch import BatchRow
+    from subscriptions.consent.services import Context
 
     for start in range(0, len(phones), 1000):
         rows = [
             BatchRow(phone=p, keyword=keyword, subscribe=subscribe)
             for p in phones[start : start + 1000]
         ]
-        services.apply_batch(
-            rows, Context(source="import", actor_label="bench", detail=detail or {})
-        )
+        ctx = Context(source="import", actor_label="bench", origin_account_id=origin_account_id)
+        batch.apply_batch(rows, ctx)
 
 
 def run_phase(label, fake, keyword, phones, subscribe, args):
@@ -187,7 +188,6 @@ def main():
         account.save()
         code = ShortCode.objects.create(code="55555", name="Bench", brand="Bench", provider=account)
         keyword = Keyword.objects.create(short_code=code, word="DEALS", provider_ref="1478")
-        from subscriptions.delivery import ORIGIN_KEY
 
         baseline_phones = [f"+1556{3000000 + i:07d}" for i in range(args.baseline)]
         phones = [f"+1555{3000000 + i:07d}" for i in range(args.opt_outs)]
@@ -207,7 +207,7 @@ def main():
             True,
             args,
         )
-        import_rows(keyword, phones, True, detail={ORIGIN_KEY: account.pk})
+        import_rows(keyword, phones, True, origin_account_id=account.pk)
         echoes = ProviderSync.objects.filter(operation="echo").count()
         print(f"{echoes} numbers known opted in at SkyCore (echo rows, no calls)", flush=True)
         fake.delay = args.delay

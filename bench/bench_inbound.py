@@ -25,6 +25,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from subscriptions.consent import batch
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -85,7 +87,7 @@ def prepare_data(args, stop_numbers):
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from subscriptions import services
+    from subscriptions.consent import services
     from subscriptions.models import Keyword, ProviderAccount, ProviderKind, ShortCode
 
     call_command("migrate", verbosity=0)
@@ -105,13 +107,13 @@ def prepare_data(args, stop_numbers):
     token = Token.objects.create(user=user).key
 
     rows = [
-        services.BatchRow(phone=stop_phone(i), keyword=k, subscribe=True)
+        batch.BatchRow(phone=stop_phone(i), keyword=k, subscribe=True)
         for i in range(stop_numbers)
         for k in programs
     ]
     ctx = services.Context(source="import", actor_label="bench setup")
     for start in range(0, len(rows), 3000):
-        services.apply_batch(rows[start : start + 3000], ctx)
+        batch.apply_batch(rows[start : start + 3000], ctx)
     return token, skycore.postback_token
 
 

@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from subscriptions.consent import batch
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ENV = {
@@ -49,7 +51,7 @@ def _setup_data(known_count, many_programs):
     django.setup()
     from django.core.management import call_command
 
-    from subscriptions import services
+    from subscriptions.consent import services
     from subscriptions.models import Keyword, ProviderAccount, ShortCode
 
     call_command("migrate", verbosity=0)
@@ -72,11 +74,11 @@ def _setup_data(known_count, many_programs):
         for i in range(many_programs)
     ]
     rows = [
-        services.BatchRow(phone=f"+1555600{n:04d}", keyword=keywords[0], subscribe=True)
+        batch.BatchRow(phone=f"+1555600{n:04d}", keyword=keywords[0], subscribe=True)
         for n in range(known_count)
     ]
-    rows += [services.BatchRow(phone="+15557000000", keyword=k, subscribe=True) for k in keywords]
-    services.apply_batch(rows, services.Context(source="import", actor_label="bench"))
+    rows += [batch.BatchRow(phone="+15557000000", keyword=k, subscribe=True) for k in keywords]
+    batch.apply_batch(rows, services.Context(source="import", actor_label="bench"))
 
 
 def _timed(session, method, url, **kwargs):
@@ -113,7 +115,7 @@ def _summary(name, samples, baseline=None):
 def _signed_in_page_times(base, phone, rounds):
     import requests
 
-    from subscriptions.links import preferences_link_path
+    from subscriptions.preferences.links import preferences_link_path
 
     session = requests.Session()
     session.get(base + preferences_link_path(phone), timeout=30)

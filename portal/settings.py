@@ -42,7 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.observability.RequestIdMiddleware",
-    "subscriptions.metrics.RequestTimingMiddleware",
+    "subscriptions.reporting.metrics.RequestTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,7 +106,7 @@ else:
     }
 
 TASKS = {"default": {"BACKEND": env("TASKS_BACKEND")}}
-# Provider delivery (subscriptions/delivery.py): attempts, backoff, a worker's lease on a row.
+# Provider delivery (subscriptions/delivery/): attempts, backoff, a worker's lease on a row.
 PORTAL_DELIVERY_MAX_ATTEMPTS = env.int("PORTAL_DELIVERY_MAX_ATTEMPTS", default=8)
 PORTAL_DELIVERY_BACKOFF_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_SECONDS", default=30)
 PORTAL_DELIVERY_BACKOFF_MAX_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_MAX_SECONDS", default=3600)

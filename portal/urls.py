@@ -3,8 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from subscriptions.admin.dashboard import dashboard
-from subscriptions.metrics import metrics
-from subscriptions.views_health import healthz
+from subscriptions.common.health import healthz
+from subscriptions.reporting.metrics import metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -6,4 +6,7 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = "SMS consent"
 
     def ready(self):
-        from subscriptions import checks, metrics, receivers  # noqa: F401  (registers checks, receivers)
+        # Importing these registers the system checks, the metrics and the signal receivers.
+        from subscriptions import checks  # noqa: F401
+        from subscriptions.delivery import receivers  # noqa: F401
+        from subscriptions.reporting import metrics  # noqa: F401

@@ -9,8 +9,10 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
-from subscriptions import delivery, links, services
+from subscriptions.consent import services
+from subscriptions.delivery import worker
 from subscriptions.models import ProviderSync, Source
+from subscriptions.preferences import links
 
 # Admin actions call the services once per row; a bigger change is an import's job.
 MAX_ROWS = 1000
@@ -124,7 +126,7 @@ def stop_all(modeladmin, request, queryset, reason):
 def retry_syncs(syncs, request, modeladmin, selected, reason):
     """Failed or waiting provider syncs back to pending and due now; the delivery sweeper
     takes them from there (no provider call inside this request)."""
-    retried = delivery.retry(list(syncs.values_list("pk", flat=True)))
+    retried = worker.retry(list(syncs.values_list("pk", flat=True)))
     for obj in selected:
         modeladmin.log_change(request, obj, f"Provider sync retried: {reason}")
     return f"{retried} provider sync(s) due again now."

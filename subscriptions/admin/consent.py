@@ -6,11 +6,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from subscriptions import evidence
 from subscriptions.admin import actions
 from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline
 from subscriptions.admin.scale import ScaledAdminMixin
-from subscriptions.csv_export import streaming_csv_response
 from subscriptions.models import (
     Contact,
     InboundReceipt,
@@ -21,6 +19,8 @@ from subscriptions.models import (
     Subscription,
     SubscriptionEvent,
 )
+from subscriptions.reporting import evidence
+from subscriptions.reporting.csv_export import streaming_csv_response
 
 TIMELINE_LIMIT = 500
 EXPORT_EVIDENCE = "subscriptions.export_evidence"

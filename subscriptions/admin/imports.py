@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from subscriptions import imports
-from subscriptions.csv_export import streaming_csv_response
+from subscriptions.imports import pipeline
 from subscriptions.models import ImportJob
+from subscriptions.reporting.csv_export import streaming_csv_response
 
 IMPORT_PERMISSION = "subscriptions.import_subscriptions"
 
@@ -89,7 +89,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
         if form.is_bound and form.is_valid():
-            job = imports.submit(
+            job = pipeline.submit(
                 form.cleaned_data["file"], dry_run=form.cleaned_data["dry_run"], user=request.user
             )
             return redirect(reverse("admin:subscriptions_importjob_change", args=[job.pk]))
@@ -114,4 +114,4 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def errors_view(self, request, pk):
         job = self._job(request, pk)
-        return streaming_csv_response(imports.errors_csv_rows(job), f"import-{job.pk}-errors.csv")
+        return streaming_csv_response(pipeline.errors_csv_rows(job), f"import-{job.pk}-errors.csv")

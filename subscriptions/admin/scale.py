@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
-from subscriptions.phones import InvalidPhone, normalize
+from subscriptions.common.phones import InvalidPhone, normalize
 
 
 class BoundedCountPaginator(Paginator):

@@ -8,13 +8,13 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from subscriptions import imports
 from subscriptions.api.idempotency import idempotent
 from subscriptions.api.permissions import IMPORT_SUBSCRIPTIONS, requires
 from subscriptions.api.schema import IDEMPOTENCY_KEY
 from subscriptions.api.views import checked_lookup
-from subscriptions.csv_export import streaming_csv_response
+from subscriptions.imports import pipeline
 from subscriptions.models import ImportJob
+from subscriptions.reporting.csv_export import streaming_csv_response
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
@@ -69,7 +69,7 @@ class ImportListView(APIView):
     def post(self, request):
         upload = ImportUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        job = imports.submit(
+        job = pipeline.submit(
             upload.validated_data["file"],
             dry_run=upload.validated_data["dry_run"],
             user=request.user,
@@ -98,4 +98,4 @@ class ImportErrorsView(APIView):
 
     def get(self, request, pk):
         job = _job(pk)
-        return streaming_csv_response(imports.errors_csv_rows(job), f"import-{job.pk}-errors.csv")
+        return streaming_csv_response(pipeline.errors_csv_rows(job), f"import-{job.pk}-errors.csv")

@@ -5,12 +5,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from subscriptions import inbound
 from subscriptions.api.idempotency import idempotent
 from subscriptions.api.permissions import SUBMIT_INBOUND, requires
 from subscriptions.api.schema import IDEMPOTENCY_KEY
+from subscriptions.common.phones import InvalidPhone, normalize
+from subscriptions.inbound import mo
 from subscriptions.models import ShortCode
-from subscriptions.phones import InvalidPhone, normalize
 
 
 class InboundTextSerializer(serializers.Serializer):
@@ -44,7 +44,7 @@ class ChangeSerializer(serializers.Serializer):
 
 
 class InboundAnswerSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=[a.value for a in inbound.MoAction])
+    action = serializers.ChoiceField(choices=[a.value for a in mo.MoAction])
     reply = serializers.CharField(
         allow_null=True, help_text="The text sent back; null for a repeated message."
     )
@@ -76,8 +76,8 @@ class InboundView(APIView):
                 },
                 status=status.HTTP_404_NOT_FOUND,
             )
-        outcome = inbound.handle_mo(
-            inbound.MoText(
+        outcome = mo.handle_mo(
+            mo.MoText(
                 phone=data["from"],
                 short_code=short_code,
                 text=data["text"],

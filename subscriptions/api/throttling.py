@@ -11,7 +11,7 @@ import time
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from subscriptions import limits
+from subscriptions.common import limits
 
 
 class TokenRateThrottle(SimpleRateThrottle):

@@ -4,14 +4,15 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from subscriptions.api import views
+from subscriptions.api.configuration import views as configuration
 from subscriptions.api.imports import ImportDetailView, ImportErrorsView, ImportListView
 from subscriptions.api.inbound import InboundView
 
 router = SimpleRouter()
-router.register("providers", views.ProviderAccountViewSet, basename="provider")
-router.register("short-codes", views.ShortCodeViewSet, basename="short-code")
+router.register("providers", configuration.ProviderAccountViewSet, basename="provider")
+router.register("short-codes", configuration.ShortCodeViewSet, basename="short-code")
 
-keywords = views.KeywordViewSet
+keywords = configuration.KeywordViewSet
 
 urlpatterns = [
     path(

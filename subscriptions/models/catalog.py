@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
-from subscriptions import crypto
+from subscriptions.common import crypto
 from subscriptions.models.choices import KeywordKind, ProviderKind
 
 

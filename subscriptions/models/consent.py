@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from subscriptions.common.errors import AppendOnlyViolation
 from subscriptions.models.catalog import Keyword, ShortCode
 from subscriptions.models.choices import Action, Outcome, Source, Status
 
@@ -130,16 +131,20 @@ class InboundReceipt(models.Model):
 
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise PermissionError("Consent history is append-only: rows cannot be updated.")
+        raise AppendOnlyViolation("Consent history is append-only: rows cannot be updated.")
 
     def delete(self):
-        raise PermissionError("Consent history is append-only: rows cannot be deleted.")
+        raise AppendOnlyViolation("Consent history is append-only: rows cannot be deleted.")
 
     def bulk_update(self, objs, fields, batch_size=None):
-        raise PermissionError("Consent history is append-only: rows cannot be updated.")
+        raise AppendOnlyViolation("Consent history is append-only: rows cannot be updated.")
 
     def update_or_create(self, *args, **kwargs):
-        raise PermissionError("Consent history is append-only: rows cannot be updated.")
+        raise AppendOnlyViolation("Consent history is append-only: rows cannot be updated.")
+
+
+# Where an event's history row keeps the provider account it came from (Context.origin_account_id).
+ORIGIN_DETAIL_KEY = "provider_account_id"
 
 
 class SubscriptionEvent(models.Model):
@@ -197,12 +202,18 @@ class SubscriptionEvent(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
-            raise PermissionError("Consent history is append-only: rows cannot be updated.")
+            raise AppendOnlyViolation("Consent history is append-only: rows cannot be updated.")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise PermissionError("Consent history is append-only: rows cannot be deleted.")
+        raise AppendOnlyViolation("Consent history is append-only: rows cannot be deleted.")
 
     def clean(self):
         if self.outcome == Outcome.APPLIED and self.keyword_id and not self.new_status:
             raise ValidationError("An applied program event needs its new status.")
+
+    @property
+    def origin_account_id(self) -> int | None:
+        """The provider account this change came from, or None (see Context)."""
+        value = (self.detail or {}).get(ORIGIN_DETAIL_KEY)
+        return int(value) if value is not None else None

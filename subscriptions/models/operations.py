@@ -34,7 +34,7 @@ class IdempotencyKey(models.Model):
 
 
 class RateLimitCounter(models.Model):
-    """A rate-limit or throttle count (subscriptions/limits.py): `count` hits in a window
+    """A rate-limit or throttle count (common/limits.py): `count` hits in a window
     that ends at `expires_at`. Used when there is no Redis; operational, not evidence:
     prune_logs deletes the rows whose window has ended."""
 

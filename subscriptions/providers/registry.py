@@ -1,9 +1,9 @@
 """Adapter registry by provider kind."""
 
-from subscriptions.providers.console import ConsoleAdapter
-from subscriptions.providers.sfmc import SfmcAdapter
-from subscriptions.providers.skycore import SkyCoreAdapter
-from subscriptions.providers.whatcounts import WhatCountsAdapter
+from subscriptions.providers.console.adapter import ConsoleAdapter
+from subscriptions.providers.sfmc.adapter import SfmcAdapter
+from subscriptions.providers.skycore.adapter import SkyCoreAdapter
+from subscriptions.providers.whatcounts.adapter import WhatCountsAdapter
 
 ADAPTERS = {
     adapter.kind: adapter

@@ -6,7 +6,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
-from subscriptions import imports
+from subscriptions.imports import pipeline
 from subscriptions.models import ImportJob, Status, Subscription
 from subscriptions.staff_groups import sync_groups
 from tests.factories import KeywordFactory, ShortCodeFactory, UserFactory
@@ -19,7 +19,7 @@ ROWS = 40
 def queued(monkeypatch):
     """Keep uploaded jobs queued (no worker) so the test runs them step by step."""
     job_ids = []
-    monkeypatch.setattr(imports, "_enqueue", job_ids.append)
+    monkeypatch.setattr(pipeline, "_enqueue", job_ids.append)
     return job_ids
 
 
@@ -27,7 +27,7 @@ def test_import_progress_bar_updates_live(
     live_server, page, artifacts_dir, tmp_path, settings, queued, monkeypatch
 ):
     settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 10)
     KeywordFactory(short_code=ShortCodeFactory(code="12345"), word="DEALS")
 
     sync_groups(apps)  # a transactional test starts from a flushed database
@@ -64,7 +64,7 @@ def test_import_progress_bar_updates_live(
         if progress.processed == ROWS // 2:
             page.screenshot(path=artifacts_dir / "import-half-way.png")
 
-    imports.run(
+    pipeline.run(
         job, lambda: job.file.storage.open(job.file.name, "rb"), on_progress=wait_for_page_to_show
     )
 

@@ -11,7 +11,8 @@ import pytest
 from django.core import signing
 from django.core.cache import cache
 
-from subscriptions import links, selectors, services
+from subscriptions.consent import selectors, services
+from subscriptions.consent.services import Context
 from subscriptions.models import (
     Action,
     MessagePurpose,
@@ -20,7 +21,7 @@ from subscriptions.models import (
     Status,
     SubscriptionEvent,
 )
-from subscriptions.services import Context
+from subscriptions.preferences import links
 from tests.conftest import requirement_missing
 from tests.factories import KeywordFactory, ShortCodeFactory
 

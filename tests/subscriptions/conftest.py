@@ -2,8 +2,8 @@
 
 import pytest
 
+from subscriptions.consent.services import Context
 from subscriptions.models import ProviderKind
-from subscriptions.services import Context
 from tests.factories import KeywordFactory, ProviderAccountFactory, ShortCodeFactory
 from tests.fakes import FakeSfmc, FakeSkyCore, FakeWhatCounts
 

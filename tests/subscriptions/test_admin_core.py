@@ -1,8 +1,8 @@
 import pytest
 
-from subscriptions import services
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
 from subscriptions.models import Source, SubscriptionEvent
-from subscriptions.services import Context
 from tests.factories import KeywordFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

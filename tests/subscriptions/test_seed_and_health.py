@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from subscriptions import selectors
+from subscriptions.consent import selectors
 from subscriptions.models import Keyword, ShortCode, SubscriptionEvent
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from subscriptions import imports
+from subscriptions.imports import pipeline
 from subscriptions.models import ImportJob
 
 BAR_WIDTH = 40
@@ -47,8 +47,8 @@ class Command(BaseCommand):
 
         try:
             # run() opens (and closes) the file itself, twice: hence an opener.
-            result = imports.run(job, lambda: open(file, "rb"), on_progress=show)  # noqa: SIM115
-        except imports.ImportFileError as exc:
+            result = pipeline.run(job, lambda: open(file, "rb"), on_progress=show)  # noqa: SIM115
+        except pipeline.ImportFileError as exc:
             raise CommandError(f"{file}: {exc}") from exc
         self.stdout.write("")
         verb = "would be applied" if dry_run else "applied"

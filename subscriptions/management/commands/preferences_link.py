@@ -3,8 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from subscriptions.links import DEFAULT_MAX_AGE, preferences_link_path
-from subscriptions.phones import InvalidPhone, normalize
+from subscriptions.common.phones import InvalidPhone, normalize
+from subscriptions.preferences.links import DEFAULT_MAX_AGE, preferences_link_path
 
 
 class Command(BaseCommand):

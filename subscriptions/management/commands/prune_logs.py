@@ -15,8 +15,8 @@ from django.core.management.base import BaseCommand
 from django.tasks import default_task_backend
 from django.utils import timezone
 
-from subscriptions import limits
 from subscriptions.api.idempotency import LIFETIME
+from subscriptions.common import limits
 from subscriptions.models import IdempotencyKey, ProviderCall
 
 BATCH = 5000

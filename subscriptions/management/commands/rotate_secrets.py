@@ -7,7 +7,7 @@ then drop the old key.
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from subscriptions import crypto
+from subscriptions.common import crypto
 from subscriptions.models import ProviderAccount
 
 

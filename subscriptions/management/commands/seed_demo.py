@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from subscriptions import services
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
 from subscriptions.models import (
     Keyword,
     KeywordKind,
@@ -16,7 +17,6 @@ from subscriptions.models import (
     ShortCode,
     Subscription,
 )
-from subscriptions.services import Context
 
 PROGRAMS = {
     "12345": [

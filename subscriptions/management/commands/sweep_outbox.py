@@ -1,4 +1,4 @@
-"""Re-drive the outbox: due and stuck provider syncs, queued texts (delivery.sweep).
+"""Re-drive the outbox: due and stuck provider syncs, queued texts (sweep.sweep).
 
 Run it next to `manage.py db_worker`, either as its own long-running process
 (`manage.py sweep_outbox --every 30`) or once a minute from cron / a systemd timer.
@@ -9,7 +9,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from subscriptions import delivery
+from subscriptions.delivery import sweep
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, every, limit, **options):
         while True:
-            syncs, texts = delivery.sweep(limit=limit)
+            syncs, texts = sweep.sweep(limit=limit)
             if syncs or texts or options["verbosity"] > 1:
                 self.stdout.write(f"re-driven: {syncs} provider syncs, {texts} texts")
             if every <= 0:

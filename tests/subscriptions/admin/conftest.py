@@ -1,8 +1,8 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from subscriptions import services
-from subscriptions.services import Context
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
 from tests.factories import KeywordFactory, ShortCodeFactory, UserFactory
 
 

@@ -6,7 +6,6 @@ from django.contrib.admin.models import LogEntry
 from django.core import signing
 from django.utils import timezone
 
-from subscriptions import links
 from subscriptions.models import (
     Action,
     Contact,
@@ -17,6 +16,7 @@ from subscriptions.models import (
     SubscriptionEvent,
     SyncStatus,
 )
+from subscriptions.preferences import links
 
 pytestmark = pytest.mark.django_db
 SUBS = "/admin/subscriptions/subscription/"

@@ -10,9 +10,10 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from subscriptions import services
 from subscriptions.admin.dashboard import _live_from, dashboard_data, line_chart
 from subscriptions.admin.scale import BoundedCountPaginator
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
 from subscriptions.models import (
     ActivityDay,
     Contact,
@@ -24,7 +25,6 @@ from subscriptions.models import (
     SubscriptionEvent,
     SyncStatus,
 )
-from subscriptions.services import Context
 from tests.factories import KeywordFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from subscriptions import services
 from subscriptions.api.serializers import BATCH_LIMIT
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
 from subscriptions.models import Outcome, Source, Status, Subscription, SubscriptionEvent
-from subscriptions.services import Context
 from tests.factories import KeywordFactory
 
 pytestmark = pytest.mark.django_db

@@ -84,7 +84,7 @@ def test_configuration_posts_are_idempotent_too(staff, code):
 
 
 def test_replay_runs_no_service(staff, code, monkeypatch):
-    from subscriptions import services
+    from subscriptions.consent import services
 
     post(staff, BODY, "key-1")
     monkeypatch.setattr(services, "opt_in", lambda *a, **k: pytest.fail("ran again"))

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from subscriptions.models import ImportJob, Status, Subscription, SubscriptionEvent
 from tests.factories import KeywordFactory, ShortCodeFactory, UserFactory
-from tests.subscriptions.import_helpers import csv_bytes
+from tests.subscriptions.imports.helpers import csv_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from subscriptions import messaging, services
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
+from subscriptions.delivery import messages
 from subscriptions.models import MessagePurpose, ProviderSync, SyncStatus
-from subscriptions.services import Context
 from tests.factories import ContactFactory, KeywordFactory, ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,9 +105,9 @@ def test_syncs_filter_by_status_and_provider(reader, code):
 
 def test_outbox_lists_console_texts_newest_first(reader, code, on_commit):
     with on_commit():
-        messaging.queue_text("+15555551212", code, "first", MessagePurpose.REPLY)
-        messaging.queue_text("+15555551212", code, "second", MessagePurpose.REPLY)
-        messaging.queue_text("+15555550000", code, "elsewhere", MessagePurpose.REPLY)
+        messages.queue_text("+15555551212", code, "first", MessagePurpose.REPLY)
+        messages.queue_text("+15555551212", code, "second", MessagePurpose.REPLY)
+        messages.queue_text("+15555550000", code, "elsewhere", MessagePurpose.REPLY)
     texts = reader.get("/api/v1/outbox/", {"phone": "15555551212"}).json()
     assert [(t["phone"], t["short_code"], t["text"], t["status"]) for t in texts] == [
         ("+15555551212", "12345", "second", "sent"),

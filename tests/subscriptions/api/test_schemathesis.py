@@ -22,8 +22,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from subscriptions import services
-from subscriptions.services import Context
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
 from tests.factories import ProviderAccountFactory
 from tests.subscriptions.api.conftest import STAFF_PERMS, token_client
 

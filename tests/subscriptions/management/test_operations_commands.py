@@ -6,7 +6,9 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.utils import timezone
 
-from subscriptions import crypto, limits, services
+from subscriptions.common import crypto, limits
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
 from subscriptions.models import (
     IdempotencyKey,
     ProviderAccount,
@@ -15,7 +17,6 @@ from subscriptions.models import (
     Source,
     SubscriptionEvent,
 )
-from subscriptions.services import Context
 from tests.factories import KeywordFactory, ProviderAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,8 @@ import time
 import pytest
 from django.core.cache import cache
 
-from subscriptions import messaging, services
+from subscriptions.consent import services
+from subscriptions.delivery import messages
 from subscriptions.models import (
     KeywordKind,
     MessageStatus,
@@ -231,7 +232,7 @@ def test_send_text_uses_message_contact_override(sfmc, sfmc_account, committed):
     sfmc_account.save()
     code, _ = programs(sfmc_account, "DEALS")
     with committed():
-        message = messaging.queue_text(PHONE, code, "Your code is 123456", "one_time_code")
+        message = messages.queue_text(PHONE, code, "Your code is 123456", "one_time_code")
 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT

@@ -2,7 +2,7 @@
 
 import pytest
 
-from subscriptions import services
+from subscriptions.consent import services
 from subscriptions.models import ProviderCall, ProviderSync, SyncStatus
 from tests.subscriptions.conftest import DIGITS, programs
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from subscriptions import inbound, services
+from subscriptions.consent import services
+from subscriptions.inbound import mo
 from subscriptions.models import ProviderSync, SyncStatus
 from tests.subscriptions.conftest import DIGITS, programs
 
@@ -101,7 +102,7 @@ def test_unknown_provider_state_is_resent_whichever_way(
         change(services.opt_in, keyword, "api")
     whatcounts.state.discard((DIGITS, code.code))  # WhatCounts applies a handset's STOP
     with django_capture_on_commit_callbacks(execute=False):  # forwarded; not yet delivered
-        inbound.handle_mo(inbound.MoText(phone="+" + DIGITS, short_code=code, text="STOP"))
+        mo.handle_mo(mo.MoText(phone="+" + DIGITS, short_code=code, text="STOP"))
 
     # A delivery (the opt-ins) came just before: WhatCounts' state is unknown, so the
     # next change is sent although the portal last told WhatCounts "in".

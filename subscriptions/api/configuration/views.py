@@ -1,0 +1,168 @@
+"""Configuration API views: provider accounts, short codes and keywords (docs/api.md)."""
+
+from functools import cached_property
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.exceptions import NotFound
+
+from subscriptions.api import serializers as s
+from subscriptions.api.configuration import serializers as cs
+from subscriptions.api.idempotency import idempotent
+from subscriptions.api.permissions import ModelPermissions
+from subscriptions.api.schema import ERROR, IDEMPOTENCY_KEY
+from subscriptions.api.views import JsonApi, PartialUpdateMixin, checked_lookup
+from subscriptions.models import (
+    Keyword,
+    ProviderAccount,
+    ShortCode,
+)
+
+# Configuration: provider accounts, short codes, keywords -----------------------------------
+
+
+@extend_schema(tags=["configuration"])
+class ProviderAccountViewSet(
+    JsonApi,
+    PartialUpdateMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Provider accounts. Secrets are write-only and encrypted at rest."""
+
+    queryset = ProviderAccount.objects.all()
+    serializer_class = cs.ProviderAccountSerializer
+    permission_classes = [ModelPermissions]
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: cs.ProviderAccountSerializer, 422: ERROR},
+        examples=[
+            OpenApiExample(
+                "SkyCore account",
+                request_only=True,
+                value={
+                    "name": "SkyCore main",
+                    "kind": "skycore",
+                    "settings": {"api_url": "https://secure.skycore.com/API/wxml/1.3/index.php"},
+                    "secrets": {"api_key": "..."},
+                    "is_active": True,
+                },
+            )
+        ],
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+
+@extend_schema(tags=["configuration"])
+class ShortCodeViewSet(
+    JsonApi,
+    PartialUpdateMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Short codes (and long numbers), named by their code string."""
+
+    queryset = ShortCode.objects.select_related("provider")
+    serializer_class = cs.ShortCodeSerializer
+    permission_classes = [ModelPermissions]
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+
+    def get_object(self):
+        checked_lookup(self.kwargs["code"], s.SHORT_CODE_PATTERN[1:-1], "short code")
+        return super().get_object()
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: cs.ShortCodeSerializer, 422: ERROR},
+        examples=[
+            OpenApiExample(
+                "Seed short code",
+                request_only=True,
+                value={
+                    "code": s.SEED_CODE,
+                    "name": "Acme deals",
+                    "brand": "Acme",
+                    "provider": 1,
+                    "double_opt_in_window_hours": 24,
+                },
+            )
+        ],
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+
+@extend_schema(tags=["configuration"])
+class KeywordViewSet(
+    JsonApi,
+    PartialUpdateMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Keywords of one short code, named by their word (case-insensitive)."""
+
+    serializer_class = cs.KeywordSerializer
+    permission_classes = [ModelPermissions]
+    queryset = Keyword.objects.none()  # the model, for ModelPermissions and the schema
+
+    @cached_property
+    def short_code(self):
+        code = checked_lookup(self.kwargs["code"], s.SHORT_CODE_PATTERN[1:-1], "short code")
+        short_code = ShortCode.objects.filter(code=code).first()
+        if short_code is None:
+            raise NotFound(f"No short code {code!r}.")
+        return short_code
+
+    def get_queryset(self):
+        return Keyword.objects.filter(short_code=self.short_code).select_related("short_code")
+
+    def get_object(self):
+        word = checked_lookup(self.kwargs["word"], s.KEYWORD_PATTERN[1:-1], "keyword")
+        keyword = self.get_queryset().filter(word=word.upper()).first()
+        if keyword is None:
+            raise NotFound(f"No keyword {word.upper()!r} on short code {self.short_code.code}.")
+        self.check_object_permissions(self.request, keyword)
+        return keyword
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if "code" in self.kwargs:  # absent only while the schema is generated
+            context["short_code"] = self.short_code
+        return context
+
+    def perform_create(self, serializer):
+        serializer.save(short_code=self.short_code)
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: cs.KeywordSerializer, 422: ERROR},
+        examples=[
+            OpenApiExample(
+                "Program keyword",
+                request_only=True,
+                value={
+                    "word": "JOIN",
+                    "kind": "program",
+                    "title": "Weekly deals",
+                    "description": "One text a week.",
+                    "double_opt_in": False,
+                    "is_public": True,
+                },
+            )
+        ],
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)

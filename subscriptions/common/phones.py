@@ -1,0 +1,31 @@
+"""Phone number parsing: every number enters the portal through `normalize`."""
+
+import phonenumbers
+from django.conf import settings
+
+
+class InvalidPhone(ValueError):
+    """The text is not a phone number we can text."""
+
+
+def normalize(raw, region=None):
+    """Return the E.164 form of `raw`.
+
+    Accepts E.164 ("+15555551212"), digits with country code as SFMC and SkyCore send them
+    ("15555551212") and national format in the default region ("(555) 555-1212").
+    """
+    text = str(raw or "").strip()
+    if not text:
+        raise InvalidPhone("A phone number is required.")
+    if len(text) > 32:
+        raise InvalidPhone("That is too long to be a phone number.")
+    region = region or settings.PORTAL_DEFAULT_REGION
+    candidates = [(text, None)] if text.startswith("+") else [(text, region), ("+" + text, None)]
+    for candidate, candidate_region in candidates:
+        try:
+            number = phonenumbers.parse(candidate, candidate_region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise InvalidPhone(f"{text!r} is not a valid phone number.")

@@ -1,0 +1,70 @@
+"""Queue plumbing: how the portal's tasks are enqueued, one at a time or in bulk.
+
+Each task also takes the id of the request that enqueued it (`traced_enqueue`) and binds it
+while it runs, so the worker's log lines, provider calls included, carry the same request id
+as the web request that caused them.
+"""
+
+import functools
+
+from django.tasks.signals import task_enqueued
+from django.utils.json import normalize_json
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult, get_date_max
+
+from portal.observability import bind_request_id, current_request_id
+
+# Queues by urgency (issue "Provider truth"). A worker process serves one queue, so a bulk
+# backlog can never delay a text to a person:
+# - PEOPLE: texts to people (one-time codes, replies, confirmations, double opt-in prompts);
+# - SYNCS: consent changes to providers (the outbox);
+# - BULK: imports, reconciliation, webhooks and other work that may take minutes.
+QUEUE_PEOPLE = "people"
+QUEUE_SYNCS = "default"  # the first release's queue: rows it queued still drain
+QUEUE_BULK = "bulk"
+
+
+def with_request_id(func):
+    """Bind the enqueuing request's id while a task runs (every task entry point uses it)."""
+
+    @functools.wraps(func)
+    def run(*args, request_id="", **kwargs):
+        with bind_request_id(request_id):
+            return func(*args, **kwargs)
+
+    return run
+
+
+def traced_enqueue(task_or_configured, *args):
+    """Enqueue with the current request id (empty outside a request, e.g. the sweeper)."""
+    return task_or_configured.enqueue(*args, request_id=current_request_id())
+
+
+def traced_enqueue_each(task, ids):
+    """`traced_enqueue(task, pk)` for every id. The database queue (the production backend)
+    gets all its rows in one INSERT: a row and a commit per task, written one at a time,
+    were most of the time of a large import. The rows are the ones its `enqueue` writes
+    (bulk_create skips the model's pre_save, which turns "no run_after" into its far date)."""
+    backend = task.get_backend()
+    if not isinstance(backend, DatabaseBackend):
+        for pk in ids:
+            traced_enqueue(task, pk)
+        return
+    backend.validate_task(task)
+    kwargs = {"request_id": current_request_id()}
+    rows = DBTaskResult.objects.bulk_create(
+        [
+            DBTaskResult(
+                id=backend._get_id(),
+                args_kwargs=normalize_json({"args": (pk,), "kwargs": kwargs}),
+                priority=task.priority,
+                task_path=task.module_path,
+                queue_name=task.queue_name,
+                run_after=task.run_after or get_date_max(),
+                backend_name=backend.alias,
+            )
+            for pk in ids
+        ]
+    )
+    for row in rows:  # as the backend's own enqueue does (Django logs it, receivers may count)
+        task_enqueued.send(type(backend), task_result=row.task_result)

@@ -1,0 +1,66 @@
+"""Keywords a handset may text, and the precedence in which a text's first word is read.
+
+This is the one place the MO keyword precedence is written (docs/rules.md "Keywords");
+`inbound.mo` asks `mo_class` and runs the handler of the answer.
+"""
+
+from enum import StrEnum
+
+from subscriptions.models import KeywordKind
+
+# Words a handset may send, first word of the message, case-insensitive (CTIA; docs/providers.md).
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
+START_WORDS = frozenset({"START", "UNSTOP", "YES"})
+YES_WORDS = frozenset({"YES", "Y"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+# Words no program keyword may take (a discovered one, or one staff create): they mean
+# something else on every code.
+RESERVED_WORDS = STOP_WORDS | START_WORDS | YES_WORDS | HELP_WORDS
+
+
+class MoClass(StrEnum):
+    """What a text from a handset is, before anything is applied."""
+
+    STOP_ALL = "stop_all"  # a CTIA stop word: every program on the code, and the code's STOP
+    CUSTOM_STOP = "custom_stop"  # a brand's stop keyword: the programs it names
+    CONFIRM = "confirm"  # double opt-in confirmation
+    RESTART = "restart"  # START / UNSTOP after a STOP
+    HELP = "help"
+    JOIN = "join"  # a program keyword
+    NOTHING = "nothing"
+
+
+def first_word(text: str) -> str:
+    """The first word, upper-cased; "OPT OUT" counts as one word."""
+    words = (text or "").strip().upper().split()
+    if not words:
+        return ""
+    if words[0] == "OPT" and len(words) > 1 and words[1] == "OUT":
+        return "OPTOUT"
+    return words[0].strip(".!?,")
+
+
+def mo_class(word: str, keyword_kind: str | None, *, has_pending) -> MoClass:
+    """The keyword classes in precedence order: CTIA stop words beat everything; a brand's
+    stop keyword next; YES (or a confirm keyword) confirms when something waits for
+    confirmation on the code, otherwise YES is START. `has_pending` is called only when the
+    answer depends on it (it reads the database)."""
+    confirms = word in YES_WORDS or keyword_kind == KeywordKind.CONFIRM
+    if word in STOP_WORDS:
+        return MoClass.STOP_ALL
+    if keyword_kind == KeywordKind.STOP:
+        return MoClass.CUSTOM_STOP
+    if confirms and has_pending():
+        return MoClass.CONFIRM
+    if word in START_WORDS:
+        return MoClass.RESTART
+    if confirms:
+        return MoClass.CONFIRM
+    if word in HELP_WORDS or keyword_kind == KeywordKind.HELP:
+        return MoClass.HELP
+    if keyword_kind == KeywordKind.PROGRAM:
+        return MoClass.JOIN
+    return MoClass.NOTHING

@@ -1,0 +1,26 @@
+"""Published signals: the extension points of the consent core.
+
+Every signal is sent inside the transaction that wrote what it announces. Receivers that
+talk to the outside world must only write rows here (an outbox) and act in
+`transaction.on_commit`.
+
+subscription_changed(sender, events, source)
+    Sent by services with the applied SubscriptionEvent rows (program-level and
+    code-wide), once per service call, so a receiver can batch its work.
+
+revocation_received(sender, revocation)
+    A revocation record was opened (any channel; issue "Revocation by any reasonable means").
+
+revocation_decided(sender, revocation)
+    Staff decided a revocation under review (revoke, or not a revocation).
+
+drift_found(sender, drift)
+    Reconciliation found a provider holding something the portal does not (a Drift row).
+"""
+
+from django.dispatch import Signal
+
+subscription_changed = Signal()
+revocation_received = Signal()
+revocation_decided = Signal()
+drift_found = Signal()

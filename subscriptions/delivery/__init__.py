@@ -1,0 +1,29 @@
+"""Durable delivery of consent changes to the providers (the ProviderSync outbox).
+
+How a change travels:
+1. `plan(events)` (called by the subscription_changed receiver, inside the service's
+   transaction) writes one ProviderSync row per (contact, short code, provider account) the
+   events touch and enqueues `tasks.deliver_sync` for each on commit.
+2. `deliver_sync(id)` (in the worker) claims the row, reads the portal's CURRENT state for
+   its target, compares it with the state the provider is known to hold (the target's
+   highest `state_version`; every writer of a state holds the contact's row lock) and asks
+   the adapter to close the gap. While it runs, the changes it makes are recorded as
+   unknown, so that a worker that dies mid-call leaves them unknown, not forgotten.
+   Retries are therefore idempotent and a later change supersedes an earlier one: claiming
+   a row marks the target's other pending rows superseded, and only one row per target
+   is in flight at a time (the contact row lock serialises claims), so the provider sees
+   changes in the order the portal made them.
+3. Failures: retryable errors come back after exponential backoff with jitter (never
+   sooner than the provider's Retry-After) until PORTAL_DELIVERY_MAX_ATTEMPTS; permanent
+   errors stop at once. Both leave the row `failed` with the error, visible in the admin,
+   which can retry it.
+4. `sweep()` (`manage.py sweep_outbox`) re-drives what a lost enqueue or a killed worker
+   left behind: pending rows that are due, and rows still `sending` after their lease
+   (PORTAL_DELIVERY_LEASE_SECONDS) ran out; pending rows count as lost
+   PORTAL_DELIVERY_REDRIVE_SECONDS after they were due. Schedule it next to `manage.py db_worker`:
+   `manage.py sweep_outbox --every 30` as a long-running process, or
+   `manage.py sweep_outbox` from cron / a systemd timer each minute. With a task backend
+   that cannot defer tasks (the immediate backend of the tests), retries wait for it.
+
+Outbound texts (messages.py) use the same retry policy and the same sweeper.
+"""

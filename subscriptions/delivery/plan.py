@@ -1,0 +1,74 @@
+"""Planning, inside the consent service's transaction: one ProviderSync row per target the
+events touch, enqueued on commit."""
+
+import logging
+
+from django.db import transaction
+
+from subscriptions.common.queueing import traced_enqueue_each
+from subscriptions.delivery import tasks
+from subscriptions.delivery.state import (
+    came_from,
+    delivered_after_handset,
+    mark_echo,
+    mark_unknown,
+)
+from subscriptions.models import (
+    Keyword,
+    ProviderSync,
+    SyncStatus,
+)
+
+logger = logging.getLogger("subscriptions.delivery")
+
+
+def enqueue_syncs(ids):
+    traced_enqueue_each(tasks.deliver_sync, ids)
+
+
+def _accounts_serving(short_code, cache):
+    if short_code.pk not in cache:
+        owners = set(
+            Keyword.objects.filter(short_code=short_code, provider__isnull=False).values_list(
+                "provider_id", flat=True
+            )
+        )
+        cache[short_code.pk] = {short_code.provider_id, *owners}
+    return cache[short_code.pk]
+
+
+def _targets(events):
+    """{(contact id, short code id, account id): [events]} for the applied events."""
+    targets, serving = {}, {}
+    for event in events:
+        if event.keyword_id:
+            accounts = {event.keyword.account_id}
+        else:  # code-wide (STOP, START): every account with programs on the code
+            accounts = _accounts_serving(event.short_code, serving)
+        for account_id in accounts:
+            key = (event.contact_id, event.short_code_id, account_id)
+            targets.setdefault(key, []).append(event)
+    return targets
+
+
+def plan(events):
+    """Write the outbox rows for applied events and enqueue their delivery on commit."""
+    rows = []
+    for (contact_id, code_id, account_id), target_events in _targets(events).items():
+        row = ProviderSync(
+            contact_id=contact_id,
+            short_code_id=code_id,
+            provider_id=account_id,
+            event=target_events[-1],
+        )
+        if came_from(account_id, target_events):
+            if delivered_after_handset(row, target_events):
+                mark_unknown(row, target_events)
+            else:
+                mark_echo(row, target_events)
+        rows.append(row)
+    ProviderSync.objects.bulk_create(rows)
+    pending = [row.pk for row in rows if row.status == SyncStatus.PENDING]
+    if pending:
+        transaction.on_commit(lambda: enqueue_syncs(pending))
+    return rows

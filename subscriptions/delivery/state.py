@@ -1,0 +1,144 @@
+"""What a provider is known to hold for a target (contact, short code, account): versioned
+states, each program in, out or unknown, and the rules for echoes of handset texts."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db.models import Max, Q
+
+from subscriptions.models import (
+    Action,
+    Contact,
+    Keyword,
+    KeywordKind,
+    ProviderSync,
+    Source,
+    Status,
+    SyncStatus,
+)
+
+logger = logging.getLogger("subscriptions.delivery")
+
+
+# How long before the portal saw a handset's text the provider may have applied it
+# (forwarding delays and retries, clocks).
+HANDSET_FORWARD_SLACK = timedelta(minutes=5)
+
+
+def came_from(account_id, events):
+    return all(e.origin_account_id == account_id for e in events)
+
+
+def handset_time(event):
+    """When a handset's text reached the provider: its received_at when the forwarder said,
+    else when the portal recorded it."""
+    received = event.detail.get("received_at")
+    return datetime.fromisoformat(received) if received else event.recorded_at
+
+
+def delivered_after_handset(row, events):
+    """A handset text applied by the provider before it reached the portal: may a delivery
+    to the same target since (one still in flight, or any attempt, failed ones included:
+    a timed-out request may still have been applied) have changed the provider after it?
+    Then the provider's state is unknown and the portal's is sent after all."""
+    texts = [e for e in events if e.source == Source.MO]
+    if not texts:
+        return False
+    since = min(handset_time(e) for e in texts) - HANDSET_FORWARD_SLACK
+    return (
+        target_of(row)
+        .exclude(operation="echo")
+        .exclude(status=SyncStatus.LOCAL_ONLY)
+        .filter(
+            Q(status=SyncStatus.SENDING) | Q(attempts__gt=0, updated_at__gte=since),
+        )
+        .exists()
+    )
+
+
+def provider_now(row, events):
+    """{program keyword id: opted in?} at the provider after it applied these changes
+    itself. A stop it ran ended every program of the account on the code, also those the
+    portal had already opted out (their own delivery may still be waiting)."""
+    if any(e.action in (Action.STOP_ALL, Action.CUSTOM_STOP) for e in events):
+        return dict.fromkeys(
+            Keyword.objects.filter(
+                account_filter(row.provider_id),
+                short_code_id=row.short_code_id,
+                kind=KeywordKind.PROGRAM,
+            ).values_list("pk", flat=True),
+            False,
+        )
+    return {
+        e.keyword_id: e.new_status == Status.OPTED_IN
+        for e in events
+        if e.keyword_id and e.keyword.kind == KeywordKind.PROGRAM
+    }
+
+
+def mark_echo(row, events):
+    """The provider itself reported these changes: nothing to send back, but remember that
+    the provider is now in that state, so that a later change is compared with it."""
+    known = known_state(row.contact_id, row.short_code_id, row.provider_id)
+    known.update(provider_now(row, events))
+    row.status = SyncStatus.SUCCEEDED
+    row.operation = "echo"
+    row.state, row.state_version = to_json(known), next_version(row)
+    row.detail = "came from this provider account; not sent back"
+
+
+def mark_unknown(row, events):
+    """A pending row that also records the changed programs' provider state as unknown, so
+    that this delivery, or any later one that supersedes it, sends the portal's state for
+    them whichever way it is."""
+    known = known_state(row.contact_id, row.short_code_id, row.provider_id)
+    known.update(dict.fromkeys(provider_now(row, events), None))
+    row.state, row.state_version = to_json(known), next_version(row)
+    row.detail = "the provider applied the handset's text around a delivery of ours: resent"
+
+
+def known_state(contact_id, code_id, account_id):
+    """The provider-side state last delivered (or reported) for a target. By version, not
+    by row: an older row delivered late knows more than a newer echo written before it."""
+    last = (
+        ProviderSync.objects.filter(
+            contact_id=contact_id,
+            short_code_id=code_id,
+            provider_id=account_id,
+            state_version__isnull=False,
+        )
+        .order_by("-state_version")
+        .values_list("state", flat=True)
+        .first()
+    )
+    return {int(pk): value for pk, value in (last or {}).items()}
+
+
+def next_version(row):
+    """The next state version of the row's target. Callers hold the contact's row lock (the
+    consent services, claims and results all take it), so max + 1 cannot collide."""
+    latest = target_of(row).aggregate(latest=Max("state_version"))["latest"]
+    return (latest or 0) + 1
+
+
+def lock_contact(contact_id):
+    list(
+        Contact.objects.select_for_update(of=("self",))
+        .filter(pk=contact_id)
+        .values_list("pk", flat=True)
+    )
+
+
+def to_json(state):
+    return {str(pk): value for pk, value in sorted(state.items())}
+
+
+def account_filter(account_id):
+    """Keywords owned by an account: its own, or the code's when the code is its."""
+    return Q(provider_id=account_id) | Q(provider__isnull=True, short_code__provider_id=account_id)
+
+
+def target_of(row):
+    return ProviderSync.objects.filter(
+        contact_id=row.contact_id, short_code_id=row.short_code_id, provider_id=row.provider_id
+    )

@@ -1,0 +1,310 @@
+"""CSV import engine (admin upload, API `imports/`, `manage.py import_subscriptions`).
+
+The file is streamed: rows are parsed and handed to `batch.apply_batch` one chunk at a
+time, so memory stays bounded whatever the file size. Rows the rules never see (bad phone,
+unknown code or keyword, bad status or date) are stored as ImportRowError and the good rows
+around them are still applied. Columns: phone, short_code, keyword, status (Active /
+Subscribe / Unsubscribe, any case) and optionally occurred_at and consent_text.
+"""
+
+import codecs
+import contextlib
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from subscriptions.common.phones import InvalidPhone, normalize
+from subscriptions.common.queueing import traced_enqueue
+from subscriptions.consent import batch, services
+from subscriptions.imports.tasks import run_import
+from subscriptions.models import (
+    ImportJob,
+    ImportRowError,
+    ImportStatus,
+    Keyword,
+    KeywordKind,
+    Outcome,
+    ShortCode,
+    Source,
+)
+
+REQUIRED_COLUMNS = ("phone", "short_code", "keyword", "status")
+STATUS_WORDS = {"active": True, "subscribe": True, "unsubscribe": False}
+CHUNK_SIZE = 1000
+# A row longer than this is not a subscription row; refusing it keeps memory bounded even
+# for a hostile file without newlines.
+MAX_FIELD_SIZE = 10_000
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (not CSV, missing columns)."""
+
+
+class RowError(ValueError):
+    """One row cannot be imported; the message is what the errors CSV shows."""
+
+
+@dataclass
+class Progress:
+    total: int
+    processed: int = 0
+    applied: int = 0
+    refused: int = 0
+    unchanged: int = 0
+    errors: int = 0
+
+
+def _text_lines(binary_file) -> Iterator[str]:
+    """Decode a binary file lazily (UTF-8, with or without BOM) for csv.reader."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    for raw in binary_file:
+        yield decoder.decode(raw)
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
+def _reader(binary_file):
+    csv.field_size_limit(MAX_FIELD_SIZE)
+    return csv.reader(_text_lines(binary_file))
+
+
+def _header(reader):
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        raise ImportFileError("The file is empty.") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ImportFileError(f"Not a UTF-8 CSV file: {exc}") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ImportFileError(
+            f"Missing column(s): {', '.join(missing)}. The header must name "
+            f"{', '.join(REQUIRED_COLUMNS)}[, occurred_at, consent_text]."
+        )
+    return header
+
+
+def count_rows(binary_file) -> int:
+    """Data rows in the file (quoted newlines counted right), for the progress bar."""
+    reader = _reader(binary_file)
+    _header(reader)
+    try:
+        return sum(1 for _ in reader)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ImportFileError(f"Not a readable CSV file: {exc}") from exc
+
+
+class _Keywords:
+    """Program keywords by (code, WORD), read once each; the answer for an unknown pair is
+    remembered too, so a file full of one typo costs one query."""
+
+    def __init__(self):
+        self._known = {}
+
+    def get(self, code, word):
+        key = (code, word)
+        if key not in self._known:
+            self._known[key] = (
+                Keyword.objects.select_related("short_code")
+                .filter(short_code__code=code, word=word)
+                .first()
+            )
+        keyword = self._known[key]
+        if keyword is None:
+            raise RowError(
+                f"unknown keyword {word} on short code {code}"
+                if self._code_exists(code)
+                else f"unknown short code {code}"
+            )
+        if keyword.kind != KeywordKind.PROGRAM:
+            raise RowError(f"{word} is a {keyword.kind} keyword, not a program")
+        return keyword
+
+    def _code_exists(self, code):
+        key = (code, None)
+        if key not in self._known:
+            self._known[key] = ShortCode.objects.filter(code=code).exists()
+        return self._known[key]
+
+
+def _parse_occurred_at(text):
+    if not text:
+        return None
+    value = parse_datetime(text)
+    if value is None:
+        raise RowError(f"occurred_at {text!r} is not an ISO 8601 date and time")
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.UTC)
+    return value
+
+
+def parse_row(values: dict, line: int, keywords: _Keywords) -> batch.BatchRow:
+    """One CSV row as a BatchRow, or RowError saying what is wrong with it."""
+    status = values.get("status", "").strip().lower()
+    if status not in STATUS_WORDS:
+        raise RowError(
+            f"status {values.get('status', '')!r} is not Active, Subscribe or Unsubscribe"
+        )
+    try:
+        phone = normalize(values.get("phone", ""))
+    except InvalidPhone as exc:
+        raise RowError(str(exc)) from exc
+    code = values.get("short_code", "").strip()
+    word = values.get("keyword", "").strip().upper()
+    if not code or not word:
+        raise RowError("short_code and keyword are required")
+    return batch.BatchRow(
+        phone=phone,
+        keyword=keywords.get(code, word),
+        subscribe=STATUS_WORDS[status],
+        occurred_at=_parse_occurred_at(values.get("occurred_at", "").strip()),
+        consent_text=values.get("consent_text", "").strip(),
+        line=line,
+    )
+
+
+def _row_error(job, line, values, message):
+    return ImportRowError(
+        job=job,
+        line=line,
+        phone=values.get("phone", "")[:64],
+        short_code=values.get("short_code", "")[:64],
+        keyword=values.get("keyword", "")[:64],
+        status=values.get("status", "")[:64],
+        message=message[:255],
+    )
+
+
+def _chunks(reader, header, job, keywords):
+    """Yield (batch rows, row errors) per CHUNK_SIZE lines of the file."""
+    rows, errors = [], []
+    line = 1
+    try:
+        for record in reader:
+            line = reader.line_num
+            values = dict(zip(header, record, strict=False))
+            try:
+                rows.append(parse_row(values, line, keywords))
+            except RowError as exc:
+                errors.append(_row_error(job, line, values, str(exc)))
+            if len(rows) + len(errors) >= CHUNK_SIZE:
+                yield rows, errors
+                rows, errors = [], []
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ImportFileError(f"Line {line + 1}: {exc}") from exc
+    if rows or errors:
+        yield rows, errors
+
+
+def _context(job):
+    return services.Context(
+        source=Source.IMPORT,
+        actor=job.created_by,
+        actor_label=job.file_name[:150],
+        detail={"import_job": job.pk, "file": job.file_name},
+    )
+
+
+def _record_chunk(job, progress, result, errors):
+    """Count one applied chunk and store its row errors (with dry runs too: they are the
+    answer a dry run is for)."""
+    progress.processed += len(result.events) + len(errors)
+    progress.applied += result.count(Outcome.APPLIED)
+    progress.refused += result.count(Outcome.REFUSED)
+    progress.unchanged += result.count(Outcome.NO_CHANGE) + result.count(Outcome.STALE)
+    progress.errors += len(errors)
+    ImportRowError.objects.bulk_create(errors)
+    ImportJob.objects.filter(pk=job.pk).update(
+        processed=progress.processed,
+        applied=progress.applied,
+        refused=progress.refused,
+        unchanged=progress.unchanged,
+        errors=progress.errors,
+    )
+
+
+def run(job: ImportJob, open_file: Callable, on_progress: Callable | None = None) -> Progress:
+    """Import the file that `open_file()` opens (binary mode) into `job`, chunk by chunk.
+
+    The file is read twice (once to count rows for the progress bar), which is why it is
+    given as an opener. A file-level problem marks the job failed; row problems do not.
+    """
+    if not _start(job):
+        raise ImportFileError(f"Import {job.pk} was already started.")
+    try:
+        with open_file() as counting:
+            progress = Progress(total=count_rows(counting))
+        ImportJob.objects.filter(pk=job.pk).update(total=progress.total)
+        ctx = _context(job)
+        keywords = _Keywords()
+        dry_run = job.dry_run and batch.DryRun()
+        with open_file() as source:
+            reader = _reader(source)
+            header = _header(reader)
+            for rows, errors in _chunks(reader, header, job, keywords):
+                result = batch.apply_batch(rows, ctx, dry_run=dry_run)
+                _record_chunk(job, progress, result, errors)
+                if on_progress:
+                    on_progress(progress)
+    except ImportFileError as exc:
+        _finish(job, ImportStatus.FAILED, failure=str(exc))
+        raise
+    except Exception as exc:
+        # Chunks already applied stay applied (each is its own transaction); the job must
+        # not look "running" forever.
+        _finish(job, ImportStatus.FAILED, failure=f"Stopped by an internal error: {exc!r}")
+        raise
+    _finish(job, ImportStatus.DONE)
+    return progress
+
+
+def _start(job):
+    """Claim a queued job; False when another worker (or a re-delivered task) has it."""
+    job.status, job.started_at = ImportStatus.RUNNING, timezone.now()
+    return bool(
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
+            status=job.status, started_at=job.started_at
+        )
+    )
+
+
+def _finish(job, status, failure=""):
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status, failure=failure, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+
+
+def submit(uploaded_file, *, dry_run=False, user=None) -> ImportJob:
+    """Store an uploaded CSV as a queued job; the worker runs it after commit."""
+    job = ImportJob.objects.create(
+        file=uploaded_file, file_name=uploaded_file.name[:255], dry_run=dry_run, created_by=user
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def _enqueue(job_id):
+    traced_enqueue(run_import, job_id)
+
+
+def run_stored(job_id: int) -> None:
+    """Run a queued job whose file was uploaded (the worker's entry point)."""
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    if job.status != ImportStatus.QUEUED:
+        return  # already taken by another worker, or finished
+    # A file-level failure is recorded on the job; nothing more to do in the worker.
+    with contextlib.suppress(ImportFileError):
+        run(job, lambda: job.file.storage.open(job.file.name, "rb"))
+
+
+def errors_csv_rows(job: ImportJob) -> Iterator[list]:
+    """The rejected rows as CSV rows (header first), streamed from the database."""
+    yield ["line", "phone", "short_code", "keyword", "status", "error"]
+    for e in job.row_errors.order_by("line").iterator(chunk_size=2000):
+        yield [e.line, e.phone, e.short_code, e.keyword, e.status, e.message]

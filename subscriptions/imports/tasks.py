@@ -1,0 +1,13 @@
+"""Task entry point of imports (the body imports the pipeline: no import cycle)."""
+
+from django.tasks import task
+
+from subscriptions.common.queueing import with_request_id
+
+
+@task
+@with_request_id
+def run_import(job_id: int):
+    from subscriptions.imports import pipeline
+
+    pipeline.run_stored(job_id)

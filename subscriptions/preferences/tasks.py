@@ -1,0 +1,13 @@
+"""Task entry point of the preferences page (the body imports the service: no cycle)."""
+
+from django.tasks import task
+
+from subscriptions.common.queueing import with_request_id
+
+
+@task
+@with_request_id
+def send_preferences_code(phone: str, language: str):
+    from subscriptions.preferences import service
+
+    service.send_code(phone, language)

@@ -1,0 +1,198 @@
+"""The consumer preferences page. Thin: parse the form, check the session, call
+`preferences` (which calls the services), say what happened, redirect (POST/redirect/GET)."""
+
+import ipaddress
+
+from django.conf import settings
+from django.contrib import messages
+from django.core import signing
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from subscriptions.common.phones import InvalidPhone, normalize
+from subscriptions.consent import services
+from subscriptions.models import Status
+from subscriptions.preferences import links, service
+from subscriptions.preferences.forms import CodeForm, PhoneForm, StopAllForm, SwitchForm
+
+SIGNED_IN = "preferences_phone"
+WAITING_FOR_CODE = "preferences_code_phone"
+
+
+def _signed_in_phone(request):
+    return request.session.get(SIGNED_IN)
+
+
+def _sign_in(request, phone):
+    request.session.cycle_key()  # a new session id at every sign-in (no session fixation)
+    request.session.pop(WAITING_FOR_CODE, None)
+    request.session[SIGNED_IN] = phone
+    request.session.set_expiry(service.SESSION_LIFETIME)
+    # The language the person reads the page in is the one to text them in from now on.
+    services.set_contact_locale(phone, request.LANGUAGE_CODE)
+
+
+def _client_address(request):
+    """The visitor's address. Behind PORTAL_PROXY_HOPS trusted reverse proxies it is the
+    address the outermost of them saw (X-Forwarded-For, counted from the right, so a value
+    the client wrote itself is never taken); without proxies, the socket's peer."""
+    hops = settings.PORTAL_PROXY_HOPS
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    candidate = forwarded[-hops] if hops and len(forwarded) >= hops else None
+    for address in (candidate, request.META.get("REMOTE_ADDR")):
+        try:
+            return str(ipaddress.ip_address(address or ""))
+        except ValueError:
+            continue
+    return None
+
+
+def _visitor(request):
+    return service.Visitor(
+        phone=_signed_in_phone(request),
+        ip_address=_client_address(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def preferences_page(request):
+    """Signed in: the page. Otherwise: the phone number form, whose POST asks for a code."""
+    if request.method == "POST":
+        return _ask_for_code(request)
+    phone = _signed_in_phone(request)
+    if phone is None:
+        return render(request, "preferences/start.html", {"form": PhoneForm()})
+    return render(
+        request, "preferences/page.html", {"phone": phone, "groups": service.page_for(phone)}
+    )
+
+
+def _ask_for_code(request):
+    form = PhoneForm(request.POST)
+    if not form.is_valid():
+        return render(request, "preferences/start.html", {"form": form}, status=400)
+    phone = form.cleaned_data["phone"]
+    try:
+        service.request_code(phone, _client_address(request), request.LANGUAGE_CODE)
+    except service.RateLimited:
+        error = _("Too many codes were asked for. Wait a few minutes and try again.")
+        return render(request, "preferences/start.html", {"form": form, "error": error}, status=429)
+    request.session[WAITING_FOR_CODE] = phone
+    return redirect("preferences-code")
+
+
+@require_http_methods(["GET", "POST"])
+def enter_code(request):
+    phone = request.session.get(WAITING_FOR_CODE)
+    if phone is None:
+        return redirect("preferences")
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if form.is_valid():
+        try:
+            if service.check_code(phone, form.cleaned_data["code"]):
+                _sign_in(request, phone)
+                messages.success(request, _("You are signed in."))
+                return redirect("preferences")
+            form.add_error("code", _("That code is not right. Check the text and try again."))
+            status = 400
+        except service.TooManyAttempts:
+            request.session.pop(WAITING_FOR_CODE, None)
+            error = _("Too many wrong codes. Ask for a new code.")
+            return render(
+                request,
+                "preferences/start.html",
+                {"form": PhoneForm(initial={"phone": phone}), "error": error},
+                status=429,
+            )
+    elif request.method == "POST":
+        status = 400
+    return render(request, "preferences/code.html", {"form": form, "phone": phone}, status=status)
+
+
+@require_GET
+def signed_link(request, signed):
+    try:
+        phone = normalize(links.unsign_phone(signed))
+    except (signing.BadSignature, InvalidPhone):  # SignatureExpired is a BadSignature
+        return render(request, "preferences/link_invalid.html", {"form": PhoneForm()}, status=400)
+    _sign_in(request, phone)
+    return redirect("preferences")
+
+
+def _require_sign_in(view):
+    def wrapped(request, *args, **kwargs):
+        if _signed_in_phone(request) is None:
+            messages.info(request, _("Your session has ended. Sign in again to make changes."))
+            return redirect("preferences")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@require_POST
+@_require_sign_in
+def switch_program(request):
+    form = SwitchForm(request.POST)
+    if not form.is_valid():
+        return render(request, "preferences/bad_request.html", status=400)
+    visitor = _visitor(request)
+    keyword = service.program_for(visitor.phone, form.cleaned_data["keyword"])
+    if keyword is None:
+        raise Http404
+    title = keyword.display_title
+    if form.cleaned_data["join"]:
+        result = service.join(visitor, keyword)
+        if any(e.new_status == Status.PENDING for e in result.changed):
+            messages.success(
+                request,
+                _(
+                    "We sent a text to %(phone)s. Reply Y to confirm "
+                    "%(program)s: we are waiting for your reply."
+                )
+                % {"phone": visitor.phone, "program": title},
+            )
+        elif result.changed:
+            messages.success(request, _("You joined %(program)s.") % {"program": title})
+        else:
+            messages.info(request, _("You are already in %(program)s.") % {"program": title})
+    else:
+        if service.leave(visitor, keyword).changed:
+            messages.success(
+                request,
+                _("You left %(program)s. You will get no more texts about it.")
+                % {"program": title},
+            )
+        else:
+            messages.info(request, _("You are not in %(program)s.") % {"program": title})
+    return redirect(f"{reverse('preferences')}#code-{keyword.short_code_id}")
+
+
+@require_POST
+@_require_sign_in
+def stop_all(request):
+    form = StopAllForm(request.POST)
+    if not form.is_valid():
+        return render(request, "preferences/bad_request.html", status=400)
+    visitor = _visitor(request)
+    short_code = service.short_code_of(visitor.phone, form.cleaned_data["short_code"])
+    if short_code is None:
+        raise Http404
+    service.stop_all(visitor, short_code)
+    messages.success(
+        request,
+        _("Done: %(brand)s will send no more texts from %(code)s to %(phone)s.")
+        % {"brand": short_code.brand, "code": short_code.code, "phone": visitor.phone},
+    )
+    return redirect(f"{reverse('preferences')}#code-{short_code.pk}")
+
+
+@require_POST
+def sign_out(request):
+    request.session.flush()
+    messages.success(request, _("You are signed out."))
+    return redirect("preferences")

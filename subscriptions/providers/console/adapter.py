@@ -1,0 +1,34 @@
+"""The console provider: sends nothing anywhere; every text and every reconciliation is
+recorded in the database (OutboundMessage rows are the `outbox/` API; ProviderSync.detail
+says what a real provider would have been told) and the log. The default for development
+and demos."""
+
+import logging
+
+from subscriptions.providers.base import Adapter, Capabilities, Reconciled
+
+logger = logging.getLogger("subscriptions.providers.console.adapter")
+
+
+class ConsoleAdapter(Adapter):
+    kind = "console"
+    capabilities = Capabilities(
+        keyword_opt_out=True, code_opt_out=True, keyword_opt_in=True, send_text=True
+    )
+
+    def reconcile(self, rec):
+        result = Reconciled()
+        for verb, keywords in (("subscribe", rec.joined), ("unsubscribe", rec.left)):
+            for keyword in keywords:
+                line = (
+                    f"console: {verb} {rec.contact.phone} {keyword.word} on {rec.short_code.code}"
+                )
+                logger.info(line)
+                result.sent.append(line)
+        return result
+
+    def send_text(self, message):
+        logger.info(
+            "console text from %s to %s: %s", message.short_code.code, message.phone, message.text
+        )
+        return "recorded by the console provider"

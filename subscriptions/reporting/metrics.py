@@ -1,0 +1,112 @@
+"""/metrics in Prometheus text format, for the operators' scraper.
+
+Counters and latencies live in prometheus_client; with several gunicorn workers set
+PROMETHEUS_MULTIPROC_DIR (an empty folder per machine) so every process's numbers are
+summed. Backlog and failure gauges are read from the database at scrape time, so every
+machine reports the same, complete picture of the outbox.
+"""
+
+import hmac
+import os
+import time
+
+from django.conf import settings
+from django.db.models import Count
+from django.dispatch import receiver
+from django.http import HttpResponse, HttpResponseForbidden
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+from subscriptions.consent.signals import subscription_changed
+from subscriptions.models import ProviderSync, SyncStatus
+
+disable_created_metrics()
+# This process's own metrics (in multiprocess mode their values also go to files that the
+# scrape sums over every process).
+PROCESS_REGISTRY = CollectorRegistry()
+CONSENT_EVENTS = Counter(
+    "portal_consent_changes_total",
+    "Applied consent changes, by action, source and new status",
+    ["action", "source", "new_status"],
+    registry=PROCESS_REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "portal_request_seconds",
+    "Time to answer a request",
+    ["method", "status"],
+    registry=PROCESS_REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OPEN_STATUSES = [SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.FAILED, SyncStatus.LOCAL_ONLY]
+
+
+@receiver(subscription_changed, dispatch_uid="metrics.count_consent_changes")
+def count_consent_changes(sender, events, source, **kwargs):
+    for event in events:
+        CONSENT_EVENTS.labels(event.action, source, event.new_status or "none").inc()
+
+
+class OutboxCollector:
+    """Provider sync rows still needing attention, by provider account and status."""
+
+    def collect(self):
+        gauge = GaugeMetricFamily(
+            "portal_provider_syncs",
+            "Provider sync rows by provider account and status",
+            labels=["provider", "status"],
+        )
+        rows = (
+            ProviderSync.objects.filter(status__in=OPEN_STATUSES)
+            .values_list("provider__name", "status")
+            .annotate(n=Count("id"))
+        )
+        for provider, status, count in rows:
+            gauge.add_metric([provider, status], count)
+        yield gauge
+
+
+class RequestTimingMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        REQUEST_SECONDS.labels(request.method, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+
+def _scrape():
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        process_metrics = generate_latest(registry)
+    else:
+        process_metrics = generate_latest(PROCESS_REGISTRY)
+    outbox = CollectorRegistry()
+    outbox.register(OutboxCollector())
+    return process_metrics + generate_latest(outbox)
+
+
+def _authorized(request):
+    token = settings.PORTAL_METRICS_TOKEN
+    offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if token and offered and hmac.compare_digest(offered, token):
+        return True
+    return request.user.is_authenticated and request.user.is_staff
+
+
+def metrics(request):
+    if not _authorized(request):
+        return HttpResponseForbidden("metrics need a bearer token or a staff login\n")
+    return HttpResponse(_scrape(), content_type=CONTENT_TYPE_LATEST)

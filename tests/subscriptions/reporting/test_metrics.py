@@ -1,0 +1,63 @@
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
+from subscriptions.models import ProviderSync, Source, SyncStatus
+from tests.factories import ContactFactory, KeywordFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def sample(text, name, **labels):
+    """The value of one sample of a Prometheus text exposition (0 when absent)."""
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return found.value
+    return 0.0
+
+
+def test_metrics_need_a_token_or_staff(client, settings):
+    settings.PORTAL_METRICS_TOKEN = "m-token-123"
+    assert client.get("/metrics").status_code == 403
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert (
+        client.get("/metrics", headers={"Authorization": "Bearer m-token-123"}).status_code == 200
+    )
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get("/metrics").status_code == 200
+
+
+def test_metrics_count_consent_changes_backlog_and_latency(client, settings):
+    settings.PORTAL_METRICS_TOKEN = "m-token-123"
+    auth = {"Authorization": "Bearer m-token-123"}
+    before = client.get("/metrics", headers=auth).content.decode()
+    keyword = KeywordFactory()
+    services.opt_in("+15555551212", keyword, Context(source=Source.API))
+    services.opt_out("+15555551212", keyword, Context(source=Source.WEB))
+    ProviderSync.objects.create(
+        contact=ContactFactory(),
+        short_code=keyword.short_code,
+        provider=keyword.short_code.provider,
+        status=SyncStatus.FAILED,
+    )
+    after = client.get("/metrics", headers=auth).content.decode()
+
+    def delta(**labels):
+        return sample(after, "portal_consent_changes_total", **labels) - sample(
+            before, "portal_consent_changes_total", **labels
+        )
+
+    assert delta(action="opt_in", source="api", new_status="opted_in") == 1
+    assert delta(action="opt_out", source="web", new_status="opted_out") == 1
+    assert (
+        sample(
+            after,
+            "portal_provider_syncs",
+            provider=keyword.short_code.provider.name,
+            status="failed",
+        )
+        == 1
+    )
+    assert sample(after, "portal_request_seconds_count", method="GET", status="200") >= 1
