@@ -9,17 +9,18 @@ from subscriptions.models import (
     OutboundMessage,
     ProviderAccount,
     ProviderCall,
+    ProviderKind,
     ProviderSync,
 )
+from subscriptions.providers import kinds
 from subscriptions.providers.registry import ADAPTERS
 
-# Secrets each kind uses (docs/api.md "Provider account settings"). Write-only: the form
-# never renders a stored value, and a blank field keeps what is stored.
+# Secrets of every kind (providers/<kind>/settings.py), labelled with their kind. Write-only:
+# the form never renders a stored value, and a blank field keeps what is stored.
 SECRET_FIELDS = {
-    "client_id": "SFMC client id",
-    "client_secret": "SFMC client secret",
-    "password": "WhatCounts password",
-    "api_key": "SkyCore API key",
+    secret.name: f"{ProviderKind(kind).label} {secret.label[0].lower()}{secret.label[1:]}"
+    for kind, declaration in kinds.SETTINGS.items()
+    for secret in declaration.secrets
 }
 
 
@@ -69,11 +70,24 @@ class ProviderAccountForm(forms.ModelForm):
                 "Stored, encrypted; leave blank to keep it." if name in stored else "Not set."
             )
 
+    def _given_secrets(self):
+        return {
+            name: value
+            for name in SECRET_FIELDS
+            if (value := self.cleaned_data.get(f"secret_{name}"))
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind:
+            for problem in kinds.for_kind(kind).secrets_errors(self._given_secrets()):
+                self.add_error(None, problem)
+        return cleaned
+
     def save(self, commit=True):
         account = super().save(commit=False)
-        account.set_secrets(
-            {name: self.cleaned_data.get(f"secret_{name}") for name in SECRET_FIELDS}
-        )
+        account.set_secrets(self._given_secrets())
         if commit:
             account.save()
         return account

@@ -2,12 +2,16 @@
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
 from subscriptions.common import crypto
+from subscriptions.common.templates import render_reply, validate_reply_template
+from subscriptions.consent.rules import keywords
 from subscriptions.models.choices import KeywordKind, ProviderKind
+from subscriptions.providers import kinds
 
 
 def _new_token():
@@ -41,10 +45,33 @@ class ProviderAccount(models.Model):
     def secrets(self):
         return crypto.decrypt_json(self.secrets_encrypted)
 
+    @property
+    def kind_settings(self):
+        return kinds.for_kind(self.kind)
+
+    def clean(self):
+        problems = self.kind_settings.settings_errors(self.settings or {})
+        if problems:
+            raise ValidationError({"settings": problems})
+
     def set_secrets(self, values):
-        """Replace the stored secrets; empty values keep what was stored before."""
+        """Replace the stored secrets; empty values keep what was stored before. A name the
+        kind does not use is refused (ValidationError), so a typo cannot hide a secret."""
+        problems = self.kind_settings.secrets_errors(values)
+        if problems:
+            raise ValidationError({"secrets": problems})
         merged = {**self.secrets, **{k: v for k, v in values.items() if v not in (None, "")}}
         self.secrets_encrypted = crypto.encrypt_json(merged)
+
+
+# The reply texts a short code sends, all str.format templates (common/templates.py).
+REPLY_TEMPLATE_FIELDS = (
+    "help_text",
+    "stop_text",
+    "opt_in_text",
+    "double_opt_in_prompt",
+    "confirm_expired_text",
+)
 
 
 class ShortCode(models.Model):
@@ -86,8 +113,22 @@ class ShortCode(models.Model):
     def __str__(self):
         return f"{self.code} ({self.brand})"
 
-    def render(self, template, program=""):
-        return template.format_map({"brand": self.brand, "program": program, "code": self.code})
+    def render(self, template: str, program: str = "") -> str:
+        """Render one of this code's reply templates; never raises (common/templates.py)."""
+        field = next((f for f in REPLY_TEMPLATE_FIELDS if getattr(self, f) == template), None)
+        fallback = self._meta.get_field(field).default if field else "{brand}"
+        values = {"brand": self.brand, "program": program, "code": self.code}
+        return render_reply(template, fallback, values)
+
+    def clean(self):
+        errors = {}
+        for name in REPLY_TEMPLATE_FIELDS:
+            try:
+                validate_reply_template(getattr(self, name))
+            except ValidationError as exc:
+                errors[name] = exc.messages
+        if errors:
+            raise ValidationError(errors)
 
 
 class Keyword(models.Model):
@@ -135,6 +176,24 @@ class Keyword(models.Model):
     def clean(self):
         # Forms validate the upper-case constraint before save() would upper-case the word.
         self.word = self.word.strip().upper()
+        errors = {}
+        reserved = keywords.reserved_word_problem(self.word, self.kind)
+        if reserved:
+            errors["word"] = reserved
+        if self._moves_subscribers():
+            errors["short_code"] = (
+                "This keyword has subscribers on its short code; it cannot move to another "
+                "code (a STOP on the new code would miss them). Create a keyword there instead."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def _moves_subscribers(self):
+        if self.pk is None:
+            return False
+        stored = Keyword.objects.filter(pk=self.pk).values_list("short_code_id", flat=True)
+        moved = stored.first() not in (None, self.short_code_id)
+        return moved and self.subscriptions.exists()
 
     @property
     def account(self):

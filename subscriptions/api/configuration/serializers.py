@@ -1,7 +1,8 @@
 """Serializers of the configuration API: provider accounts, short codes and keywords."""
 
-import string
+import copy
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -10,40 +11,26 @@ from subscriptions.api.serializers import (
     MAX_WINDOW_HOURS,
     SHORT_CODE_PATTERN,
 )
-from subscriptions.consent import rules
 from subscriptions.models import (
     Keyword,
     ProviderAccount,
-    ProviderKind,
     ShortCode,
 )
 
-# What each provider kind may carry (docs/api.md "Provider account settings").
-KIND_SETTINGS = {
-    ProviderKind.CONSOLE: ((), ()),
-    ProviderKind.SFMC: (
-        ("auth_base_url", "rest_base_url", "account_id"),
-        ("client_id", "client_secret"),
-    ),
-    ProviderKind.WHATCOUNTS: (("base_url", "realm"), ("password",)),
-    ProviderKind.SKYCORE: (("api_url",), ("api_key",)),
-}
-POSTBACK_PATHS = {ProviderKind.SKYCORE: "/webhooks/skycore/{token}/"}
-TEMPLATE_FIELDS = {"brand", "program", "code"}
 
-
-def _check_template(value):
-    """Reply texts are str.format templates; an unknown {name} would fail when sent."""
+def model_clean(serializer, attrs, **fixed):
+    """Run the model's own validation (`clean`: the rules the admin and imports enforce too)
+    on the instance the serializer would save, and answer its errors as a 400."""
+    model = serializer.Meta.model
+    instance = copy.copy(serializer.instance) if serializer.instance else model()
+    for name, value in {**attrs, **fixed}.items():
+        if name in {f.name for f in model._meta.concrete_fields} or name.endswith("_id"):
+            setattr(instance, name, value)
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-    except ValueError as exc:
-        raise serializers.ValidationError(f"Not a valid template: {exc}.") from exc
-    unknown = names - TEMPLATE_FIELDS
-    if unknown:
-        raise serializers.ValidationError(
-            f"Unknown placeholder(s) {sorted(unknown)}; use {sorted(TEMPLATE_FIELDS)}."
-        )
-    return value
+        instance.clean()
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from exc
+    return instance
 
 
 # Provider accounts ------------------------------------------------------------------------
@@ -83,7 +70,7 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_postback_url(self, account):
-        path = POSTBACK_PATHS.get(account.kind)
+        path = account.kind_settings.postback_path
         if path is None:
             return None
         return self.context["request"].build_absolute_uri(path.format(token=account.postback_token))
@@ -99,22 +86,10 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
         return name
 
     def validate(self, attrs):
-        kind = attrs.get("kind", self.instance.kind if self.instance else ProviderKind.CONSOLE)
-        allowed_settings, allowed_secrets = KIND_SETTINGS[kind]
-        settings = attrs.get("settings", self.instance.settings if self.instance else {})
-        errors = {}
-        for field, given, allowed in (
-            ("settings", settings, allowed_settings),
-            ("secrets", attrs.get("secrets", {}), allowed_secrets),
-        ):
-            unknown = sorted(set(given) - set(allowed))
-            if unknown:
-                errors[field] = [
-                    f"Not used by {kind} accounts: {', '.join(unknown)}. "
-                    f"Allowed: {', '.join(allowed) or 'none'}."
-                ]
-        if errors:
-            raise serializers.ValidationError(errors)
+        instance = model_clean(self, attrs)
+        problems = instance.kind_settings.secrets_errors(attrs.get("secrets", {}))
+        if problems:
+            raise serializers.ValidationError({"secrets": problems})
         return attrs
 
     def create(self, validated_data):
@@ -161,10 +136,10 @@ class ShortCodeSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["created_at"]
-        extra_kwargs = {
-            name: {"validators": [_check_template]}
-            for name in ("help_text", "stop_text", "opt_in_text", "double_opt_in_prompt")
-        }
+
+    def validate(self, attrs):
+        model_clean(self, attrs)
+        return attrs
 
     def validate_code(self, code):
         taken = ShortCode.objects.filter(code=code)
@@ -198,12 +173,12 @@ class KeywordSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["discovered", "created_at"]
 
+    def validate(self, attrs):
+        model_clean(self, attrs, short_code=self.context["short_code"])
+        return attrs
+
     def validate_word(self, word):
         word = word.upper()
-        if word in rules.STOP_WORDS:
-            raise serializers.ValidationError(
-                f"{word} is a carrier STOP word; handsets sending it always stop everything."
-            )
         short_code = self.context["short_code"]
         taken = Keyword.objects.filter(short_code=short_code, word=word)
         if self.instance is not None:

@@ -7,7 +7,7 @@ test_rules.py walks it cell by cell.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from subscriptions.models import Outcome, Source, Status
+from subscriptions.models.choices import Outcome, Source, Status
 
 IMPORT_OPTED_OUT = "opted out earlier; an import cannot opt back in"
 IMPORT_STOPPED = "sent STOP on this code"

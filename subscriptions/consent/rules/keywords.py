@@ -6,7 +6,7 @@ This is the one place the MO keyword precedence is written (docs/rules.md "Keywo
 
 from enum import StrEnum
 
-from subscriptions.models import KeywordKind
+from subscriptions.models.choices import KeywordKind
 
 # Words a handset may send, first word of the message, case-insensitive (CTIA; docs/providers.md).
 STOP_WORDS = frozenset(
@@ -19,6 +19,30 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 # Words no program keyword may take (a discovered one, or one staff create): they mean
 # something else on every code.
 RESERVED_WORDS = STOP_WORDS | START_WORDS | YES_WORDS | HELP_WORDS
+
+
+def reserved_word_problem(word: str, kind: str) -> str | None:
+    """Why a keyword may not take `word`, or None. A carrier stop word always stops the whole
+    code, so no keyword can use it; START, YES and HELP words are read before program
+    keywords (`mo_class`), so only a confirm keyword may take a YES word and only a HELP
+    keyword a HELP word (they mean the same thing there)."""
+    if word in STOP_WORDS:
+        return f"{word} is a carrier STOP word; a handset sending it always stops everything."
+    if (kind == KeywordKind.HELP and word in HELP_WORDS) or (
+        kind == KeywordKind.CONFIRM and word in YES_WORDS
+    ):
+        return None
+    if word in RESERVED_WORDS:
+        return f"{word} is read as {_reserved_meaning(word)} on every code; choose another word."
+    return None
+
+
+def _reserved_meaning(word: str) -> str:
+    if word in YES_WORDS and word not in START_WORDS:
+        return "a confirmation"
+    if word in START_WORDS:
+        return "START"
+    return "HELP"
 
 
 class MoClass(StrEnum):

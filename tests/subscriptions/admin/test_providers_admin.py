@@ -3,7 +3,15 @@
 import pytest
 from django.urls import reverse
 
-from subscriptions.models import ProviderAccount, ProviderCall, ProviderSync, SyncStatus
+from subscriptions.consent import services
+from subscriptions.consent.services import Context
+from subscriptions.models import (
+    ProviderAccount,
+    ProviderCall,
+    ProviderSync,
+    ShortCode,
+    SyncStatus,
+)
 from tests.factories import (
     ContactFactory,
     KeywordFactory,
@@ -159,3 +167,70 @@ def test_account_page_says_what_the_provider_cannot_be_told(admin_client):
         "sendability check blocks the program"
     ) in page
     assert "Report consent changes back to the portal (postbacks): no" in page
+
+
+def _short_code_form(account, **changes):
+    return {
+        "code": "55555",
+        "name": "Line",
+        "brand": "Acme",
+        "provider": account.pk,
+        "help_text": "{brand}: HELP",
+        "stop_text": "{brand}: bye",
+        "opt_in_text": "{brand}: joined {program}",
+        "double_opt_in_prompt": "{brand}: reply Y",
+        "double_opt_in_window_hours": 24,
+        "confirm_expired_text": "{brand}: too late",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        ("{brand}: bye {nope}", "Unknown placeholder {nope}"),
+        ("{brand:>20000000}", "more than 1600 characters"),
+    ],
+)
+def test_the_admin_refuses_a_short_code_template_that_would_break_replies(
+    admin_client, template, fragment
+):
+    account = ProviderAccountFactory()
+    response = admin_client.post(
+        reverse("admin:subscriptions_shortcode_add"),
+        _short_code_form(account, stop_text=template),
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert fragment in response.content.decode()
+    assert not ShortCode.objects.filter(code="55555").exists()
+
+
+def test_the_admin_refuses_to_move_a_keyword_that_has_subscribers(admin_client):
+    keyword = KeywordFactory(word="DEALS")
+    services.opt_in("+15555550100", keyword, Context(source="api"))
+    other = ShortCodeFactory()
+    url = reverse("admin:subscriptions_keyword_change", args=[keyword.pk])
+    response = admin_client.post(
+        url,
+        {
+            "short_code": other.pk,
+            "word": "DEALS",
+            "kind": "program",
+            "title": "",
+            "is_public": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert "cannot move to another code" in response.content.decode()
+    keyword.refresh_from_db()
+    assert keyword.short_code_id != other.pk
+
+
+def test_the_admin_refuses_settings_another_kind_uses(admin_client):
+    response = admin_client.post(
+        reverse("admin:subscriptions_provideraccount_add"),
+        {"name": "S", "kind": "sfmc", "settings": '{"api_url": "https://x"}', "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert "Not used by this kind: api_url" in response.content.decode()
+    assert not ProviderAccount.objects.filter(name="S").exists()

@@ -190,3 +190,38 @@ def test_unknown_provider_id_is_404_with_detail_and_code(reader):
         "detail": "No ProviderAccount matches the given query.",
         "code": "not_found",
     }
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        ("{brand}: {nope}", "Unknown placeholder {nope}"),
+        ("{brand:>20000000}", "more than 1600 characters"),
+    ],
+)
+def test_short_code_templates_are_refused_with_a_clear_message(staff, template, fragment):
+    account = ProviderAccountFactory()
+    response = staff.post(
+        "/api/v1/short-codes/",
+        {
+            "code": "55555",
+            "name": "n",
+            "brand": "Acme",
+            "provider": account.pk,
+            "stop_text": template,
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert fragment in response.json()["stop_text"][0]
+    assert not ShortCode.objects.filter(code="55555").exists()
+
+
+def test_a_stop_word_cannot_be_a_keyword(staff):
+    code = ShortCodeFactory(code="12345")
+    response = staff.post(
+        f"/api/v1/short-codes/{code.code}/keywords/", {"word": "stop"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "carrier STOP word" in response.json()["word"][0]
+    assert not Keyword.objects.filter(word="STOP").exists()

@@ -9,6 +9,7 @@ from subscriptions.models import (
     Contact,
     MessageStatus,
     OutboundMessage,
+    ShortCode,
     Source,
     Status,
     Subscription,
@@ -174,3 +175,20 @@ def test_a_body_beyond_the_upload_limit_is_400_not_500(api, deals):
 
     assert response.status_code == 400
     assert not SubscriptionEvent.objects.exists()
+
+
+@pytest.mark.parametrize("stored", ["{brand}: bye {nope}", "{brand:>20000000}", "{brand"])
+def test_a_stop_on_a_code_whose_stored_template_is_bad_still_applies(api, deals, stored):
+    """A template saved before validation existed (written here past the model's clean) must
+    never turn a STOP into a 500 and a rollback: the reply falls back to the default."""
+    ShortCode.objects.filter(pk=deals.short_code_id).update(stop_text=stored)
+    send(api, {"from": "16501112222", "to": "12345", "text": "DEALS"})
+
+    response, _ = send(api, {"from": "16501112222", "to": "12345", "text": "STOP"})
+
+    assert response.status_code == 200
+    assert response.json()["action"] == "stop_all"
+    assert response.json()["reply"] == (
+        "Acme: you are unsubscribed and will receive no more messages."
+    )
+    assert Subscription.objects.get(contact__phone="+16501112222").status == Status.OPTED_OUT

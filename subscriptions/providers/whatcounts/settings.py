@@ -1,0 +1,17 @@
+"""WhatCounts: the HTTP API of one realm (docs/providers.md)."""
+
+from subscriptions.providers.settings import TIMEOUTS, KindSettings, Secret, Setting
+
+SETTINGS = KindSettings(
+    settings=(
+        Setting(
+            "base_url",
+            "API base URL",
+            "The realm's API address, e.g. https://secure.whatcounts.com",
+            kind="url",
+        ),
+        Setting("realm", "Realm", "The WhatCounts realm name."),
+        *TIMEOUTS,
+    ),
+    secrets=(Secret("password", "API password", "The realm's API password."),),
+)
