@@ -162,7 +162,13 @@ SECURE_CSP = {
     "base-uri": [CSP.SELF],
 }
 
+# How many reverse proxies you run in front of the portal, each appending to
+# X-Forwarded-For (subscriptions/common/client.py): history rows, rate limits and the API's
+# throttles take the client address from there. 0 = no proxy: the socket's peer.
+PORTAL_PROXY_HOPS = env.int("PORTAL_PROXY_HOPS", default=0)
+
 REST_FRAMEWORK = {
+    "NUM_PROXIES": PORTAL_PROXY_HOPS or None,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -205,10 +211,6 @@ PORTAL_CALL_LOG_RETENTION_DAYS = env.int("PORTAL_CALL_LOG_RETENTION_DAYS", defau
 PORTAL_TASK_RESULT_RETENTION_DAYS = env.int("PORTAL_TASK_RESULT_RETENTION_DAYS", default=14)
 # Public address of the portal, for links printed outside a request (preferences_link).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
-# How many reverse proxies you run in front of the portal, each appending to
-# X-Forwarded-For: the preferences page's rate limits and history take the client address
-# from there. 0 = no proxy, the socket's peer address is the client.
-PORTAL_PROXY_HOPS = env.int("PORTAL_PROXY_HOPS", default=0)
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # plain or json
 LOGGING = {

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
+from subscriptions.common.client import client_address, user_agent
 from subscriptions.consent import services
 from subscriptions.delivery import worker
 from subscriptions.models import ProviderSync, Source
@@ -90,8 +91,8 @@ def admin_context(request, reason):
         source=Source.ADMIN,
         actor=request.user,
         reason=reason,
-        ip_address=request.META.get("REMOTE_ADDR"),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        ip_address=client_address(request),
+        user_agent=user_agent(request),
         detail={"reason": reason},
     )
 

@@ -20,6 +20,7 @@ from subscriptions.api import serializers as s
 from subscriptions.api.idempotency import idempotent
 from subscriptions.api.permissions import CHANGE_CONSENT, requires
 from subscriptions.api.schema import ERROR, IDEMPOTENCY_KEY
+from subscriptions.common.client import client_address, user_agent
 from subscriptions.common.phones import InvalidPhone
 from subscriptions.consent import selectors, services
 from subscriptions.models import (
@@ -56,8 +57,8 @@ def api_context(request, **evidence):
     return services.Context(
         source=Source.API,
         actor=request.user,
-        ip_address=request.META.get("REMOTE_ADDR"),
-        user_agent=request.headers.get("User-Agent", ""),
+        ip_address=client_address(request),
+        user_agent=user_agent(request),
         **evidence,
     )
 

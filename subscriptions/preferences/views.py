@@ -1,9 +1,6 @@
 """The consumer preferences page. Thin: parse the form, check the session, call
 `preferences` (which calls the services), say what happened, redirect (POST/redirect/GET)."""
 
-import ipaddress
-
-from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.http import Http404
@@ -12,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from subscriptions.common.client import client_address, user_agent
 from subscriptions.common.phones import InvalidPhone, normalize
 from subscriptions.consent import services
 from subscriptions.models import Status
@@ -35,26 +33,11 @@ def _sign_in(request, phone):
     services.set_contact_locale(phone, request.LANGUAGE_CODE)
 
 
-def _client_address(request):
-    """The visitor's address. Behind PORTAL_PROXY_HOPS trusted reverse proxies it is the
-    address the outermost of them saw (X-Forwarded-For, counted from the right, so a value
-    the client wrote itself is never taken); without proxies, the socket's peer."""
-    hops = settings.PORTAL_PROXY_HOPS
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    candidate = forwarded[-hops] if hops and len(forwarded) >= hops else None
-    for address in (candidate, request.META.get("REMOTE_ADDR")):
-        try:
-            return str(ipaddress.ip_address(address or ""))
-        except ValueError:
-            continue
-    return None
-
-
 def _visitor(request):
     return service.Visitor(
         phone=_signed_in_phone(request),
-        ip_address=_client_address(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
+        ip_address=client_address(request),
+        user_agent=user_agent(request),
     )
 
 
@@ -77,7 +60,7 @@ def _ask_for_code(request):
         return render(request, "preferences/start.html", {"form": form}, status=400)
     phone = form.cleaned_data["phone"]
     try:
-        service.request_code(phone, _client_address(request), request.LANGUAGE_CODE)
+        service.request_code(phone, client_address(request), request.LANGUAGE_CODE)
     except service.RateLimited:
         error = _("Too many codes were asked for. Wait a few minutes and try again.")
         return render(request, "preferences/start.html", {"form": form, "error": error}, status=429)

@@ -6,14 +6,13 @@ answers quickly: the only work inline is a few queries; provider sync is deferre
 the outbox like every other change.
 """
 
-import ipaddress
-
 from django.core.exceptions import SuspiciousOperation
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from subscriptions.common.client import client_address
 from subscriptions.inbound import postbacks
 from subscriptions.models import PostbackProblem, ProviderAccount, ProviderKind
 
@@ -32,7 +31,7 @@ def skycore_postback(request, token):
     ).first()
     if account is None:
         return _error(404, "Unknown postback URL.", "not_found")
-    remote_addr = _client_address(request)
+    remote_addr = client_address(request)
     refused = _size_problem(request)
     if refused:
         status, detail, code = refused
@@ -57,15 +56,6 @@ def skycore_postback(request, token):
         {"status": outcome.status, "keyword": outcome.keyword, "discovered": outcome.discovered},
         status=status,
     )
-
-
-def _client_address(request):
-    # Behind a unix socket REMOTE_ADDR can be empty or a path; the record wants an IP or None.
-    address = request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def _size_problem(request):
