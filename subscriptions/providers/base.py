@@ -13,6 +13,8 @@ import requests
 from django.utils import timezone
 from urllib3.exceptions import NewConnectionError
 
+from subscriptions.models import ProviderCall
+
 logger = logging.getLogger("subscriptions.providers")
 
 REDACTED = "[redacted]"
@@ -294,8 +296,6 @@ class HttpAdapter(Adapter):
         return response
 
     def _log(self, request, response, error, elapsed_ms):
-        from subscriptions.models import ProviderCall
-
         secrets = [str(v) for v in self._secrets.values()] + list(self.extra_secrets)
         body = request.body or ""
         if isinstance(body, bytes):
