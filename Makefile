@@ -13,4 +13,5 @@ test: env
 
 lint: env
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	DEBUG=1 .venv/bin/python manage.py makemigrations --check --dry-run
