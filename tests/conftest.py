@@ -3,8 +3,13 @@
 import ipaddress
 import os
 import socket
+from datetime import timedelta
 
 import pytest
+from django.core.cache.backends import db as db_cache
+from django.utils import timezone
+
+timezone_now = timezone.now  # the real clock, before any test replaces it
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings_test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -107,3 +112,29 @@ def artifacts_dir(request):
     path = Path(__file__).resolve().parent.parent / "test-artifacts" / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+class Clock:
+    """A clock the test moves: `timezone.now()` everywhere in the portal (leases, the database
+    cache's expiry, row timestamps) reads it. Starts at the real time; never sleeps."""
+
+    def __init__(self):
+        self.now = timezone_now()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds=0.0, *, past=None):
+        """Move forward by `seconds`, or to just after the datetime `past`."""
+        if past is not None:
+            self.now = max(self.now, past) + timedelta(milliseconds=1)
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(timezone, "now", clock)
+    monkeypatch.setattr(db_cache, "tz_now", clock)  # bound at import by the database cache
+    return clock

@@ -3,8 +3,10 @@
 import phonenumbers
 from django.conf import settings
 
+from subscriptions.common.errors import PortalError
 
-class InvalidPhone(ValueError):
+
+class InvalidPhone(PortalError, ValueError):
     """The text is not a phone number we can text."""
 
 

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from subscriptions.common.errors import PortalError
 from subscriptions.common.phones import InvalidPhone, normalize
 from subscriptions.common.queueing import traced_enqueue
 from subscriptions.consent import batch, services
@@ -40,11 +41,11 @@ CHUNK_SIZE = 1000
 MAX_FIELD_SIZE = 10_000
 
 
-class ImportFileError(ValueError):
+class ImportFileError(PortalError, ValueError):
     """The file as a whole cannot be imported (not CSV, missing columns)."""
 
 
-class RowError(ValueError):
+class RowError(PortalError, ValueError):
     """One row cannot be imported; the message is what the errors CSV shows."""
 
 

@@ -12,6 +12,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 from django.utils import timezone
 
+from subscriptions.common.errors import PortalError
 from subscriptions.common.phones import InvalidPhone, normalize
 from subscriptions.consent import discovery, selectors, services
 from subscriptions.consent.services import Context
@@ -38,7 +39,7 @@ PROVIDER_SOURCES = {
 }
 
 
-class PostbackRejected(ValueError):
+class PostbackRejected(PortalError, ValueError):
     """The postback cannot be applied as sent; the message says why (answered 400)."""
 
     def __init__(self, message, code="invalid_postback"):

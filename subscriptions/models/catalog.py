@@ -50,7 +50,7 @@ class ProviderAccount(models.Model):
         return kinds.for_kind(self.kind)
 
     def clean(self):
-        problems = self.kind_settings.settings_errors(self.settings or {})
+        problems = self.kind_settings.settings_errors(self.settings or {}, active=self.is_active)
         if problems:
             raise ValidationError({"settings": problems})
 

@@ -19,6 +19,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from subscriptions.common import limits
+from subscriptions.common.errors import PortalError
 from subscriptions.common.queueing import traced_enqueue
 from subscriptions.consent import rules, selectors, services
 from subscriptions.delivery import messages
@@ -46,11 +47,11 @@ ADDRESS_LIMIT = (10, 60 * 60)
 _SALT = "subscriptions.preferences.service"
 
 
-class RateLimited(Exception):
+class RateLimited(PortalError):
     """Too many code requests from this number or this client address."""
 
 
-class TooManyAttempts(Exception):
+class TooManyAttempts(PortalError):
     """The code was guessed wrong too often; a new code is needed."""
 
 

@@ -13,6 +13,7 @@ import requests
 from django.utils import timezone
 from urllib3.exceptions import NewConnectionError
 
+from subscriptions.common.errors import PortalError
 from subscriptions.models import ProviderCall
 
 logger = logging.getLogger("subscriptions.providers")
@@ -23,7 +24,7 @@ DEFAULT_READ_TIMEOUT = 15.0
 LOG_BODY_LIMIT = 10_000
 
 
-class ProviderError(Exception):
+class ProviderError(PortalError):
     """A provider call failed. `retryable` tells the delivery code whether to try again;
     `maybe_applied` that the provider may have applied the request all the same (it got it
     but its answer was lost or a 5xx), so the change's outcome there is unknown."""

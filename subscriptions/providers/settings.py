@@ -21,15 +21,18 @@ class Setting:
     kind: str = "text"  # text | url | seconds
     required: bool = False
 
-    def check(self, value) -> str | None:
-        """Why `value` is not acceptable for this setting, or None."""
+    def check(self, value, *, active: bool = True) -> str | None:
+        """Why `value` is not acceptable for this setting, or None. A required setting may
+        be missing while the account is inactive (disabling must never be refused)."""
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             return f"{self.label} must be a string."
         text = str(value).strip()
         if len(text) > MAX_VALUE_CHARS:
             return f"{self.label} is at most {MAX_VALUE_CHARS} characters."
         if not text:
-            return f"{self.label} is required." if self.required else None
+            if self.required and active:
+                return f"{self.label} is required for an active account."
+            return None
         if self.kind == "url":
             parts = urlsplit(text)
             if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -56,13 +59,13 @@ TIMEOUTS = (
     Setting(
         "connect_timeout",
         "Connect timeout",
-        "Seconds to wait for a connection (default 3.05).",
+        "Seconds to wait for a connection (default 5).",
         kind="seconds",
     ),
     Setting(
         "read_timeout",
         "Read timeout",
-        "Seconds to wait for an answer (default 10). A timed-out change counts as unknown.",
+        "Seconds to wait for an answer (default 15). A timed-out change counts as unknown.",
         kind="seconds",
     ),
 )
@@ -84,7 +87,7 @@ class KindSettings:
     def secret_names(self) -> list[str]:
         return [s.name for s in self.secrets]
 
-    def settings_errors(self, values) -> list[str]:
+    def settings_errors(self, values, *, active: bool = True) -> list[str]:
         if not isinstance(values, dict):
             return ["Settings must be an object of names and values."]
         known = {s.name: s for s in self.settings}
@@ -96,7 +99,7 @@ class KindSettings:
                 f"Allowed: {', '.join(known) or 'none'}."
             )
         for name, setting in known.items():
-            problem = setting.check(values.get(name, ""))
+            problem = setting.check(values.get(name, ""), active=active)
             if problem:
                 errors.append(problem)
         return errors

@@ -97,3 +97,19 @@ def change(committed):
             return service(PHONE, target, Context(source=source))
 
     return run
+
+
+# The short code and programs most tests use: 12345 of the brand Acme, DEALS and NEWS.
+@pytest.fixture
+def code():
+    return ShortCodeFactory(code="12345", brand="Acme")
+
+
+@pytest.fixture
+def deals(code):
+    return KeywordFactory(short_code=code, word="DEALS", title="Deals")
+
+
+@pytest.fixture
+def news(code):
+    return KeywordFactory(short_code=code, word="NEWS", title="News")

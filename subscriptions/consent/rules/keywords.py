@@ -57,14 +57,21 @@ class MoClass(StrEnum):
     NOTHING = "nothing"
 
 
+_EDGE_PUNCTUATION = ".!?,;:\"'()[]"
+
+
 def first_word(text: str) -> str:
-    """The first word, upper-cased; "OPT OUT" counts as one word."""
-    words = (text or "").strip().upper().split()
+    """The first word, upper-cased, without the punctuation around it; "OPT OUT",
+    "OPT-OUT" and "Opt out." count as the one word OPTOUT."""
+    words = [w.strip(_EDGE_PUNCTUATION) for w in (text or "").upper().split()]
+    words = [w for w in words if w]
     if not words:
         return ""
-    if words[0] == "OPT" and len(words) > 1 and words[1] == "OUT":
+    if words[0] in ("OPT-OUT", "OPT_OUT") or (
+        words[0] == "OPT" and len(words) > 1 and words[1] == "OUT"
+    ):
         return "OPTOUT"
-    return words[0].strip(".!?,")
+    return words[0]
 
 
 def mo_class(word: str, keyword_kind: str | None, *, has_pending) -> MoClass:

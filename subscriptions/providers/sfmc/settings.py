@@ -11,18 +11,21 @@ SETTINGS = KindSettings(
             "The installed package's authentication base URI, "
             "https://<subdomain>.auth.marketingcloudapis.com",
             kind="url",
+            required=True,
         ),
         Setting(
             "rest_base_url",
             "REST base URL",
             "The REST base URI, https://<subdomain>.rest.marketingcloudapis.com",
             kind="url",
+            required=True,
         ),
         Setting(
             "account_id",
             "Account id (MID)",
             "The MID of the business unit whose keywords this account changes; the token is "
             "specific to it.",
+            required=True,
         ),
         Setting(
             "send_message_key",

@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group
 
 from subscriptions.consent import services
 from subscriptions.consent.services import Context
-from tests.factories import KeywordFactory, ShortCodeFactory, UserFactory
+from tests.factories import UserFactory
 
 
 def staff_in(group_name):
@@ -24,21 +24,6 @@ def compliance(client):
     user = staff_in("Compliance")
     client.force_login(user)
     return user
-
-
-@pytest.fixture
-def code():
-    return ShortCodeFactory(code="12345")
-
-
-@pytest.fixture
-def deals(code):
-    return KeywordFactory(short_code=code, word="DEALS")
-
-
-@pytest.fixture
-def news(code):
-    return KeywordFactory(short_code=code, word="NEWS")
 
 
 @pytest.fixture

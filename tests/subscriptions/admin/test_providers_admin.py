@@ -56,7 +56,7 @@ def test_new_account_with_secrets(admin_client):
         {
             "name": "WC",
             "kind": "whatcounts",
-            "settings": '{"realm": "acme"}',
+            "settings": '{"base_url": "https://api.whatcounts.com", "realm": "acme"}',
             "is_active": "on",
             "secret_password": "pw-1",
         },

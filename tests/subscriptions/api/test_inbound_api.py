@@ -15,7 +15,7 @@ from subscriptions.models import (
     Subscription,
     SubscriptionEvent,
 )
-from tests.factories import KeywordFactory, ShortCodeFactory
+from tests.factories import KeywordFactory
 from tests.subscriptions.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db
@@ -26,16 +26,6 @@ URL = "/api/v1/inbound/"
 @pytest.fixture
 def api():
     return token_client("submit_inbound")
-
-
-@pytest.fixture
-def code():
-    return ShortCodeFactory(code="12345", brand="Acme")
-
-
-@pytest.fixture
-def deals(code):
-    return KeywordFactory(short_code=code, word="DEALS", title="Deals")
 
 
 def send(client, body):

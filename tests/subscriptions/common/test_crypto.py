@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_secrets_are_stored_encrypted_and_merge_on_update():
-    account = ProviderAccountFactory()
+    account = ProviderAccountFactory(kind="sfmc")
     account.set_secrets({"client_id": "abc", "client_secret": "s3cr3t"})
     account.save()
     account.refresh_from_db()

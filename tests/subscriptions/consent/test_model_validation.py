@@ -68,6 +68,8 @@ def test_a_keyword_without_subscribers_may_move():
         ("skycore", {"read_timeout": "9999"}, "between 0.1 and 120"),
         ("whatcounts", {"realm": {"nested": 1}}, "must be a string"),
         ("console", {"anything": "x"}, "Allowed: none"),
+        ("sfmc", {"auth_base_url": "https://a"}, "Account id (MID) is required"),
+        ("whatcounts", {"realm": "acme"}, "API base URL is required"),
     ],
 )
 def test_provider_settings_are_checked_per_kind(kind, settings, problem):
@@ -88,3 +90,8 @@ def test_provider_secrets_of_another_kind_are_refused():
 def test_the_seeded_defaults_are_clean():
     code = ShortCode(code="12345", name="n", brand="Acme")
     code.clean()
+
+
+def test_an_inactive_account_may_lack_required_settings():
+    """Disabling an account must never be refused because its settings are incomplete."""
+    ProviderAccount(name="x", kind="sfmc", settings={}, is_active=False).clean()

@@ -5,14 +5,9 @@ from subscriptions.consent import batch, selectors, services
 from subscriptions.consent.batch import BatchRow
 from subscriptions.consent.services import Context
 from subscriptions.models import Contact, Keyword, Source, Status, Subscription
-from tests.factories import KeywordFactory, ShortCodeFactory
+from tests.factories import KeywordFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def code():
-    return ShortCodeFactory(code="12345")
 
 
 def test_sendable_reasons_for_every_state(code):

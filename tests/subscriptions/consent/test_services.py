@@ -19,7 +19,7 @@ from subscriptions.models import (
     Subscription,
     SubscriptionEvent,
 )
-from tests.factories import KeywordFactory, ProviderAccountFactory, ShortCodeFactory, UserFactory
+from tests.factories import KeywordFactory, ProviderAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 PHONE = "+15555551212"
@@ -27,21 +27,6 @@ PHONE = "+15555551212"
 
 def status(keyword, phone=PHONE):
     return Subscription.objects.get(contact__phone=phone, keyword=keyword).status
-
-
-@pytest.fixture
-def code():
-    return ShortCodeFactory(code="12345", brand="Acme")
-
-
-@pytest.fixture
-def deals(code):
-    return KeywordFactory(short_code=code, word="DEALS")
-
-
-@pytest.fixture
-def news(code):
-    return KeywordFactory(short_code=code, word="NEWS")
 
 
 @pytest.fixture

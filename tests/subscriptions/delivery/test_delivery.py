@@ -1,6 +1,5 @@
 """The outbox: outages, retries, supersede and order, permanent errors, echo, the sweeper."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -147,9 +146,8 @@ def test_backoff_grows_with_jitter_and_never_undercuts_retry_after(settings):
 
 
 def test_a_row_waits_while_its_target_is_in_flight_and_a_lost_worker_is_redriven(
-    world, skycore, django_capture_on_commit_callbacks, settings
+    world, skycore, django_capture_on_commit_callbacks, clock
 ):
-    settings.PORTAL_DELIVERY_LEASE_SECONDS = 0.5
     _code, (deals, news, _vip) = world
     with django_capture_on_commit_callbacks(execute=False):  # the enqueue is lost
         services.opt_in(PHONE, deals, Context(source="api"))
@@ -167,7 +165,7 @@ def test_a_row_waits_while_its_target_is_in_flight_and_a_lost_worker_is_redriven
     assert skycore.requests == []
 
     assert sweep.sweep() == (0, 0)  # the lease still runs
-    time.sleep(max(0.0, (first.locked_until - timezone.now()).total_seconds()) + 0.05)
+    clock.advance(past=first.locked_until)
     assert sweep.sweep() == (1, 0)  # the stuck one; it takes the waiting one along
 
     assert statuses() == [SyncStatus.SUCCEEDED, SyncStatus.SUPERSEDED]
@@ -284,9 +282,8 @@ def test_failed_texts_follow_the_same_retry_policy(sfmc, sfmc_account, committed
 
 
 def test_sweeper_redrives_a_text_whose_worker_died_once_its_lease_ran_out(
-    sfmc, sfmc_account, django_capture_on_commit_callbacks, settings
+    sfmc, sfmc_account, django_capture_on_commit_callbacks, clock
 ):
-    settings.PORTAL_DELIVERY_LEASE_SECONDS = 0.3
     sfmc_account.settings = {**sfmc_account.settings, "send_message_key": "MSG"}
     sfmc_account.save()
     code, _ = programs(sfmc_account, "DEALS")
@@ -299,7 +296,7 @@ def test_sweeper_redrives_a_text_whose_worker_died_once_its_lease_ran_out(
     assert sweep.sweep(now=now) == (0, 0)  # the lease still runs
     # Once the lease ran out the text is re-driven at once, not after the longer wait that
     # a text never claimed (whose task may still sit in the queue) gets.
-    time.sleep(max(0.0, (claimed.locked_until - timezone.now()).total_seconds()) + 0.05)
+    clock.advance(past=claimed.locked_until)
     assert sweep.sweep() == (0, 1)
     message.refresh_from_db()
     assert (message.status, message.attempts) == (MessageStatus.SENT, 2)

@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import override_settings
+from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
 from subscriptions.common.queueing import traced_enqueue, traced_enqueue_each
@@ -52,3 +53,22 @@ def test_enqueue_each_announces_each_task_as_enqueue_does():
     finally:
         task_enqueued.disconnect(receiver)
     assert announced == [[8], [9]]
+
+
+@pytest.mark.parametrize(
+    ("old_path", "new_path"),
+    [
+        ("subscriptions.tasks.deliver_sync", "subscriptions.delivery.tasks.deliver_sync"),
+        ("subscriptions.tasks.deliver_message", "subscriptions.delivery.tasks.deliver_message"),
+        ("subscriptions.tasks.run_import", "subscriptions.imports.tasks.run_import"),
+        (
+            "subscriptions.tasks.send_preferences_code",
+            "subscriptions.preferences.tasks.send_preferences_code",
+        ),
+    ],
+)
+def test_task_rows_queued_by_the_first_release_still_resolve(old_path, new_path):
+    """A task row stores its task's path; rows written before the move name the old one."""
+    old = import_string(old_path)
+    assert old is import_string(new_path)
+    assert old.module_path == new_path  # new rows are written with the new path

@@ -18,16 +18,11 @@ from subscriptions.models import (
     Subscription,
     SubscriptionEvent,
 )
-from tests.factories import KeywordFactory, ShortCodeFactory, UserFactory
+from tests.factories import KeywordFactory, UserFactory
 from tests.subscriptions.imports.helpers import csv_bytes, run_csv
 
 pytestmark = pytest.mark.django_db
 PHONE = "+15555551212"
-
-
-@pytest.fixture
-def code():
-    return ShortCodeFactory(code="12345")
 
 
 @pytest.fixture

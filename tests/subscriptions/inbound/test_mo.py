@@ -46,21 +46,6 @@ def replies(phone=PHONE):
     )
 
 
-@pytest.fixture
-def code():
-    return ShortCodeFactory(code="12345", brand="Acme")
-
-
-@pytest.fixture
-def deals(code):
-    return KeywordFactory(short_code=code, word="DEALS", title="Deals")
-
-
-@pytest.fixture
-def news(code):
-    return KeywordFactory(short_code=code, word="NEWS", title="News")
-
-
 # Program keywords ---------------------------------------------------------------------------
 
 

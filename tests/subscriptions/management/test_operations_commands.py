@@ -59,7 +59,7 @@ def test_prune_logs_deletes_old_call_logs_and_keeps_history():
 def test_rotate_secrets_re_encrypts_with_the_newest_key(settings):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.PORTAL_ENCRYPTION_KEYS = [old]
-    account = ProviderAccountFactory()
+    account = ProviderAccountFactory(kind="skycore")
     account.set_secrets({"api_key": "k-123"})
     account.save()
     settings.PORTAL_ENCRYPTION_KEYS = [new, old]
