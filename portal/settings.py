@@ -92,7 +92,7 @@ if REDIS_URL:
     }
 else:
     # Shared by every web process and worker: one-time codes must never live in one
-    # process's memory. (Rate limits and throttles count in subscriptions/limits.py: the
+    # process's memory. (Rate limits and throttles count in subscriptions/common/limits.py: the
     # database cache's incr is not atomic.)
     CACHES = {
         "default": {

@@ -108,7 +108,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     @admin.display(description="Capabilities")
     def capabilities(self, account):
         """Why a sync of this account may stay local: what its API cannot do, the portal
-        enforces through its sendability check (DESIGN.md, Capabilities)."""
+        enforces through its sendability check (docs/providers.md, "What each kind can be told")."""
         adapter = ADAPTERS.get(account.kind)
         if adapter is None:
             return "-"

@@ -91,7 +91,8 @@ class DryRun:
 def apply_batch(
     rows: Iterable[BatchRow], ctx: Context, *, dry_run: bool | DryRun = False
 ) -> BatchResult:
-    """Apply import rows (seed 001 rules) with a constant number of queries per batch.
+    """Apply import rows (docs/rules.md; SFMC import rules, seed 001) with a constant number
+    of queries per batch.
 
     With dry_run the decisions are computed and returned but nothing is written. A file
     applied in several batches passes the same DryRun to each.

@@ -34,7 +34,8 @@ class Context:
     reason: str = ""
     detail: dict = field(default_factory=dict)
     # The provider account the change came from (a handset text it applied itself, its
-    # postback): the change is never sent back to it (DESIGN "routing"; delivery/state.py).
+    # postback): the change is never sent back to it (docs/architecture.md, "No echo";
+    # delivery/state.py).
     origin_account_id: int | None = None
 
     def __post_init__(self):

@@ -1,6 +1,6 @@
 """Texts the portal sends (replies, prompts, one-time codes): written as OutboundMessage
 rows and handed to the worker after commit, never sent inside a request or transaction.
-Failed sends follow the provider-sync retry policy (outbox.py) and its sweeper."""
+Failed sends follow the provider-sync retry policy (policy.py) and its sweeper (sweep.py)."""
 
 from django.db import transaction
 from django.db.models import Q

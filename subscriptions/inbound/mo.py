@@ -95,7 +95,8 @@ def _received_by(handler, message, keyword):
 
 
 def _mo_context(message, word, actor, received_by):
-    # MO events occur "now" (docs/rules.md); the handset time is kept as evidence.
+    # MO events occur "now" (docs/rules.md "Order and duplicates"); the handset time is
+    # kept as evidence.
     detail = {"word": word}
     if message.received_at is not None:
         detail["received_at"] = message.received_at.isoformat()

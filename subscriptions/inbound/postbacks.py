@@ -1,4 +1,5 @@
-"""SkyCore Opt-in Status Postbacks (seed 003) into consent changes: parse the XML, find the
+"""SkyCore Opt-in Status Postbacks (SkyCore's Opt-in Postback API document, seed 003; see
+docs/providers.md "SkyCore") into consent changes: parse the XML, find the
 program (discovering an unknown campaign), apply it through `services`, and keep what
 changed nothing where staff can see it."""
 

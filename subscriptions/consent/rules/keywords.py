@@ -8,7 +8,8 @@ from enum import StrEnum
 
 from subscriptions.models.choices import KeywordKind
 
-# Words a handset may send, first word of the message, case-insensitive (CTIA; docs/providers.md).
+# Words a handset may send, first word of the message, case-insensitive (CTIA; docs/rules.md
+# "Keywords").
 STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 )

@@ -4,7 +4,7 @@ HTTP call logs (ProviderCall) older than PORTAL_CALL_LOG_RETENTION_DAYS, Idempot
 records past their 24 hours, rate-limit counters whose window has ended and finished task
 results older than PORTAL_TASK_RESULT_RETENTION_DAYS are deleted in small batches, so a
 large backlog never holds long locks. SubscriptionEvent, Subscription, ShortCodeStop and
-ProviderSync rows are consent evidence and are kept. Run it daily (see README).
+ProviderSync rows are consent evidence and are kept. Run it daily (docs/operations.md).
 """
 
 from datetime import timedelta

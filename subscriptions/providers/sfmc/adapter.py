@@ -1,4 +1,4 @@
-"""Salesforce Marketing Cloud MobileConnect. docs/providers.md section 1.
+"""Salesforce Marketing Cloud MobileConnect. docs/providers.md "SFMC".
 
 - Auth: v2/token client credentials for one business unit (account_id = MID); the token is
   cached in the shared cache until shortly before it expires and fetched again on a 401.

@@ -1,5 +1,5 @@
 """Salesforce Marketing Cloud MobileConnect: one installed package's API integration in one
-business unit (docs/providers.md section 1)."""
+business unit (docs/providers.md "SFMC")."""
 
 from subscriptions.providers.settings import TIMEOUTS, KindSettings, Secret, Setting
 

@@ -1,5 +1,5 @@
 """SkyCore over the v1.3 XML API: subscribe / unsubscribe per campaign (CAMPAIGNREF =
-the program keyword's provider_ref). docs/providers.md section 3."""
+the program keyword's provider_ref). docs/providers.md "SkyCore"."""
 
 from xml.etree.ElementTree import Element, SubElement, tostring
 

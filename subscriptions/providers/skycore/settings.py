@@ -1,5 +1,6 @@
 """SkyCore: the wXML API with an API key; status changes come back as Opt-in Status
-Postbacks to the account's postback URL (docs/providers.md; seed 003)."""
+Postbacks to the account's postback URL (docs/providers.md "SkyCore"; SkyCore's Opt-in
+Postback API document, seed 003)."""
 
 from subscriptions.providers.settings import TIMEOUTS, KindSettings, Secret, Setting
 

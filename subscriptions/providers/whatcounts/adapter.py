@@ -1,6 +1,6 @@
 """WhatCounts over the api_web command interface. Everything is per SENDER CODE (the short
 code); there are no keywords, so the number is added when its first program on the code is
-joined and stopped when no program there remains opted in. docs/providers.md section 2."""
+joined and stopped when no program there remains opted in. docs/providers.md "WhatCounts"."""
 
 from subscriptions.providers.base import (
     Capabilities,

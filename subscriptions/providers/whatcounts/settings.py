@@ -1,4 +1,4 @@
-"""WhatCounts: the HTTP API of one realm (docs/providers.md)."""
+"""WhatCounts: the HTTP API of one realm (docs/providers.md "WhatCounts")."""
 
 from subscriptions.providers.settings import TIMEOUTS, KindSettings, Secret, Setting
 
