@@ -37,7 +37,7 @@ class BatchRow:
 class BatchResult:
     events: list
 
-    def count(self, outcome):
+    def count(self, outcome: str) -> int:
         return sum(1 for e in self.events if e.outcome == outcome)
 
 

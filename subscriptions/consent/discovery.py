@@ -11,6 +11,7 @@ from subscriptions.consent.selectors import program_by_ref
 from subscriptions.models import (
     Keyword,
     KeywordKind,
+    ProviderAccount,
     ShortCode,
 )
 
@@ -36,7 +37,9 @@ def _discovered_word(short_code, title, provider_ref):
 
 
 @transaction.atomic
-def discover_program(short_code: ShortCode, account, provider_ref: str, title="") -> Keyword:
+def discover_program(
+    short_code: ShortCode, account: ProviderAccount, provider_ref: str, title: str = ""
+) -> Keyword:
     """The program `account` calls `provider_ref` on a code, created the first time a
     provider mentions it (SkyCore postback with an unknown CAMPAIGNREF). Marked discovered
     and kept off the preferences page until staff review it."""

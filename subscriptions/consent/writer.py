@@ -2,18 +2,23 @@
 the Writer that turns rule decisions into rows and history events in a constant number of
 queries."""
 
+from datetime import datetime
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from subscriptions.common.phones import normalize
+from subscriptions.consent import rules
 from subscriptions.consent.context import Context, Result, ServiceError
 from subscriptions.consent.signals import subscription_changed
 from subscriptions.models import (
     Contact,
     InboundReceipt,
+    Keyword,
     KeywordKind,
     Outcome,
+    ShortCode,
     ShortCodeStop,
     Status,
     Subscription,
@@ -21,7 +26,7 @@ from subscriptions.models import (
 )
 
 
-def get_contact(phone):
+def get_contact(phone: str) -> Contact:
     """The contact for a phone number in any accepted format, created when new."""
     contact, _ = Contact.objects.get_or_create(phone=normalize(phone))
     return contact
@@ -77,7 +82,16 @@ class Writer:
         self.events.append(event)
         return event
 
-    def apply(self, contact, keyword, sub, decision, action, *, stop=None):
+    def apply(
+        self,
+        contact: Contact,
+        keyword: Keyword,
+        sub: Subscription | None,
+        decision: rules.Decision,
+        action: str,
+        *,
+        stop: ShortCodeStop | None = None,
+    ) -> SubscriptionEvent:
         """Apply a program-level decision to `sub` (None = create) and record it."""
         old_status = sub.status if sub else ""
         if decision.confirms and sub is not None:
@@ -118,7 +132,7 @@ class Writer:
             if not sub._state.adding:
                 self.dirty_subs[id(sub)] = sub
 
-    def flush(self):
+    def flush(self) -> Result:
         if self.new_subs:
             Subscription.objects.bulk_create(self.new_subs)
         if self.dirty_subs:
@@ -145,7 +159,7 @@ class Writer:
         return Result(events=self.events)
 
 
-def claim_receipt(ctx):
+def claim_receipt(ctx: Context) -> bool:
     """True the first time (source, external_id) is seen; a repeat only bumps a counter."""
     if not ctx.external_id:
         return True
@@ -160,12 +174,12 @@ def claim_receipt(ctx):
         return False
 
 
-def locked_contact(phone):
+def locked_contact(phone: str) -> Contact:
     contact = get_contact(phone)
     return Contact.objects.select_for_update().get(pk=contact.pk)
 
 
-def active_stop(contact, short_code):
+def active_stop(contact: Contact, short_code: ShortCode) -> ShortCodeStop | None:
     return (
         ShortCodeStop.objects.select_for_update()
         .filter(contact=contact, short_code=short_code, cleared_at__isnull=True)
@@ -173,13 +187,13 @@ def active_stop(contact, short_code):
     )
 
 
-def clear_stop(stop, now):
+def clear_stop(stop: ShortCodeStop | None, now: datetime) -> None:
     if stop is not None and stop.cleared_at is None:
         stop.cleared_at = now
         stop.save(update_fields=["cleared_at"])
 
 
-def locked_subscriptions(contact, **filters):
+def locked_subscriptions(contact: Contact, **filters) -> list[Subscription]:
     # of=("self",): lock only the subscriptions. Without it PostgreSQL also locks the joined
     # keyword and short code rows, serialising every writer on the code behind one lock.
     return list(
@@ -189,6 +203,6 @@ def locked_subscriptions(contact, **filters):
     )
 
 
-def require_program(keyword):
+def require_program(keyword: Keyword) -> None:
     if keyword.kind != KeywordKind.PROGRAM:
         raise ServiceError(f"{keyword.word} is a {keyword.kind} keyword, not a program.")

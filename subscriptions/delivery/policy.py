@@ -3,9 +3,10 @@ jitter, attempt limits, and how a failure is described to staff."""
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.tasks import Task
 
 from subscriptions.common.queueing import traced_enqueue
 from subscriptions.providers.base import ProviderError
@@ -13,22 +14,22 @@ from subscriptions.providers.base import ProviderError
 logger = logging.getLogger("subscriptions.delivery")
 
 
-def lease():
+def lease() -> timedelta:
     return timedelta(seconds=settings.PORTAL_DELIVERY_LEASE_SECONDS)
 
 
-def redrive_after():
+def redrive_after() -> timedelta:
     """How long a due row may wait for its queued task before it counts as lost. Longer
     than the worst expected queue backlog: a re-drive of a row whose task is merely late
     costs a duplicate (harmless, no-op) task."""
     return timedelta(seconds=settings.PORTAL_DELIVERY_REDRIVE_SECONDS)
 
 
-def max_attempts():
+def max_attempts() -> int:
     return settings.PORTAL_DELIVERY_MAX_ATTEMPTS
 
 
-def backoff_seconds(attempts, retry_after=None):
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     """Exponential backoff with jitter after `attempts` failed attempts, never shorter
     than the provider's Retry-After. The jitter keeps a recovered provider from being hit
     by every waiting row at the same second."""
@@ -39,20 +40,20 @@ def backoff_seconds(attempts, retry_after=None):
     return max(delay, retry_after or 0)
 
 
-def next_attempt_at(attempts, error: ProviderError, now):
+def next_attempt_at(attempts: int, error: ProviderError, now: datetime) -> datetime | None:
     """When to try again after a failed attempt, or None when it must stop."""
     if not error.retryable or attempts >= max_attempts():
         return None
     return now + timedelta(seconds=backoff_seconds(attempts, error.retry_after))
 
 
-def failure_text(attempts, error: ProviderError):
+def failure_text(attempts: int, error: ProviderError) -> str:
     if error.retryable:
         return f"gave up after {attempts} attempts: {error}"
     return f"permanent error: {error}"
 
 
-def enqueue(task, pk, run_after=None):
+def enqueue(task: Task, pk: int, run_after: datetime | None = None) -> None:
     """Enqueue `task(pk)`, deferred when the backend can; otherwise a deferred attempt is
     left to the sweeper (the row's next_attempt_at says when)."""
     if run_after is None:
