@@ -181,4 +181,7 @@ def endpoint_health(endpoint, ok, now):
             "Its undelivered events wait; enable it again in the admin to resume."
         )
         logger.error(message)
-        mail_admins("Webhook endpoint disabled", message, fail_silently=True)
+        try:
+            mail_admins("Webhook endpoint disabled", message)
+        except Exception:  # mail is a courtesy: the log line and the admin already tell
+            logger.exception("could not mail the admins about webhook endpoint #%s", endpoint.pk)
