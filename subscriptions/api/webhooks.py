@@ -8,7 +8,7 @@ replayed from the Idempotency-Key store: its answer carries the secret, which is
 stored in clear.
 """
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ErrorDetail, NotFound
@@ -127,10 +127,13 @@ class DeliveryQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
 
 
-ROTATE = inline_serializer(
-    "RotateSecret",
-    {"grace_hours": serializers.FloatField(min_value=0, max_value=24 * 30, required=False)},
-)
+class RotateSerializer(serializers.Serializer):
+    grace_hours = serializers.FloatField(
+        min_value=0,
+        max_value=24 * 30,
+        required=False,
+        help_text="How long the old secret keeps signing (default 24).",
+    )
 
 
 @extend_schema(tags=["webhooks"])
@@ -207,13 +210,13 @@ class WebhookEndpointViewSet(
         delivery = service.redeliver(delivery)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=ROTATE, responses={200: WebhookEndpointSerializer})
+    @extend_schema(request=RotateSerializer, responses={200: WebhookEndpointSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-secret", url_name="rotate-secret")
     def rotate_secret(self, request, pk=None):
         """A new secret, shown once; the old one keeps signing (a second signature) for
         `grace_hours` (default PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS)."""
         endpoint = self.get_object()
-        grace = checked(ROTATE(data=request.data)).validated_data.get("grace_hours")
+        grace = checked(RotateSerializer(data=request.data)).validated_data.get("grace_hours")
         secret = service.rotate_secret(endpoint, grace)
         context = {**self.get_serializer_context(), "secret": secret}
         return Response(self.get_serializer(endpoint, context=context).data)

@@ -108,9 +108,9 @@ def _value(value):
         return {str(key): _value(item) for key, item in value.items()}
     if hasattr(value, "all") and callable(value.all):  # a related manager
         return [_value(item) for item in value.all()]
+    for name in ("code", "word", "phone"):  # a short code, a keyword, a contact
+        if isinstance(getattr(value, name, None), str):
+            return getattr(value, name)
     if isinstance(value, models.Model):
-        for name in ("code", "word", "phone"):  # short code, keyword, contact
-            if isinstance(getattr(value, name, None), str):
-                return getattr(value, name)
         return value.pk
     return str(value)

@@ -83,7 +83,7 @@ def check(url: str) -> Target:
     scheme, host, port, path = parse(url)
     try:
         addresses = resolve(host, port)
-    except (OSError, UnicodeError) as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         raise UnsafeURL(f"The host {host!r} does not resolve.", "unresolvable") from exc
     if not addresses:
         raise UnsafeURL(f"The host {host!r} does not resolve.", "unresolvable")
