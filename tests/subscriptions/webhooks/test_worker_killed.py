@@ -53,7 +53,9 @@ def manage(*args, log=None, wait=True):
 
 
 def test_a_killed_worker_loses_no_webhook(allow_private, receiver, tmp_path):
-    endpoint, secret = service.create_endpoint(url=receiver.url + "/in", events=["consent.changed"])
+    _endpoint, secret = service.create_endpoint(
+        url=receiver.url + "/in", events=["consent.changed"]
+    )
     deals = KeywordFactory(short_code=ShortCodeFactory(code="12345"), word="DEALS")
     manage(
         "shell",
