@@ -73,13 +73,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         continue_url = reverse("admin:subscriptions_webhookendpoint_change", args=[obj.pk])
         return _secret_page(request, obj, request.webhook_secret, continue_url)
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm(CHANGE):
-            actions.pop("rotate_secret", None)
-        return actions
-
-    @admin.action(description="Rotate the signing secret (old one valid for the grace period)")
+    @admin.action(
+        description="Rotate the signing secret (old one valid for the grace period)",
+        permissions=["change"],
+    )
     def rotate_secret(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Rotate one endpoint at a time.", messages.WARNING)
