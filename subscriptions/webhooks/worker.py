@@ -166,7 +166,8 @@ def endpoint_health(endpoint, ok, now):
     are told (log and mail to ADMINS). Its undelivered rows wait for it to be enabled."""
     endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
     if ok:
-        endpoints.filter(failing_since__isnull=False).update(failing_since=None)
+        if endpoint.failing_since is not None:  # as read by the claim: no write per success
+            endpoints.update(failing_since=None)
         return
     endpoints.filter(failing_since__isnull=True).update(failing_since=now)
     window = timedelta(hours=settings.PORTAL_WEBHOOKS_DISABLE_AFTER_HOURS)
