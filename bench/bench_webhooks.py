@@ -70,12 +70,20 @@ def configure(database_url):
 
 
 def recreate_database(database_url):
+    """A fresh database; returns its URL. When the old one cannot be dropped in time (a
+    DROP DATABASE waits for every backend of the shared server), a new name is used."""
     import psycopg
 
     base, _, name = database_url.rpartition("/")
     with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute("SET statement_timeout = '20s'")
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.errors.QueryCanceled:
+            name = f"{name}_{os.getpid()}"
+            print(f"(could not drop the old database in time; using {name})", flush=True)
         conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
 
 
 def manage(*args):
@@ -194,8 +202,8 @@ def check(receivers, secrets, expected):
 
 def main():
     args = parse_args()
+    args.database_url = recreate_database(args.database_url)
     configure(args.database_url)
-    recreate_database(args.database_url)
 
     import django
 

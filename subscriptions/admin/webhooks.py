@@ -50,6 +50,17 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return request.user.has_perm(CHANGE)
 
+    def changelist_view(self, request, extra_context=None):
+        """Staff are told here too when endpoints were disabled for failing (and by mail)."""
+        for endpoint in WebhookEndpoint.objects.filter(disabled_at__isnull=False, is_active=False):
+            self.message_user(
+                request,
+                f"{endpoint.url} was disabled on {endpoint.disabled_at:%Y-%m-%d %H:%M} UTC "
+                f"({endpoint.disabled_reason}); its events wait until it is enabled again.",
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
+
     def has_delete_permission(self, request, obj=None):
         return request.user.has_perm(CHANGE)
 

@@ -102,3 +102,12 @@ def test_marketing_and_compliance_read_only(client, group, endpoint, receiver, o
     )
     assert WebhookEndpoint.objects.get().is_active
     assert len(receiver.requests) == 1
+
+
+def test_a_disabled_endpoint_is_shown_to_staff(client, writer, endpoint):
+    endpoint, _ = endpoint
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        is_active=False, disabled_at=endpoint.created_at, disabled_reason="failing since 24 hours"
+    )
+    page = client.get("/admin/subscriptions/webhookendpoint/")
+    assert "was disabled on" in page.content.decode()
