@@ -16,6 +16,7 @@ from subscriptions.webhooks.ssrf import Target
 
 MAX_RESPONSE_BYTES = 4096  # kept for staff to read; the rest of a large answer is dropped
 USER_AGENT = "sms-consent-portal-webhooks/1"
+CA_CERTS = None  # the system's trust store; tests point it at their own CA
 _pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
 
 
@@ -31,7 +32,7 @@ class Answer:
 
 
 def _pool(target: Target, address: str, timeout: float):
-    key = (target.scheme, target.host, target.port, address, timeout)
+    key = (target.scheme, target.host, target.port, address, timeout, CA_CERTS)
     pool = _pools.get(key)
     if pool is None:
         if len(_pools) > 256:
@@ -44,6 +45,7 @@ def _pool(target: Target, address: str, timeout: float):
                 server_hostname=target.host,
                 assert_hostname=target.host,
                 cert_reqs="CERT_REQUIRED",
+                ca_certs=CA_CERTS,
                 **options,
             )
         else:
