@@ -105,13 +105,27 @@ else:
         }
     }
 
-TASKS = {"default": {"BACKEND": env("TASKS_BACKEND")}}
+# Queues by urgency (subscriptions/common/queueing.py); a backend refuses unlisted queues.
+TASK_QUEUES = ["default", "people", "bulk"]
+TASKS = {"default": {"BACKEND": env("TASKS_BACKEND"), "QUEUES": TASK_QUEUES}}
 # Provider delivery (subscriptions/delivery/): attempts, backoff, a worker's lease on a row.
 PORTAL_DELIVERY_MAX_ATTEMPTS = env.int("PORTAL_DELIVERY_MAX_ATTEMPTS", default=8)
 PORTAL_DELIVERY_BACKOFF_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_SECONDS", default=30)
 PORTAL_DELIVERY_BACKOFF_MAX_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_MAX_SECONDS", default=3600)
 PORTAL_DELIVERY_LEASE_SECONDS = env.float("PORTAL_DELIVERY_LEASE_SECONDS", default=120)
 PORTAL_DELIVERY_REDRIVE_SECONDS = env.float("PORTAL_DELIVERY_REDRIVE_SECONDS", default=600)
+# Outbound webhooks (subscriptions/webhooks/; docs/webhooks.md).
+PORTAL_WEBHOOKS_ALLOW_PRIVATE = env.bool("PORTAL_WEBHOOKS_ALLOW_PRIVATE", default=False)
+PORTAL_WEBHOOKS_MAX_ATTEMPTS = env.int("PORTAL_WEBHOOKS_MAX_ATTEMPTS", default=15)
+PORTAL_WEBHOOKS_BACKOFF_SECONDS = env.float("PORTAL_WEBHOOKS_BACKOFF_SECONDS", default=30)
+PORTAL_WEBHOOKS_BACKOFF_MAX_SECONDS = env.float(
+    "PORTAL_WEBHOOKS_BACKOFF_MAX_SECONDS", default=4 * 3600
+)
+PORTAL_WEBHOOKS_TIMEOUT_SECONDS = env.float("PORTAL_WEBHOOKS_TIMEOUT_SECONDS", default=5)
+PORTAL_WEBHOOKS_LEASE_SECONDS = env.float("PORTAL_WEBHOOKS_LEASE_SECONDS", default=60)
+PORTAL_WEBHOOKS_REDRIVE_SECONDS = env.float("PORTAL_WEBHOOKS_REDRIVE_SECONDS", default=600)
+PORTAL_WEBHOOKS_DISABLE_AFTER_HOURS = env.float("PORTAL_WEBHOOKS_DISABLE_AFTER_HOURS", default=24)
+PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS = env.float("PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS", default=24)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

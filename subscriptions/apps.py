@@ -10,3 +10,4 @@ class SubscriptionsConfig(AppConfig):
         from subscriptions import checks  # noqa: F401
         from subscriptions.delivery import receivers  # noqa: F401
         from subscriptions.reporting import metrics  # noqa: F401
+        from subscriptions.webhooks import receivers as webhook_receivers  # noqa: F401

@@ -17,6 +17,9 @@ MODELS = [
     "providercall",
     "importjob",
     "importrowerror",
+    "webhookendpoint",
+    "webhookevent",
+    "webhookdelivery",
 ]
 VIEW_ALL = [f"view_{model}" for model in MODELS]
 

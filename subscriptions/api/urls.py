@@ -7,10 +7,12 @@ from subscriptions.api import views
 from subscriptions.api.configuration import views as configuration
 from subscriptions.api.imports import ImportDetailView, ImportErrorsView, ImportListView
 from subscriptions.api.inbound import InboundView
+from subscriptions.api.webhooks import WebhookEndpointViewSet
 
 router = SimpleRouter()
 router.register("providers", configuration.ProviderAccountViewSet, basename="provider")
 router.register("short-codes", configuration.ShortCodeViewSet, basename="short-code")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 keywords = configuration.KeywordViewSet
 

@@ -37,6 +37,13 @@ from subscriptions.models.operations import (
     UnmatchedPostback,
 )
 from subscriptions.models.outbox import OutboundMessage, ProviderCall, ProviderSync
+from subscriptions.models.webhooks import (
+    DeliveryStatus,
+    EventType,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "Action",
@@ -45,6 +52,8 @@ __all__ = [
     "AppendOnlyQuerySet",
     "Contact",
     "DailyActivity",
+    "DeliveryStatus",
+    "EventType",
     "IdempotencyKey",
     "ImportJob",
     "ImportRowError",
@@ -70,4 +79,7 @@ __all__ = [
     "SubscriptionEvent",
     "SyncStatus",
     "UnmatchedPostback",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

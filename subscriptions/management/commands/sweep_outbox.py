@@ -10,10 +10,11 @@ import time
 from django.core.management.base import BaseCommand
 
 from subscriptions.delivery import sweep
+from subscriptions.webhooks import sweep as webhook_sweep
 
 
 class Command(BaseCommand):
-    help = "Re-drive due and stuck provider syncs and queued texts."
+    help = "Re-drive due and stuck provider syncs, queued texts and webhook deliveries."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -32,6 +33,9 @@ class Command(BaseCommand):
             syncs, texts = sweep.sweep(limit=limit)
             if syncs or texts or options["verbosity"] > 1:
                 self.stdout.write(f"re-driven: {syncs} provider syncs, {texts} texts")
+            webhooks = webhook_sweep.sweep(limit=limit)
+            if webhooks or options["verbosity"] > 1:
+                self.stdout.write(f"re-driven: {webhooks} webhook deliveries")
             if every <= 0:
                 return
             time.sleep(every)

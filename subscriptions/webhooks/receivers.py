@@ -1,0 +1,44 @@
+"""Receivers of the published signals (consent/signals.py): each writes its webhook events
+to the outbox in the sender's transaction. Registered by SubscriptionsConfig.ready()."""
+
+from django.dispatch import receiver
+
+from subscriptions.consent.signals import (
+    drift_found,
+    revocation_decided,
+    revocation_received,
+    subscription_changed,
+)
+from subscriptions.models import EventType
+from subscriptions.webhooks import outbox, payloads
+
+
+@receiver(subscription_changed, dispatch_uid="webhooks_consent_changed")
+def consent_changed(sender, events, source, **kwargs):
+    outbox.record(
+        EventType.CONSENT_CHANGED,
+        [(event.contact.phone, payloads.consent_changed(event)) for event in events],
+    )
+
+
+@receiver(revocation_received, dispatch_uid="webhooks_revocation_received")
+def revocation_was_received(sender, revocation, **kwargs):
+    outbox.record(
+        EventType.REVOCATION_RECEIVED,
+        [(payloads.phone_of(revocation), payloads.revocation(revocation))],
+    )
+
+
+@receiver(revocation_decided, dispatch_uid="webhooks_revocation_decided")
+def revocation_was_decided(sender, revocation, **kwargs):
+    outbox.record(
+        EventType.REVOCATION_DECIDED,
+        [(payloads.phone_of(revocation), payloads.revocation(revocation))],
+    )
+
+
+@receiver(drift_found, dispatch_uid="webhooks_reconciliation_drift")
+def drift_was_found(sender, drift, **kwargs):
+    outbox.record(
+        EventType.RECONCILIATION_DRIFT, [(payloads.phone_of(drift), payloads.drift(drift))]
+    )
