@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from subscriptions.common import times
 from subscriptions.common.phones import InvalidPhone, normalize
 from subscriptions.common.queueing import traced_enqueue
 from subscriptions.consent import batch, services
@@ -135,12 +135,10 @@ class _Keywords:
 def _parse_occurred_at(text):
     if not text:
         return None
-    value = parse_datetime(text)
-    if value is None:
-        raise RowError(f"occurred_at {text!r} is not an ISO 8601 date and time")
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.UTC)
-    return value
+    try:
+        return times.parse(text)
+    except times.BadTime as exc:
+        raise RowError(f"occurred_at {exc}".rstrip(".")) from None
 
 
 def parse_row(values: dict, line: int, keywords: _Keywords) -> batch.BatchRow:

@@ -119,6 +119,18 @@ def test_unknown_short_code_is_404_with_detail_and_code(api, deals):
             {"from": "16501112222", "to": "12345", "text": "DEALS", "received_at": "soon"},
             "received_at",
         ),
+        *(
+            (
+                {"from": "16501112222", "to": "12345", "text": "STOP", "received_at": when},
+                "received_at",
+            )
+            for when in (
+                "0001-01-01T00:00:00+14:00",
+                "9999-12-31T23:59:59-14:00",
+                "2100-01-01T00:00:00Z",
+                "1970-01-01T00:00:00Z",
+            )
+        ),
         (
             {"from": "16501112222", "to": "12345", "text": "DEALS", "message_id": "m" * 151},
             "message_id",

@@ -291,3 +291,24 @@ def test_an_internal_error_marks_the_job_failed_and_keeps_applied_chunks(join, m
     assert (job.status, job.processed) == (ImportStatus.FAILED, 1)
     assert "database went away" in job.failure
     assert list(Subscription.objects.values_list("contact__phone", flat=True)) == ["+15555550001"]
+
+
+# Issue 16: times out of range are rejected rows, and never cost a later opt-out ---------------
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2100-01-01T00:00:00Z"]
+)
+def test_an_occurred_at_out_of_range_is_a_rejected_row_and_its_neighbours_apply(join, when):
+    job = run_csv(
+        csv_bytes(
+            "+15555550001,12345,JOIN,Active,,",
+            f"+15555550002,12345,JOIN,Active,{when},",
+            "+15555550003,12345,JOIN,Active,2014-07-02T14:32:23-04,",
+        )
+    )
+    assert (job.status, job.applied, job.errors) == (ImportStatus.DONE, 2, 1)
+    error = job.row_errors.get()
+    assert error.line == 3 and "occurred_at" in error.message
+    assert not Subscription.objects.filter(contact__phone="+15555550002").exists()
+    assert SubscriptionEvent.objects.filter(source="import").count() == 2

@@ -341,6 +341,11 @@ def test_get_is_not_allowed(client, account):
         (postback_xml(timestamp="yesterday"), "invalid_postback", "TIMESTAMP"),
         (postback_xml(timestamp="2014-07-02T14:32:23"), "invalid_postback", "no UTC offset"),
         (postback_xml(timestamp="2999-01-01T00:00:00-04"), "invalid_postback", "future"),
+        # Issue 16: PostgreSQL would keep these, Python could not read them back.
+        (postback_xml(timestamp="0001-01-01T00:00:00+14:00"), "invalid_postback", "range"),
+        (postback_xml(timestamp="9999-12-31T23:59:59-14:00"), "invalid_postback", "TIMESTAMP"),
+        (postback_xml(timestamp="2014-07-02T14:32:23+99:00"), "invalid_postback", "TIMESTAMP"),
+        (postback_xml(timestamp="1999-12-31T12:00:00-04"), "invalid_postback", "before 2000"),
     ],
 )
 def test_bad_postbacks_are_400_with_a_clear_message_and_logged(
