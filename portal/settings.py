@@ -202,6 +202,10 @@ PORTAL_DEFAULT_REGION = env("PORTAL_DEFAULT_REGION")
 PORTAL_ENCRYPTION_KEYS = env("PORTAL_ENCRYPTION_KEY")
 PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
 PORTAL_CALL_LOG_RETENTION_DAYS = env.int("PORTAL_CALL_LOG_RETENTION_DAYS", default=90)
+# A running import whose worker gave no sign of life for this long is marked failed.
+PORTAL_IMPORT_STALL_SECONDS = env.int("PORTAL_IMPORT_STALL_SECONDS", default=900)
+# Uploaded import files of finished imports are deleted after this many days.
+PORTAL_IMPORT_FILE_RETENTION_DAYS = env.int("PORTAL_IMPORT_FILE_RETENTION_DAYS", default=30)
 PORTAL_TASK_RESULT_RETENTION_DAYS = env.int("PORTAL_TASK_RESULT_RETENTION_DAYS", default=14)
 # Public address of the portal, for links printed outside a request (preferences_link).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
