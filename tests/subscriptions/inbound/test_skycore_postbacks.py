@@ -487,3 +487,35 @@ def test_unmatched_postbacks_are_visible_to_staff_in_the_admin(post, account, ad
 
     assert listing.status_code == 200 and "Short code unknown to the portal" in listing.text
     assert detail.status_code == 200 and "My Campaign Name" in detail.text
+
+
+# Issue 16: hostile bytes are a 400 (or applied), never a 500, and storable on PostgreSQL ----
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        postback_xml(title="My\x00Campaign"),
+        postback_xml().replace(b"My Campaign Name", b"caf\xe9"),
+        postback_xml(title="t" * 20_000),
+        postback_xml(timestamp="2014-07-02T14:32:23+25:00"),
+    ],
+)
+def test_hostile_bytes_in_a_postback_never_answer_500(post, campaign, body):
+    response = post(body)
+
+    assert response.status_code in (200, 400, 413)
+    for raw in [
+        *UnmatchedPostback.objects.values_list("raw_payload", flat=True),
+        *SubscriptionEvent.objects.values_list("raw_payload", flat=True),
+    ]:
+        assert "\x00" not in raw
+
+
+def test_a_nul_in_the_form_field_is_stored_escaped(post, campaign, client, account):
+    response = client.post(
+        f"/webhooks/skycore/{account.postback_token}/",
+        data={"xml": postback_xml(title="A\x00B").decode()},
+    )
+    assert response.status_code == 400
+    assert "\x00" not in UnmatchedPostback.objects.get().raw_payload
