@@ -17,6 +17,7 @@ from subscriptions.models import (
     ProviderKind,
     ShortCode,
 )
+from subscriptions.providers import postback_tokens
 
 # What each provider kind may carry (docs/api.md "Provider account settings").
 KIND_SETTINGS = {
@@ -28,7 +29,7 @@ KIND_SETTINGS = {
     ProviderKind.WHATCOUNTS: (("base_url", "realm"), ("password",)),
     ProviderKind.SKYCORE: (("api_url",), ("api_key",)),
 }
-POSTBACK_PATHS = {ProviderKind.SKYCORE: "/webhooks/skycore/{token}/"}
+POSTBACK_PATHS = postback_tokens.POSTBACK_PATHS
 TEMPLATE_FIELDS = {"brand", "program", "code"}
 
 
@@ -64,7 +65,8 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
     )
     postback_url = serializers.SerializerMethodField(
         help_text="Where the provider posts status changes (SkyCore); null for kinds "
-        "without postbacks."
+        "without postbacks, and for tokens without change_provideraccount (the URL holds "
+        "the secret that authenticates postbacks)."
     )
 
     class Meta:
@@ -83,10 +85,10 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_postback_url(self, account):
-        path = POSTBACK_PATHS.get(account.kind)
-        if path is None:
+        request = self.context["request"]
+        if not postback_tokens.may_see(request.user):
             return None
-        return self.context["request"].build_absolute_uri(path.format(token=account.postback_token))
+        return postback_tokens.postback_url(account, request)
 
     def validate_name(self, name):
         taken = ProviderAccount.objects.filter(name=name)
