@@ -171,6 +171,12 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["subscriptions.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env("API_THROTTLE_RATE", default="1200/min")},
     "EXCEPTION_HANDLER": "subscriptions.api.exceptions.exception_handler",
+    # Bounded in size and depth (subscriptions/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "subscriptions.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # ASCII JSON (\uXXXX escapes): an error that echoes client input containing a lone
     # surrogate must still encode, instead of failing as a 500.
     "UNICODE_JSON": False,

@@ -22,3 +22,6 @@ urlpatterns = [
     ),
     path("", include("subscriptions.urls")),
 ]
+
+handler400 = "subscriptions.api.exceptions.bad_request"
+handler500 = "subscriptions.api.exceptions.server_error"

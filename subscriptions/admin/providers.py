@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
 from subscriptions.admin import actions
-from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from subscriptions.admin.base import PortalAdmin, ReadOnlyAdmin, ReadOnlyInline
 from subscriptions.models import (
     Keyword,
     OutboundMessage,
@@ -81,7 +81,7 @@ class ProviderAccountForm(forms.ModelForm):
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(admin.ModelAdmin):
+class ProviderAccountAdmin(PortalAdmin):
     form = ProviderAccountForm
     list_display = ["name", "kind", "is_active", "created_at"]
     list_filter = ["kind", "is_active"]
