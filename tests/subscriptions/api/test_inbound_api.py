@@ -179,10 +179,11 @@ def test_form_encoded_body_works_too(api, code, deals):
     assert SubscriptionEvent.objects.get().raw_payload.startswith("--")  # multipart, verbatim
 
 
-def test_a_body_beyond_the_upload_limit_is_400_not_500(api, deals):
+def test_a_body_beyond_the_upload_limit_is_413_in_the_error_shape_not_500(api, deals):
     text = "x" * (3 * 1024 * 1024)
 
     response, _ = send(api, {"from": "16501112222", "to": "12345", "text": text})
 
-    assert response.status_code == 400
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
     assert not SubscriptionEvent.objects.exists()
