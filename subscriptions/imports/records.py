@@ -10,6 +10,7 @@ the records around it are read as usual.
 """
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -58,7 +59,7 @@ def _parse(raw: bytes, line: int):
     if "\x00" in text:
         return BadRecord(line, "contains a NUL byte", _fields_or_empty(text.replace("\x00", "")))
     try:
-        rows = list(csv.reader(text.splitlines(keepends=True) or [""], strict=True))
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
         return BadRecord(line, f"not a CSV row ({exc})", [])
     fields = rows[0] if rows else []

@@ -395,3 +395,19 @@ def test_a_row_the_database_refuses_is_a_rejected_row_and_its_chunk_neighbours_a
     job = run_csv(csv_bytes(*(f"+1555555000{i},12345,JOIN,Active,," for i in (1, 2, 3))))
     assert (job.status, job.applied, job.errors) == (ImportStatus.DONE, 2, 1)
     assert job.row_errors.get().line == 3
+
+
+def test_unicode_line_separators_inside_a_field_are_text_not_new_rows(join):
+    job = run_csv(csv_bytes("+15555550001,12345,JOIN,Active,,one\u2028two\x0cthree"))
+    assert (job.applied, job.errors) == (1, 0)
+    assert SubscriptionEvent.objects.get().consent_text == "one\u2028two\x0cthree"
+
+
+def test_crlf_files_and_quoted_newlines_are_read_as_records(join):
+    data = (
+        b"phone,short_code,keyword,status,occurred_at,consent_text\r\n"
+        b'+15555550001,12345,JOIN,Active,,"line one\r\nline two"\r\n'
+        b"+15555550002,12345,JOIN,Active,,\r\n"
+    )
+    job = run_csv(data)
+    assert (job.total, job.applied, job.errors) == (2, 2, 0)
