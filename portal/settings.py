@@ -191,6 +191,12 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["subscriptions.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env("API_THROTTLE_RATE", default="1200/min")},
     "EXCEPTION_HANDLER": "subscriptions.api.exceptions.exception_handler",
+    # Bounded in size and depth (subscriptions/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "subscriptions.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # ASCII JSON (\uXXXX escapes): an error that echoes client input containing a lone
     # surrogate must still encode, instead of failing as a 500.
     "UNICODE_JSON": False,
@@ -222,6 +228,10 @@ PORTAL_DEFAULT_REGION = env("PORTAL_DEFAULT_REGION")
 PORTAL_ENCRYPTION_KEYS = env("PORTAL_ENCRYPTION_KEY")
 PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
 PORTAL_CALL_LOG_RETENTION_DAYS = env.int("PORTAL_CALL_LOG_RETENTION_DAYS", default=90)
+# A running import whose worker gave no sign of life for this long is marked failed.
+PORTAL_IMPORT_STALL_SECONDS = env.int("PORTAL_IMPORT_STALL_SECONDS", default=900)
+# Uploaded import files of finished imports are deleted after this many days.
+PORTAL_IMPORT_FILE_RETENTION_DAYS = env.int("PORTAL_IMPORT_FILE_RETENTION_DAYS", default=30)
 PORTAL_TASK_RESULT_RETENTION_DAYS = env.int("PORTAL_TASK_RESULT_RETENTION_DAYS", default=14)
 # Public address of the portal, for links printed outside a request (preferences_link).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from subscriptions.admin.dashboard import dashboard
+from subscriptions.admin.login import throttled_login
 from subscriptions.common.health import healthz
 from subscriptions.reporting.metrics import metrics
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/dashboard/", dashboard, name="admin-dashboard"),
     path("metrics", metrics, name="metrics"),
+    path("admin/login/", throttled_login, name="admin-login-throttled"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("subscriptions.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -22,3 +24,6 @@ urlpatterns = [
     ),
     path("", include("subscriptions.urls")),
 ]
+
+handler400 = "subscriptions.api.exceptions.bad_request"
+handler500 = "subscriptions.api.exceptions.server_error"

@@ -3,6 +3,9 @@
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
+from django.db import DatabaseError
+
+from subscriptions.common import dbroles
 
 
 @register(Tags.security, deploy=True)
@@ -29,3 +32,24 @@ def encryption_keys(app_configs, **kwargs):
                 )
             )
     return problems
+
+
+@register(Tags.security, deploy=True)
+def history_role(app_configs, databases=None, **kwargs):
+    """The application's database role must not own (or be able to rewrite) the history."""
+    try:
+        problems = dbroles.history_privilege_problems()
+    except DatabaseError:
+        return []  # no database to ask (a build step): nothing to say
+    if not problems:
+        return []
+    return [
+        Warning(
+            f"The application's database role {', '.join(problems)}: the append-only "
+            "consent history can be rewritten through it.",
+            hint="Run migrations as an owner role and the portal as an application role "
+            "with INSERT and SELECT only on the history (deploy/README.md, "
+            "manage.py grant_app_role).",
+            id="subscriptions.W010",
+        )
+    ]

@@ -160,7 +160,9 @@ def preferences_link(modeladmin, request, queryset, reason):
     """A signed link for the caller on the phone; the reason goes into the admin log."""
     lines = []
     for contact in queryset:
-        url = request.build_absolute_uri(links.preferences_link_path(contact.phone))
+        url = request.build_absolute_uri(
+            links.preferences_link_path(contact.phone, request.user.get_username())
+        )
         modeladmin.log_change(request, contact, f"Preferences link issued: {reason}")
         lines.append(f"{contact.phone}: {url}")
     return "Preferences link(s), valid for 7 days: " + " | ".join(lines)

@@ -7,7 +7,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from subscriptions.admin import actions
-from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from subscriptions.admin.base import PortalAdmin, ReadOnlyAdmin, ReadOnlyInline
 from subscriptions.admin.scale import ScaledAdminMixin
 from subscriptions.models import (
     Contact,
@@ -44,7 +44,7 @@ class KeywordInline(admin.TabularInline):
 
 
 @admin.register(ShortCode)
-class ShortCodeAdmin(admin.ModelAdmin):
+class ShortCodeAdmin(PortalAdmin):
     list_display = ["code", "name", "brand", "provider", "double_opt_in_window_hours"]
     search_fields = ["code", "name", "brand"]
     list_select_related = ["provider"]
@@ -55,7 +55,7 @@ class ShortCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Keyword)
-class KeywordAdmin(admin.ModelAdmin):
+class KeywordAdmin(PortalAdmin):
     list_display = [
         "word",
         "short_code",

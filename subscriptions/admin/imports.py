@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from subscriptions.admin.base import PortalAdmin
 from subscriptions.imports import pipeline
 from subscriptions.models import ImportJob
 from subscriptions.reporting.csv_export import streaming_csv_response
@@ -44,7 +45,7 @@ def job_status(job):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(PortalAdmin):
     list_display = [
         "created_at",
         "file_name",

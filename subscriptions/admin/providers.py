@@ -1,9 +1,9 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
 from subscriptions.admin import actions
-from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from subscriptions.admin.base import PortalAdmin, ReadOnlyAdmin, ReadOnlyInline
 from subscriptions.models import (
     Keyword,
     OutboundMessage,
@@ -12,7 +12,7 @@ from subscriptions.models import (
     ProviderKind,
     ProviderSync,
 )
-from subscriptions.providers import kinds
+from subscriptions.providers import kinds, postback_tokens
 from subscriptions.providers.registry import ADAPTERS
 
 # Secrets of every kind (providers/<kind>/settings.py), labelled with their kind. Write-only:
@@ -94,7 +94,7 @@ class ProviderAccountForm(forms.ModelForm):
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(admin.ModelAdmin):
+class ProviderAccountAdmin(PortalAdmin):
     form = ProviderAccountForm
     list_display = ["name", "kind", "is_active", "created_at"]
     list_filter = ["kind", "is_active"]
@@ -104,6 +104,35 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         ("What this provider can be told", {"fields": ["capabilities"]}),
     ]
     readonly_fields = ["capabilities"]
+    actions = ["rotate_postback_tokens"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        # The postback URL holds the secret that authenticates postbacks: only for staff
+        # who may change provider accounts (issue 16).
+        if obj is not None and postback_tokens.may_see(request.user):
+            fieldsets.append(("Postbacks", {"fields": ["postback_url"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "postback_url"] if postback_tokens.may_see(request.user) else fields
+
+    @admin.display(description="Postback URL")
+    def postback_url(self, account):
+        return postback_tokens.postback_url(account) or "-"
+
+    @admin.action(
+        description="Rotate the postback token (the old URL stops working)", permissions=["change"]
+    )
+    def rotate_postback_tokens(self, request, queryset):
+        for account in queryset:
+            postback_tokens.rotate(account, request.user)
+        self.message_user(
+            request,
+            f"{queryset.count()} postback token(s) rotated: enter the new URL at the provider.",
+            messages.WARNING,
+        )
 
     @admin.display(description="Capabilities")
     def capabilities(self, account):

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from subscriptions.api.idempotency import idempotent
 from subscriptions.api.permissions import SUBMIT_INBOUND, requires
 from subscriptions.api.schema import IDEMPOTENCY_KEY
+from subscriptions.api.serializers import ExternalTimeField
 from subscriptions.common.phones import InvalidPhone, normalize
 from subscriptions.inbound import mo
 from subscriptions.models import ShortCode
@@ -16,7 +17,7 @@ from subscriptions.models import ShortCode
 class InboundTextSerializer(serializers.Serializer):
     to = serializers.CharField(max_length=20, help_text="The short code texted.")
     text = serializers.CharField(max_length=1600, allow_blank=True, trim_whitespace=False)
-    received_at = serializers.DateTimeField(required=False)
+    received_at = ExternalTimeField(required=False)
     message_id = serializers.CharField(
         max_length=150,
         required=False,

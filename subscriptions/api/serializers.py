@@ -5,12 +5,10 @@ keywords to their rows); views hand the result to services or selectors. Anythin
 reaches the database is checked first, so bad input is a 400 and never a database error.
 """
 
-from datetime import timedelta
-
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from subscriptions.common import times
 from subscriptions.common.phones import InvalidPhone, normalize
 from subscriptions.consent import selectors
 from subscriptions.models import (
@@ -30,7 +28,6 @@ SEED_CODE = "12345"
 SHORT_CODE_PATTERN = r"^\+?[0-9]{3,15}$"
 KEYWORD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 MAX_WINDOW_HOURS = 24 * 365
-CLOCK_SKEW = timedelta(minutes=5)  # a client clock a little ahead is not "the future"
 
 
 # Fields -----------------------------------------------------------------------------------
@@ -55,6 +52,19 @@ class PhoneField(serializers.CharField):
             return normalize(value)
         except InvalidPhone as exc:
             raise serializers.ValidationError(str(exc), code="invalid_phone") from exc
+
+
+class ExternalTimeField(serializers.DateTimeField):
+    """A time sent by a client: ISO 8601, converted to UTC and inside the range of
+    `common.times` (not before 2000, not more than a few minutes into the future)."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid", format="ISO 8601")
+        try:
+            return times.parse(value)
+        except times.BadTime as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_time") from None
 
 
 @extend_schema_field({"type": "string", "example": SEED_CODE})
@@ -128,14 +138,9 @@ class OptInSerializer(serializers.Serializer):
         default="",
         help_text="The consent language the person agreed to; kept in the history.",
     )
-    occurred_at = serializers.DateTimeField(
+    occurred_at = ExternalTimeField(
         required=False, help_text="When consent was given; defaults to now."
     )
-
-    def validate_occurred_at(self, value):
-        if value > timezone.now() + CLOCK_SKEW:
-            raise serializers.ValidationError("Consent cannot be given in the future.")
-        return value
 
     def validate(self, attrs):
         attrs["keyword"] = program_on(attrs["short_code"], attrs["keyword"])

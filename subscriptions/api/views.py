@@ -11,13 +11,13 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from subscriptions.api import serializers as s
 from subscriptions.api.idempotency import idempotent
+from subscriptions.api.parsers import BoundedJSONParser
 from subscriptions.api.permissions import CHANGE_CONSENT, requires
 from subscriptions.api.schema import ERROR, IDEMPOTENCY_KEY
 from subscriptions.common.client import client_address, user_agent
@@ -43,7 +43,7 @@ class Conflict(APIException):
 class JsonApi:
     """JSON in and out; no browsable HTML API, so the schema says exactly what is served."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
 
 

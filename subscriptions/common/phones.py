@@ -15,6 +15,11 @@ def normalize(raw, region=None):
 
     Accepts E.164 ("+15555551212"), digits with country code as SFMC and SkyCore send them
     ("15555551212") and national format in the default region ("(555) 555-1212").
+
+    The number must be complete for its region: one that phonenumbers finds possible only
+    as a local number (7 digits in the US: no area code) is refused. Full validity is not
+    required, so the seed documents' example numbers (+1 650 111 2222, +1 555 555 1212)
+    and the demo's 555 numbers keep working.
     """
     text = str(raw or "").strip()
     if not text:
@@ -28,6 +33,7 @@ def normalize(raw, region=None):
             number = phonenumbers.parse(candidate, candidate_region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_possible_number(number):
+        reason = phonenumbers.is_possible_number_with_reason(number)
+        if reason == phonenumbers.ValidationResult.IS_POSSIBLE:
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     raise InvalidPhone(f"{text!r} is not a valid phone number.")

@@ -145,6 +145,7 @@ def apply_batch(
                 current,
                 occurred_at=writer.ctx.occurred_at,
                 last_occurred_at=rules.opt_in_floor(sub, None),
+                source=ctx.source,
             )
             action = Action.OPT_OUT
         event = writer.apply(contact, row.keyword, sub, decision, action)

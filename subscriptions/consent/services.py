@@ -85,6 +85,7 @@ def opt_out(phone, keyword: Keyword, ctx: Context) -> Result:
         sub.status if sub else None,
         occurred_at=ctx.occurred_at,
         last_occurred_at=sub.last_occurred_at if sub else None,
+        source=ctx.source,
     )
     writer = Writer(ctx)
     writer.apply(contact, keyword, sub, decision, Action.OPT_OUT)
@@ -94,7 +95,10 @@ def opt_out(phone, keyword: Keyword, ctx: Context) -> Result:
 def _opt_out_all(writer, contact, subs, action, stop=None):
     for sub in subs:
         decision = rules.decide_opt_out(
-            sub.status, occurred_at=writer.ctx.occurred_at, last_occurred_at=sub.last_occurred_at
+            sub.status,
+            occurred_at=writer.ctx.occurred_at,
+            last_occurred_at=sub.last_occurred_at,
+            source=writer.ctx.source,
         )
         if decision.outcome != Outcome.NO_CHANGE:
             writer.apply(contact, sub.keyword, sub, decision, action, stop=stop)

@@ -1,23 +1,55 @@
 """Texts the portal sends (replies, prompts, one-time codes): written as OutboundMessage
 rows and handed to the worker after commit, never sent inside a request or transaction.
-Failed sends follow the provider-sync retry policy (policy.py) and its sweeper (sweep.py)."""
+Failed sends follow the provider-sync retry policy (policy.py) and its sweeper (sweep.py).
+
+A text holding a one-time code (`secret`) is never stored in clear: `text` keeps it masked,
+`text_hmac` an HMAC of the full text (what was sent can be proven, not read), and
+`sealed_text` the full text encrypted for the worker (common.crypto), erased once the text
+is sent or has failed for good; the code is redacted from the provider call log too. The
+one exception is the console provider, which sends nothing anywhere: its outbox is the
+demo's handset, so its texts are kept as written (admin: Outbound messages).
+"""
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
+from subscriptions.common import crypto
 from subscriptions.delivery import policy, tasks
-from subscriptions.models import MessageStatus, OutboundMessage
-from subscriptions.providers.base import ProviderError, redacted
+from subscriptions.models import MessageStatus, OutboundMessage, ProviderKind
+from subscriptions.providers.base import ProviderError, redact, redacted
 from subscriptions.providers.registry import adapter_for
 
+MASK = "\u2022" * 6
 
-def queue_text(phone, short_code, text, purpose):
+
+def text_hmac(text):
+    return salted_hmac("subscriptions.outbound-text", text, algorithm="sha256").hexdigest()
+
+
+def queue_text(phone, short_code, text, purpose, *, secret=""):
+    """Queue `text`; `secret` (a one-time code in it) is masked in what is stored."""
+    fields = {"text": text}
+    if secret and short_code.provider.kind != ProviderKind.CONSOLE:
+        fields = {
+            "text": text.replace(secret, MASK),
+            "sealed_text": crypto.encrypt_json({"text": text, "secret": secret}),
+            "text_hmac": text_hmac(text),
+        }
     message = OutboundMessage.objects.create(
-        phone=phone, short_code=short_code, provider=short_code.provider, purpose=purpose, text=text
+        phone=phone, short_code=short_code, provider=short_code.provider, purpose=purpose, **fields
     )
     transaction.on_commit(lambda: _enqueue(message.pk))
     return message
+
+
+def unsealed(message):
+    """(full text, secret) of a message; the secret is "" for a text stored in clear."""
+    if not message.sealed_text:
+        return message.text, ""
+    sealed = crypto.decrypt_json(message.sealed_text)
+    return sealed["text"], sealed["secret"]
 
 
 def _enqueue(message_id, run_after=None):
@@ -51,15 +83,25 @@ def deliver_message(message_id):
     message = _claim(message_id, timezone.now())
     if message is None:
         return
+    masked = message.text
+    adapter = adapter_for(message.provider, message=message)
+    message.text, secret = unsealed(message)  # in memory only: `text` is never saved here
+    if secret and hasattr(adapter, "extra_secrets"):
+        adapter.extra_secrets.add(secret)  # kept out of the provider call log
     try:
-        adapter_for(message.provider, message=message).send_text(message)
+        adapter.send_text(message)
     except ProviderError as error:
-        _record_failure(message, redacted(error, message.provider))
+        message.text = masked
+        error = redacted(error, message.provider)
+        error.args = (redact(str(error), [secret]),)
+        _record_failure(message, error)
         return
+    message.text = masked
     message.status = MessageStatus.SENT
     message.sent_at = timezone.now()
     message.locked_until = None
-    message.save(update_fields=["status", "sent_at", "locked_until"])
+    message.sealed_text = ""
+    message.save(update_fields=["status", "sent_at", "locked_until", "sealed_text"])
 
 
 def _record_failure(message, error):
@@ -68,9 +110,12 @@ def _record_failure(message, error):
     if retry_at is None:
         message.status = MessageStatus.FAILED
         message.last_error = policy.failure_text(message.attempts, error)
+        message.sealed_text = ""  # a code that was never sent has no use left
     else:
         message.next_attempt_at = retry_at
         message.last_error = str(error)
-    message.save(update_fields=["status", "last_error", "next_attempt_at", "locked_until"])
+    message.save(
+        update_fields=["status", "last_error", "next_attempt_at", "locked_until", "sealed_text"]
+    )
     if retry_at is not None:
         _enqueue(message.pk, run_after=retry_at)

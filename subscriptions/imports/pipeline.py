@@ -7,20 +7,20 @@ around them are still applied. Columns: phone, short_code, keyword, status (Acti
 Subscribe / Unsubscribe, any case) and optionally occurred_at and consent_text.
 """
 
-import codecs
 import contextlib
-import csv
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from subscriptions.common import times
 from subscriptions.common.errors import PortalError
 from subscriptions.common.phones import InvalidPhone, normalize
 from subscriptions.common.queueing import traced_enqueue
 from subscriptions.consent import batch, services
+from subscriptions.imports import records
 from subscriptions.imports.tasks import run_import
 from subscriptions.models import (
     ImportJob,
@@ -36,9 +36,8 @@ from subscriptions.models import (
 REQUIRED_COLUMNS = ("phone", "short_code", "keyword", "status")
 STATUS_WORDS = {"active": True, "subscribe": True, "unsubscribe": False}
 CHUNK_SIZE = 1000
-# A row longer than this is not a subscription row; refusing it keeps memory bounded even
-# for a hostile file without newlines.
-MAX_FIELD_SIZE = 10_000
+MAX_FIELD_SIZE = records.MAX_FIELD_SIZE
+logger = logging.getLogger("subscriptions.imports")
 
 
 class ImportFileError(PortalError, ValueError):
@@ -59,28 +58,14 @@ class Progress:
     errors: int = 0
 
 
-def _text_lines(binary_file) -> Iterator[str]:
-    """Decode a binary file lazily (UTF-8, with or without BOM) for csv.reader."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
-    for raw in binary_file:
-        yield decoder.decode(raw)
-    tail = decoder.decode(b"", final=True)
-    if tail:
-        yield tail
-
-
-def _reader(binary_file):
-    csv.field_size_limit(MAX_FIELD_SIZE)
-    return csv.reader(_text_lines(binary_file))
-
-
-def _header(reader):
-    try:
-        header = [name.strip().lower() for name in next(reader)]
-    except StopIteration:
-        raise ImportFileError("The file is empty.") from None
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise ImportFileError(f"Not a UTF-8 CSV file: {exc}") from exc
+def _header(stream):
+    """The header's column names, from the first record of `stream` (records.records)."""
+    first = next(stream, None)
+    if first is None:
+        raise ImportFileError("The file is empty.")
+    if isinstance(first, records.BadRecord):
+        raise ImportFileError(f"The header (line {first.line}) is {first.message}.")
+    header = [name.strip().lower() for name in first.fields]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ImportFileError(
@@ -90,14 +75,17 @@ def _header(reader):
     return header
 
 
+def _body(binary_file):
+    """(header, the data records after it)."""
+    stream = records.records(binary_file)
+    header = _header(stream)
+    return header, records.records_after(stream, len(header))
+
+
 def count_rows(binary_file) -> int:
     """Data rows in the file (quoted newlines counted right), for the progress bar."""
-    reader = _reader(binary_file)
-    _header(reader)
-    try:
-        return sum(1 for _ in reader)
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise ImportFileError(f"Not a readable CSV file: {exc}") from exc
+    _header_names, body = _body(binary_file)
+    return sum(1 for _ in body)
 
 
 class _Keywords:
@@ -136,12 +124,10 @@ class _Keywords:
 def _parse_occurred_at(text):
     if not text:
         return None
-    value = parse_datetime(text)
-    if value is None:
-        raise RowError(f"occurred_at {text!r} is not an ISO 8601 date and time")
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.UTC)
-    return value
+    try:
+        return times.parse(text)
+    except times.BadTime as exc:
+        raise RowError(f"occurred_at {exc}".rstrip(".")) from None
 
 
 def parse_row(values: dict, line: int, keywords: _Keywords) -> batch.BatchRow:
@@ -169,35 +155,42 @@ def parse_row(values: dict, line: int, keywords: _Keywords) -> batch.BatchRow:
     )
 
 
+def _clean(text):
+    """Text safe to store anywhere (PostgreSQL refuses NUL in text columns)."""
+    return text.replace("\x00", "\\x00")
+
+
 def _row_error(job, line, values, message):
     return ImportRowError(
         job=job,
         line=line,
-        phone=values.get("phone", "")[:64],
-        short_code=values.get("short_code", "")[:64],
-        keyword=values.get("keyword", "")[:64],
-        status=values.get("status", "")[:64],
-        message=message[:255],
+        phone=_clean(values.get("phone", ""))[:64],
+        short_code=_clean(values.get("short_code", ""))[:64],
+        keyword=_clean(values.get("keyword", ""))[:64],
+        status=_clean(values.get("status", ""))[:64],
+        message=_clean(message)[:255],
     )
 
 
-def _chunks(reader, header, job, keywords):
-    """Yield (batch rows, row errors) per CHUNK_SIZE lines of the file."""
+def _chunks(body, header, job, keywords):
+    """Yield (batch rows, row errors) per CHUNK_SIZE records of the file. A record that
+    cannot be read is a row error like any other: its neighbours are still applied."""
     rows, errors = [], []
-    line = 1
-    try:
-        for record in reader:
-            line = reader.line_num
-            values = dict(zip(header, record, strict=False))
+    for record in body:
+        if isinstance(record, records.BadRecord):
+            values = dict(zip(header, record.fields, strict=False))
+            errors.append(
+                _row_error(job, record.line, values, f"line {record.line} is {record.message}")
+            )
+        else:
+            values = dict(zip(header, record.fields, strict=False))
             try:
-                rows.append(parse_row(values, line, keywords))
+                rows.append(parse_row(values, record.line, keywords))
             except RowError as exc:
-                errors.append(_row_error(job, line, values, str(exc)))
-            if len(rows) + len(errors) >= CHUNK_SIZE:
-                yield rows, errors
-                rows, errors = [], []
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise ImportFileError(f"Line {line + 1}: {exc}") from exc
+                errors.append(_row_error(job, record.line, values, str(exc)))
+        if len(rows) + len(errors) >= CHUNK_SIZE:
+            yield rows, errors
+            rows, errors = [], []
     if rows or errors:
         yield rows, errors
 
@@ -226,6 +219,7 @@ def _record_chunk(job, progress, result, errors):
         refused=progress.refused,
         unchanged=progress.unchanged,
         errors=progress.errors,
+        heartbeat_at=timezone.now(),
     )
 
 
@@ -240,15 +234,16 @@ def run(job: ImportJob, open_file: Callable, on_progress: Callable | None = None
     try:
         with open_file() as counting:
             progress = Progress(total=count_rows(counting))
-        ImportJob.objects.filter(pk=job.pk).update(total=progress.total)
+        ImportJob.objects.filter(pk=job.pk).update(
+            total=progress.total, heartbeat_at=timezone.now()
+        )
         ctx = _context(job)
         keywords = _Keywords()
         dry_run = job.dry_run and batch.DryRun()
         with open_file() as source:
-            reader = _reader(source)
-            header = _header(reader)
-            for rows, errors in _chunks(reader, header, job, keywords):
-                result = batch.apply_batch(rows, ctx, dry_run=dry_run)
+            header, body = _body(source)
+            for rows, errors in _chunks(body, header, job, keywords):
+                result = _apply_isolated(rows, errors, ctx, dry_run, job)
                 _record_chunk(job, progress, result, errors)
                 if on_progress:
                     on_progress(progress)
@@ -264,12 +259,35 @@ def run(job: ImportJob, open_file: Callable, on_progress: Callable | None = None
     return progress
 
 
+def _apply_isolated(rows, errors, ctx, dry_run, job):
+    """Apply a chunk in one batch; if the database refuses it, apply its rows one by one so
+    that the row it refuses becomes a row error and its neighbours still apply."""
+    try:
+        return batch.apply_batch(rows, ctx, dry_run=dry_run)
+    except DatabaseError:
+        logger.warning("import %s: a chunk was refused; applying it row by row", job.pk)
+    events = []
+    for row in rows:
+        try:
+            events += batch.apply_batch([row], ctx, dry_run=dry_run).events
+        except DatabaseError as exc:
+            errors.append(
+                ImportRowError(
+                    job=job,
+                    line=row.line,
+                    phone=row.phone,
+                    message=_clean(f"could not be stored: {exc}")[:255],
+                )
+            )
+    return batch.BatchResult(events=events)
+
+
 def _start(job):
     """Claim a queued job; False when another worker (or a re-delivered task) has it."""
     job.status, job.started_at = ImportStatus.RUNNING, timezone.now()
     return bool(
         ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
-            status=job.status, started_at=job.started_at
+            status=job.status, started_at=job.started_at, heartbeat_at=job.started_at
         )
     )
 

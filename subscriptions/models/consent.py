@@ -66,6 +66,7 @@ class Subscription(models.Model):
             ("submit_inbound", "Can submit inbound texts and provider postbacks"),
             ("import_subscriptions", "Can import subscriptions from CSV"),
             ("export_evidence", "Can export consent evidence"),
+            ("view_metrics", "Can read /metrics with a staff login"),
         ]
         indexes = [
             models.Index(fields=["short_code", "status"], name="sub_code_status_idx"),

@@ -100,6 +100,12 @@ class ImportJob(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life of the worker running it (each chunk); the sweeper "
+        "marks a running import without one for PORTAL_IMPORT_STALL_SECONDS failed.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

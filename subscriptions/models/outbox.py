@@ -62,7 +62,22 @@ class OutboundMessage(models.Model):
     short_code = models.ForeignKey(ShortCode, on_delete=models.PROTECT, related_name="messages")
     provider = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="messages")
     purpose = models.CharField(max_length=20, choices=MessagePurpose.choices)
-    text = models.TextField()
+    text = models.TextField(
+        help_text="What was sent; a one-time code is masked here (see `sealed_text`)."
+    )
+    sealed_text = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="A text holding a one-time code, encrypted for the worker (common.crypto) "
+        "and erased once sent or failed; never shown.",
+    )
+    text_hmac = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="HMAC-SHA256 of the full text of a masked message: proves what was sent "
+        "without keeping it.",
+    )
     status = models.CharField(
         max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
     )

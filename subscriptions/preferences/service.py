@@ -114,7 +114,7 @@ def send_code(phone, language):
         text = _(
             "%(brand)s: your code for your text preferences is %(code)s. It expires in 10 minutes."
         ) % {"brand": short_code.brand, "code": code}
-    messages.queue_text(phone, short_code, text, MessagePurpose.ONE_TIME_CODE)
+    messages.queue_text(phone, short_code, text, MessagePurpose.ONE_TIME_CODE, secret=code)
 
 
 def short_code_for_codes(phone):
@@ -298,8 +298,22 @@ class Visitor:
     phone: str
     ip_address: str | None
     user_agent: str
+    # The staff member whose preferences link opened the session: the change is theirs,
+    # made on the person's behalf, and recorded so (source admin), not as the person's own.
+    assisted_by: str = ""
 
     def context(self, consent_text):
+        if self.assisted_by:
+            return services.Context(
+                source=Source.ADMIN,
+                consent_text=consent_text,
+                ip_address=self.ip_address,
+                user_agent=self.user_agent,
+                actor_label=self.assisted_by[:150],
+                reason=f"staff-assisted change on the preferences page of {self.phone} "
+                f"(link issued by {self.assisted_by})"[:255],
+                detail={"assisted_by": self.assisted_by, "via": "preferences link"},
+            )
         return services.Context(
             source=Source.WEB,
             consent_text=consent_text,

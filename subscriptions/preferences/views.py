@@ -17,6 +17,7 @@ from subscriptions.preferences import links, service
 from subscriptions.preferences.forms import CodeForm, PhoneForm, StopAllForm, SwitchForm
 
 SIGNED_IN = "preferences_phone"
+ASSISTED_BY = "preferences_assisted_by"  # the staff member whose link opened the session
 WAITING_FOR_CODE = "preferences_code_phone"
 
 
@@ -28,6 +29,7 @@ def _sign_in(request, phone):
     request.session.cycle_key()  # a new session id at every sign-in (no session fixation)
     request.session.pop(WAITING_FOR_CODE, None)
     request.session[SIGNED_IN] = phone
+    request.session.pop(ASSISTED_BY, None)
     request.session.set_expiry(service.SESSION_LIFETIME)
     # The language the person reads the page in is the one to text them in from now on.
     services.set_contact_locale(phone, request.LANGUAGE_CODE)
@@ -38,6 +40,7 @@ def _visitor(request):
         phone=_signed_in_phone(request),
         ip_address=client_address(request),
         user_agent=user_agent(request),
+        assisted_by=request.session.get(ASSISTED_BY, ""),
     )
 
 
@@ -100,10 +103,12 @@ def enter_code(request):
 @require_GET
 def signed_link(request, signed):
     try:
-        phone = normalize(links.unsign_phone(signed))
+        phone, issued_by = links.unsign_link(signed)
+        phone = normalize(phone)
     except (signing.BadSignature, InvalidPhone):  # SignatureExpired is a BadSignature
         return render(request, "preferences/link_invalid.html", {"form": PhoneForm()}, status=400)
     _sign_in(request, phone)
+    request.session[ASSISTED_BY] = issued_by
     return redirect("preferences")
 
 

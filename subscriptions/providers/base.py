@@ -2,12 +2,18 @@
 client base (session, timeouts, call log with secrets redacted) and the reconciliation the
 delivery code asks of it."""
 
+import base64
+import binascii
+import html
+import json
 import logging
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote, quote_plus
+from xml.sax.saxutils import escape as xml_escape
 
 import requests
 from django.utils import timezone
@@ -165,11 +171,49 @@ SECRET_JSON_VALUES = re.compile(
 )
 
 
+BASIC_AUTH = re.compile(r"(Basic\s+)([A-Za-z0-9+/=_-]{4,})")
+
+
+def encodings(secret):
+    """Every form in which `secret` can appear in a request, an answer or a log line: raw,
+    JSON-escaped, XML/HTML-escaped, repr()-escaped, and each of those URL-encoded (form and
+    path style, either hex case): a SkyCore key is XML-escaped inside a URL-encoded form."""
+    escaped = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret),
+        html.escape(secret, quote=False),
+        xml_escape(secret),
+        repr(secret)[1:-1],
+    }
+    forms = set(escaped)
+    for form in escaped:
+        forms |= {quote(form, safe=""), quote(form, safe="/"), quote_plus(form)}
+        forms |= {quote_plus(form, safe="/")}
+    forms |= {form.lower() for form in list(forms) if "%" in form}  # %2f as well as %2F
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+def _redact_basic(match, secrets):
+    try:
+        decoded = base64.b64decode(match.group(2) + "==", validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return match.group(0)
+    if any(secret and secret in decoded for secret in secrets):
+        return match.group(1) + REDACTED
+    return match.group(0)
+
+
 def redact(text, secrets):
+    """`text` with every secret masked, in every encoding (`encodings`), and the secret of
+    any HTTP Basic credentials that hold one."""
+    secrets = [str(s) for s in secrets if s]
     text = SECRET_JSON_VALUES.sub(rf'\1{REDACTED}"', text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
+    text = BASIC_AUTH.sub(lambda m: _redact_basic(m, secrets), text)
+    forms = sorted({f for secret in secrets for f in encodings(secret)}, key=len, reverse=True)
+    for form in forms:
+        text = text.replace(form, REDACTED)
     return text
 
 

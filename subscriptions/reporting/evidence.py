@@ -9,6 +9,7 @@ import json
 from django.db.models import Q
 
 from subscriptions.models import OutboundMessage, ProviderCall, ProviderSync, SubscriptionEvent
+from subscriptions.providers.base import redact
 
 COLUMNS = [
     "at",
@@ -98,20 +99,33 @@ def _calls(contact):
         .select_related("provider")
         .order_by("created_at", "id")
     )
+    secrets = {}
     for c in calls.iterator(chunk_size=CHUNK):
+        if c.provider_id not in secrets:
+            secrets[c.provider_id] = _secrets_of(c.provider)
+        clean = [redact(t, secrets[c.provider_id]) for t in (c.url, c.error)]
         yield (
             c.created_at,
             {
                 "kind": "provider call",
-                "action": f"{c.method} {c.url}",
+                "action": f"{c.method} {clean[0]}",
                 "outcome": str(c.status_code or ""),
-                "reason": c.error,
+                "reason": clean[1],
                 "provider": c.provider.name,
-                "request": c.request_body,
-                "response": c.response_body,
+                # Redacted again with today's secrets: rows logged before every encoding
+                # of a secret was masked must not leak through the export.
+                "request": redact(c.request_body, secrets[c.provider_id]),
+                "response": redact(c.response_body, secrets[c.provider_id]),
                 "detail": f"{c.elapsed_ms} ms",
             },
         )
+
+
+def _secrets_of(account):
+    try:
+        return [str(v) for v in account.secrets.values()]
+    except ValueError:  # secrets sealed with a key no longer configured: nothing to mask
+        return []
 
 
 def _texts(contact):

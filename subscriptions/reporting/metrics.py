@@ -103,10 +103,17 @@ def _authorized(request):
     offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if token and offered and hmac.compare_digest(offered, token):
         return True
-    return request.user.is_authenticated and request.user.is_staff
+    # A staff login is not enough: the outbox and latency figures are operations data.
+    return request.user.is_authenticated and request.user.has_perm(METRICS_PERMISSION)
+
+
+METRICS_PERMISSION = "subscriptions.view_metrics"
 
 
 def metrics(request):
     if not _authorized(request):
-        return HttpResponseForbidden("metrics need a bearer token or a staff login\n")
+        return HttpResponseForbidden(
+            "metrics need the bearer token (PORTAL_METRICS_TOKEN) or a login with the "
+            "view_metrics permission\n"
+        )
     return HttpResponse(_scrape(), content_type=CONTENT_TYPE_LATEST)

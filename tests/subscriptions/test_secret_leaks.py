@@ -2,7 +2,10 @@
 failures), no provider secret or issued token appears in the logs, the admin, the API, the
 HTTP call log or the outbox rows."""
 
+import html
+import json
 import logging
+from urllib.parse import quote, quote_plus
 
 import pytest
 from django.core.cache import cache
@@ -13,14 +16,81 @@ from subscriptions.models import (
     OutboundMessage,
     ProviderAccount,
     ProviderCall,
+    ProviderKind,
     ProviderSync,
     SubscriptionEvent,
 )
 from tests.factories import UserFactory
-from tests.subscriptions.conftest import programs
+from tests.fakes import FakeSfmc, FakeSkyCore, FakeWhatCounts
+from tests.subscriptions.conftest import account_for, programs
 
 pytestmark = pytest.mark.django_db
-SECRETS = ["csecret-789", "wc-pass-456", "sky-key-123"]
+URL_SAFE = ("csecret-789", "wc-pass-456", "sky-key-123")
+# Issue 16: every character that URL-, JSON-, XML- or HTML-encoding changes, and spaces.
+HOSTILE = (
+    "cs %&+=/\"'\\ <789>",
+    "wc p%&+=/\"'\\ 456",
+    "sky %26&+=/\"'\\ key",
+)
+
+
+@pytest.fixture(params=[URL_SAFE, HOSTILE], ids=["url-safe", "hostile"])
+def secrets(request):
+    return request.param
+
+
+@pytest.fixture
+def sfmc(secrets):
+    with FakeSfmc(client_id="cid", client_secret=secrets[0], account_id="5001") as fake:
+        yield fake
+
+
+@pytest.fixture
+def sfmc_account(sfmc, secrets):
+    return account_for(
+        ProviderKind.SFMC,
+        {"auth_base_url": sfmc.url, "rest_base_url": sfmc.url, "account_id": "5001"},
+        {"client_id": "cid", "client_secret": secrets[0]},
+    )
+
+
+@pytest.fixture
+def whatcounts(secrets):
+    with FakeWhatCounts(realm="acme", password=secrets[1]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def whatcounts_account(whatcounts, secrets):
+    return account_for(
+        ProviderKind.WHATCOUNTS,
+        {"base_url": whatcounts.url, "realm": "acme"},
+        {"password": secrets[1]},
+    )
+
+
+@pytest.fixture
+def skycore(secrets):
+    with FakeSkyCore(api_key=secrets[2]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def skycore_account(skycore, secrets):
+    return account_for(ProviderKind.SKYCORE, {"api_url": skycore.api_url}, {"api_key": secrets[2]})
+
+
+def forms(secret):
+    """The encodings a leak could take: raw, URL-encoded, JSON-escaped, HTML-escaped."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        html.escape(secret),
+    }
+
+
 PHONE = "15555550123"
 POSTBACK = """<?xml version='1.0'?>
 <POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N302</CODE><MOBILE>{phone}</MOBILE>
@@ -128,6 +198,7 @@ def test_no_secret_leaks_anywhere_after_a_full_run(
     superuser,
     committed,
     everything_captured,
+    secrets,
     sfmc,
     sfmc_account,
     whatcounts,
@@ -140,8 +211,17 @@ def test_no_secret_leaks_anywhere_after_a_full_run(
         programs(whatcounts_account, "ALERTS"),
         programs(skycore_account, "CLUB"),
     ]
-    sfmc.fail(times=1, status=401, body='{"errors":["bad client_secret csecret-789"]}')
-    whatcounts.fail(times=2, status=500, body="FAILURE: realm acme password wc-pass-456")
+    # Providers echo what they were sent, in their own encodings.
+    sfmc.fail(
+        times=1,
+        status=401,
+        body=json.dumps({"errors": [f"bad client_secret {secrets[0]}", quote(secrets[0])]}),
+    )
+    whatcounts.fail(
+        times=2,
+        status=500,
+        body=f"FAILURE: realm acme password {secrets[1]} (p={quote_plus(secrets[1])})",
+    )
     run_consent_traffic(api, committed, worlds)
     skycore_code, (club,) = worlds[2]
     with committed():
@@ -152,15 +232,16 @@ def test_no_secret_leaks_anywhere_after_a_full_run(
         )
 
     # The run really used the secrets (otherwise finding none would prove nothing).
-    assert any(r.json and r.json.get("client_secret") == SECRETS[0] for r in sfmc.requests)
-    assert any(r.form.get("p") == SECRETS[1] for r in whatcounts.requests)
-    assert any(SECRETS[2] in r.text for r in skycore.requests)
+    assert any(r.json and r.json.get("client_secret") == secrets[0] for r in sfmc.requests)
+    assert any(r.form.get("p") == secrets[1] for r in whatcounts.requests)
+    assert any(skycore.xml(r).get("API_KEY") == secrets[2] for r in skycore.requests)
     tokens = set(sfmc.tokens)
     assert tokens and ProviderCall.objects.count() >= 8
 
     haystack = "\n".join(
         [everything_captured.text, *stored_rows(), *pages_and_answers(client, api, superuser)]
     )
-    for secret in [*SECRETS, *tokens]:
-        assert secret not in haystack, f"{secret!r} leaked"
+    for secret in [*secrets, *tokens]:
+        for form in forms(secret):
+            assert form not in haystack, f"{secret!r} leaked as {form!r}"
     assert "[redacted]" in haystack  # the failing bodies that echoed secrets were redacted

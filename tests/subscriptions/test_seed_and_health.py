@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from subscriptions.consent import selectors
@@ -45,3 +46,14 @@ def test_healthz_reports_a_broken_database(client, monkeypatch):
     monkeypatch.setattr(CursorWrapper, "execute", broken)
     response = client.get("/healthz")
     assert response.status_code == 503
+
+
+def test_seed_demo_creates_admin_admin_only_in_debug(settings):
+    # Issue 16: a production portal never gets a well-known login.
+    User = get_user_model()
+    settings.DEBUG = False
+    call_command("seed_demo")
+    assert not User.objects.filter(username="admin").exists()
+    settings.DEBUG = True
+    call_command("seed_demo")
+    assert User.objects.get(username="admin").check_password("admin")

@@ -16,6 +16,7 @@ from subscriptions.models import (
     ProviderAccount,
     ShortCode,
 )
+from subscriptions.providers import postback_tokens
 
 
 def model_clean(serializer, attrs, **fixed):
@@ -51,7 +52,8 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
     )
     postback_url = serializers.SerializerMethodField(
         help_text="Where the provider posts status changes (SkyCore); null for kinds "
-        "without postbacks."
+        "without postbacks, and for tokens without change_provideraccount (the URL holds "
+        "the secret that authenticates postbacks)."
     )
 
     class Meta:
@@ -70,10 +72,10 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_postback_url(self, account):
-        path = account.kind_settings.postback_path
-        if path is None:
+        request = self.context["request"]
+        if not postback_tokens.may_see(request.user):
             return None
-        return self.context["request"].build_absolute_uri(path.format(token=account.postback_token))
+        return postback_tokens.postback_url(account, request)
 
     def validate_name(self, name):
         taken = ProviderAccount.objects.filter(name=name)

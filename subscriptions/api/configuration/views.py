@@ -4,12 +4,14 @@ from functools import cached_property
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
 
 from subscriptions.api import serializers as s
 from subscriptions.api.configuration import serializers as cs
 from subscriptions.api.idempotency import idempotent
-from subscriptions.api.permissions import ModelPermissions
+from subscriptions.api.permissions import ModelPermissions, requires
 from subscriptions.api.schema import ERROR, IDEMPOTENCY_KEY
 from subscriptions.api.views import JsonApi, PartialUpdateMixin, checked_lookup
 from subscriptions.models import (
@@ -17,6 +19,7 @@ from subscriptions.models import (
     ProviderAccount,
     ShortCode,
 )
+from subscriptions.providers import postback_tokens
 
 # Configuration: provider accounts, short codes, keywords -----------------------------------
 
@@ -57,6 +60,20 @@ class ProviderAccountViewSet(
     @idempotent
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses={200: cs.ProviderAccountSerializer, 403: ERROR})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="rotate-postback-token",
+        permission_classes=[requires(postback_tokens.MAY_SEE)],
+    )
+    def rotate_postback_token(self, request, pk=None):
+        """A new postback token: the old postback URL stops working at once (enter the
+        new `postback_url` at the provider). Needs change_provideraccount."""
+        account = self.get_object()
+        postback_tokens.rotate(account, request.user)
+        return Response(self.get_serializer(account).data)
 
 
 @extend_schema(tags=["configuration"])

@@ -77,10 +77,21 @@ def _decide_import_opt_in(current, stopped, stop_blocks_imports):
     return Decision(Outcome.NO_CHANGE, reason=IMPORT_CANNOT_CONFIRM)
 
 
-def decide_opt_out(current, *, occurred_at=None, last_occurred_at=None):
+# Sources that carry their own time (docs/rules.md "Order and duplicates"); every other
+# source's events occur "now".
+TIMED_SOURCES = frozenset({Source.IMPORT, Source.POSTBACK})
+
+
+def decide_opt_out(current, *, occurred_at=None, last_occurred_at=None, source=None):
     """Opt-out of one program keyword: never refused. A row is created even from "none",
-    because an opted_out row is what protects the number against a later import."""
-    if occurred_at is not None and is_stale(occurred_at, last_occurred_at):
+    because an opted_out row is what protects the number against a later import.
+
+    An opt-out from a live source (web, api, mo, admin, system: it occurs "now") is never
+    stale: whatever time a stored event carries (an import or postback stamped ahead of
+    the portal's clock), the person's own "stop" of now wins. Only the timed sources
+    (imports, postbacks) are ordered by their own times against each other."""
+    timed = source is None or source in TIMED_SOURCES
+    if timed and occurred_at is not None and is_stale(occurred_at, last_occurred_at):
         return Decision(Outcome.STALE, reason=STALE)
     if current == Status.OPTED_OUT:
         return Decision(Outcome.NO_CHANGE, reason=ALREADY_OUT, confirms=True)

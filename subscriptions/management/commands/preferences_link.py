@@ -20,10 +20,15 @@ class Command(BaseCommand):
             default=settings.PORTAL_BASE_URL,
             help="Where the portal is reached (default: PORTAL_BASE_URL).",
         )
+        parser.add_argument(
+            "--issued-by",
+            default="manage.py preferences_link",
+            help="Who the changes made through the link are recorded as (staff member).",
+        )
 
-    def handle(self, phone, base_url, **options):
+    def handle(self, phone, base_url, issued_by, **options):
         try:
             e164 = normalize(phone)
         except InvalidPhone as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(base_url.rstrip("/") + preferences_link_path(e164))
+        self.stdout.write(base_url.rstrip("/") + preferences_link_path(e164, issued_by))

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -102,6 +103,15 @@ class Command(BaseCommand):
         )
 
     def _admin_user(self):
+        # admin / admin is for a laptop demo only: never on a portal that is not in DEBUG.
+        if not settings.DEBUG:
+            self.stdout.write(
+                self.style.WARNING(
+                    "DEBUG is off: no admin / admin login created. "
+                    "Create staff with manage.py createsuperuser."
+                )
+            )
+            return
         User = get_user_model()
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@example.com", "admin")

@@ -1,4 +1,6 @@
-"""Re-drive the outbox: due and stuck provider syncs, queued texts (sweep.sweep).
+"""Re-drive the outbox: due and stuck provider syncs, queued texts (sweep.sweep); mark
+imports whose worker died failed and delete old uploaded import files
+(imports.maintenance).
 
 Run it next to `manage.py db_worker`, either as its own long-running process
 (`manage.py sweep_outbox --every 30`) or once a minute from cron / a systemd timer.
@@ -10,6 +12,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from subscriptions.delivery import sweep
+from subscriptions.imports import maintenance
 from subscriptions.webhooks import sweep as webhook_sweep
 
 
@@ -36,6 +39,9 @@ class Command(BaseCommand):
             webhooks = webhook_sweep.sweep(limit=limit)
             if webhooks or options["verbosity"] > 1:
                 self.stdout.write(f"re-driven: {webhooks} webhook deliveries")
+            dead, purged = maintenance.fail_dead(), maintenance.purge_files()
+            if dead or purged or options["verbosity"] > 1:
+                self.stdout.write(f"imports: {dead} dead marked failed, {purged} files deleted")
             if every <= 0:
                 return
             time.sleep(every)

@@ -84,7 +84,7 @@ def _postback_xml(request, body):
             raise postbacks.PostbackRejected(f"Unreadable form body: {exc}.") from exc
         if not xml.strip():
             raise postbacks.PostbackRejected("The form has no `xml` field.", "missing_xml")
-        return xml, xml
+        return xml, _storable(xml)
     if not body.strip():
         raise postbacks.PostbackRejected("The body is empty: send the postback XML.", "missing_xml")
     return body, _raw_text(body)
@@ -92,4 +92,9 @@ def _postback_xml(request, body):
 
 def _raw_text(body):
     # Kept as text in the history; undecodable bytes stay visible as escapes.
-    return body.decode("utf-8", errors="backslashreplace")
+    return _storable(body.decode("utf-8", errors="backslashreplace"))
+
+
+def _storable(text):
+    # PostgreSQL refuses NUL in text columns: keep it visible as an escape instead.
+    return text.replace("\x00", "\\x00")

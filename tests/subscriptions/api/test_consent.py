@@ -86,6 +86,10 @@ def test_opt_in_older_than_last_change_is_409_stale_and_changes_nothing(staff, c
         ({"short_code": "99999"}, "short_code", "Unknown short code '99999'"),
         ({"keyword": "NOPE"}, "keyword", "No program keyword 'NOPE' on short code 12345"),
         ({"occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at", "in the future"),
+        # Issue 16: stored by PostgreSQL, unreadable by Python; before the documented floor.
+        ({"occurred_at": "0001-01-01T00:00:00+14:00"}, "occurred_at", "range"),
+        ({"occurred_at": "9999-12-31T23:59:59-14:00"}, "occurred_at", "range"),
+        ({"occurred_at": "1999-06-01T00:00:00Z"}, "occurred_at", "before 2000"),
         ({"phone": "1555\x005551212"}, "phone", "Null characters are not allowed"),
     ],
 )

@@ -110,6 +110,18 @@ def test_unknown_short_code_is_404_with_detail_and_code(api, deals):
             {"from": "16501112222", "to": "12345", "text": "DEALS", "received_at": "soon"},
             "received_at",
         ),
+        *(
+            (
+                {"from": "16501112222", "to": "12345", "text": "STOP", "received_at": when},
+                "received_at",
+            )
+            for when in (
+                "0001-01-01T00:00:00+14:00",
+                "9999-12-31T23:59:59-14:00",
+                "2100-01-01T00:00:00Z",
+                "1970-01-01T00:00:00Z",
+            )
+        ),
         (
             {"from": "16501112222", "to": "12345", "text": "DEALS", "message_id": "m" * 151},
             "message_id",
@@ -158,12 +170,13 @@ def test_form_encoded_body_works_too(api, code, deals):
     assert SubscriptionEvent.objects.get().raw_payload.startswith("--")  # multipart, verbatim
 
 
-def test_a_body_beyond_the_upload_limit_is_400_not_500(api, deals):
+def test_a_body_beyond_the_upload_limit_is_413_in_the_error_shape_not_500(api, deals):
     text = "x" * (3 * 1024 * 1024)
 
     response, _ = send(api, {"from": "16501112222", "to": "12345", "text": text})
 
-    assert response.status_code == 400
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
     assert not SubscriptionEvent.objects.exists()
 
 

@@ -1,6 +1,7 @@
 """The CSV import engine against the seed 001 rules (docs/rules.md "import" rows)."""
 
 import io
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
@@ -237,7 +238,7 @@ def test_bom_header_case_and_column_order_do_not_matter(join):
     [
         (b"", "The file is empty."),
         (b"phone,keyword\n+15555551212,JOIN\n", "Missing column(s): short_code, status."),
-        (b"phone,short_code,keyword,status\n\xff\xfe,1,2,3\n", "Not a readable CSV file"),
+        (b"\xff\xfephone,short_code,keyword,status\n1,2,3,4\n", "The header (line 1) is not UTF-8"),
     ],
 )
 def test_unreadable_file_fails_the_job_with_a_reason(join, data, message):
@@ -286,3 +287,122 @@ def test_an_internal_error_marks_the_job_failed_and_keeps_applied_chunks(join, m
     assert (job.status, job.processed) == (ImportStatus.FAILED, 1)
     assert "database went away" in job.failure
     assert list(Subscription.objects.values_list("contact__phone", flat=True)) == ["+15555550001"]
+
+
+# Issue 16: times out of range are rejected rows, and never cost a later opt-out ---------------
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2100-01-01T00:00:00Z"]
+)
+def test_an_occurred_at_out_of_range_is_a_rejected_row_and_its_neighbours_apply(join, when):
+    job = run_csv(
+        csv_bytes(
+            "+15555550001,12345,JOIN,Active,,",
+            f"+15555550002,12345,JOIN,Active,{when},",
+            "+15555550003,12345,JOIN,Active,2014-07-02T14:32:23-04,",
+        )
+    )
+    assert (job.status, job.applied, job.errors) == (ImportStatus.DONE, 2, 1)
+    error = job.row_errors.get()
+    assert error.line == 3 and "occurred_at" in error.message
+    assert not Subscription.objects.filter(contact__phone="+15555550002").exists()
+    assert SubscriptionEvent.objects.filter(source="import").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        (b"+15555550002,12345,JOIN,Act\x00ive,,", "NUL"),
+        (b"+15555550002,12345,JOIN,Active,,caf\xe9", "not UTF-8"),
+        (b"+15555550002,12345,JOIN,Active,," + b"x" * 10_001, "longer than 10000"),
+        (b"+15555550002,12345,JOIN,Active,2020-01-01T00:00:00+99:00,", "occurred_at"),
+        (b"+15555550002,12345,JOIN,Active,,,extra,columns", "8 fields"),
+        (b'+15555550002,12345,JOIN,Active,,"a"b', "not a CSV row"),
+        (b"+15555550002,12345,JOIN,Active,," + b"y" * 40_000, "longer than 32768 bytes"),
+    ],
+)
+def test_a_bad_row_is_a_rejected_row_with_its_line_and_its_neighbours_apply(join, bad, words):
+    data = csv_bytes("+15555550001,12345,JOIN,Active,,") + bad + b"\n"
+    data += b"+15555550003,12345,JOIN,Active,,\n"
+    job = run_csv(data)
+    assert (job.status, job.total, job.applied, job.errors) == (ImportStatus.DONE, 3, 2, 1)
+    error = job.row_errors.get()
+    assert error.line == 3 and words in error.message, error.message
+    assert set(Subscription.objects.values_list("contact__phone", flat=True)) == {
+        "+15555550001",
+        "+15555550003",
+    }
+
+
+def test_a_huge_file_without_newlines_is_read_in_bounded_memory(join):
+    class Endless(io.RawIOBase):
+        """200 MB of one line, produced as it is read (the test holds none of it)."""
+
+        def __init__(self):
+            self.left = 200 * 1024 * 1024
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            n = min(len(buffer), self.left)
+            buffer[:n] = b"x" * n
+            self.left -= n
+            return n
+
+    def opener():
+        return io.BufferedReader(_Chain(csv_bytes("+15555550001,12345,JOIN,Active,,"), Endless()))
+
+    tracemalloc.start()
+    job = ImportJob.objects.create(file_name="huge.csv")
+    pipeline.run(job, opener)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    job.refresh_from_db()
+    assert (job.status, job.applied, job.errors) == (ImportStatus.DONE, 1, 1)
+    assert peak < 20 * 1024 * 1024, peak
+
+
+class _Chain(io.RawIOBase):
+    def __init__(self, head, tail):
+        self.head, self.tail = io.BytesIO(head), tail
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = self.head.readinto(buffer)
+        return n if n else self.tail.readinto(buffer)
+
+
+def test_a_row_the_database_refuses_is_a_rejected_row_and_its_chunk_neighbours_apply(
+    join, monkeypatch
+):
+    real = batch.apply_batch
+
+    def refusing(rows, ctx, **kwargs):
+        if any(row.phone == "+15555550002" for row in rows):
+            raise pipeline.DatabaseError("value too long")
+        return real(rows, ctx, **kwargs)
+
+    monkeypatch.setattr(pipeline.batch, "apply_batch", refusing)
+    job = run_csv(csv_bytes(*(f"+1555555000{i},12345,JOIN,Active,," for i in (1, 2, 3))))
+    assert (job.status, job.applied, job.errors) == (ImportStatus.DONE, 2, 1)
+    assert job.row_errors.get().line == 3
+
+
+def test_unicode_line_separators_inside_a_field_are_text_not_new_rows(join):
+    job = run_csv(csv_bytes("+15555550001,12345,JOIN,Active,,one\u2028two\x0cthree"))
+    assert (job.applied, job.errors) == (1, 0)
+    assert SubscriptionEvent.objects.get().consent_text == "one\u2028two\x0cthree"
+
+
+def test_crlf_files_and_quoted_newlines_are_read_as_records(join):
+    data = (
+        b"phone,short_code,keyword,status,occurred_at,consent_text\r\n"
+        b'+15555550001,12345,JOIN,Active,,"line one\r\nline two"\r\n'
+        b"+15555550002,12345,JOIN,Active,,\r\n"
+    )
+    job = run_csv(data)
+    assert (job.total, job.applied, job.errors) == (2, 2, 0)

@@ -341,6 +341,11 @@ def test_get_is_not_allowed(client, account):
         (postback_xml(timestamp="yesterday"), "invalid_postback", "TIMESTAMP"),
         (postback_xml(timestamp="2014-07-02T14:32:23"), "invalid_postback", "no UTC offset"),
         (postback_xml(timestamp="2999-01-01T00:00:00-04"), "invalid_postback", "future"),
+        # Issue 16: PostgreSQL would keep these, Python could not read them back.
+        (postback_xml(timestamp="0001-01-01T00:00:00+14:00"), "invalid_postback", "range"),
+        (postback_xml(timestamp="9999-12-31T23:59:59-14:00"), "invalid_postback", "TIMESTAMP"),
+        (postback_xml(timestamp="2014-07-02T14:32:23+99:00"), "invalid_postback", "TIMESTAMP"),
+        (postback_xml(timestamp="1999-12-31T12:00:00-04"), "invalid_postback", "before 2000"),
     ],
 )
 def test_bad_postbacks_are_400_with_a_clear_message_and_logged(
@@ -482,3 +487,35 @@ def test_unmatched_postbacks_are_visible_to_staff_in_the_admin(post, account, ad
 
     assert listing.status_code == 200 and "Short code unknown to the portal" in listing.text
     assert detail.status_code == 200 and "My Campaign Name" in detail.text
+
+
+# Issue 16: hostile bytes are a 400 (or applied), never a 500, and storable on PostgreSQL ----
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        postback_xml(title="My\x00Campaign"),
+        postback_xml().replace(b"My Campaign Name", b"caf\xe9"),
+        postback_xml(title="t" * 20_000),
+        postback_xml(timestamp="2014-07-02T14:32:23+25:00"),
+    ],
+)
+def test_hostile_bytes_in_a_postback_never_answer_500(post, campaign, body):
+    response = post(body)
+
+    assert response.status_code in (200, 400, 413)
+    for raw in [
+        *UnmatchedPostback.objects.values_list("raw_payload", flat=True),
+        *SubscriptionEvent.objects.values_list("raw_payload", flat=True),
+    ]:
+        assert "\x00" not in raw
+
+
+def test_a_nul_in_the_form_field_is_stored_escaped(post, campaign, client, account):
+    response = client.post(
+        f"/webhooks/skycore/{account.postback_token}/",
+        data={"xml": postback_xml(title="A\x00B").decode()},
+    )
+    assert response.status_code == 400
+    assert "\x00" not in UnmatchedPostback.objects.get().raw_payload

@@ -22,7 +22,7 @@ from subscriptions.models import (
     Subscription,
     SubscriptionEvent,
 )
-from subscriptions.preferences import links, service
+from subscriptions.preferences import links, service, views
 from tests.factories import KeywordFactory, ShortCodeFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,8 +50,11 @@ def client():
 
 
 def _signed_in(client, phone=PHONE):
-    response = client.get(links.preferences_link_path(phone))
-    assert response.status_code == 302
+    """Signed in as the person (as a code sign-in leaves the session); a staff-issued link
+    signs in as an assisted session instead (test_staff_link_changes_carry_the_staff_actor)."""
+    session = client.session
+    session[views.SIGNED_IN] = phone
+    session.save()
     return client
 
 
@@ -335,7 +338,7 @@ def test_signing_in_records_the_page_language_for_later_texts(deals, on_commit):
     assert "su código" in OutboundMessage.objects.get(phone=PHONE).text
 
     client.post("/i18n/setlang/", {"language": "en", "next": "/preferences/"})
-    _signed_in(client)  # a signed link is a sign-in too
+    client.get(links.preferences_link_path(PHONE))  # a signed link is a sign-in too
     assert selectors.contact_by_phone(PHONE).locale == "en"
 
 
@@ -407,3 +410,16 @@ def test_behind_a_proxy_the_address_it_saw_is_used(client, deals, settings):
 def test_a_malformed_forwarded_header_falls_back_to_the_peer(client, deals, settings):
     settings.PORTAL_PROXY_HOPS = 1
     assert _address_recorded(client, deals, HTTP_X_FORWARDED_FOR="not-an-ip") == "203.0.113.7"
+
+
+def test_staff_link_changes_carry_the_staff_actor_not_the_persons_web_source(client, deals):
+    # Issue 16: a change in a session opened by a staff-issued link is the staff member's.
+    response = client.get(links.preferences_link_path(PHONE, "alice"))
+    assert response.status_code == 302
+    client.post("/preferences/stop/", {"short_code": deals.short_code_id})
+
+    events = SubscriptionEvent.objects.filter(action="stop_all")
+    assert events and all(e.source == Source.ADMIN for e in events)
+    assert {e.actor_label for e in events} == {"alice"}
+    assert all(e.detail["assisted_by"] == "alice" for e in events)
+    assert not SubscriptionEvent.objects.filter(source=Source.WEB).exists()

@@ -1,11 +1,14 @@
 """The HTTP base of the adapters: which failures may have reached the provider."""
 
+import base64
+import json
 import socket
+from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 
 from subscriptions.models import ProviderCall
-from subscriptions.providers.base import HttpAdapter, RetryableError
+from subscriptions.providers.base import HttpAdapter, RetryableError, redact
 from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +58,26 @@ def test_a_5xx_may_have_been_applied_a_rate_limit_was_not(skycore, status, maybe
     error = failure(skycore.api_url)
     assert error.maybe_applied is maybe_applied
     assert error.retry_after == 7
+
+
+# Issue 16: every encoding of a secret is redacted --------------------------------------------
+
+
+def test_redact_masks_a_secret_in_every_encoding():
+    secret = "p%&+=/ \"'\\x"
+    samples = [
+        secret,
+        urlencode({"p": secret}),
+        quote(secret, safe=""),
+        quote(secret, safe="").lower(),
+        json.dumps({"q": secret}),
+        "<KEY>" + secret.replace("&", "&amp;") + "</KEY>",
+        urlencode({"xml": "<KEY>" + secret.replace("&", "&amp;") + "</KEY>"}),
+        "Authorization: Basic " + base64.b64encode(f"user:{secret}".encode()).decode(),
+        repr({"p": secret}),
+    ]
+    for text in samples:
+        masked = redact(text, [secret])
+        assert "[redacted]" in masked, text
+        assert secret not in masked and quote_plus(secret) not in masked
+    assert redact("Basic dXNlcjpvdGhlcg==", [secret]) == "Basic dXNlcjpvdGhlcg=="

@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import Permission
 from prometheus_client.parser import text_string_to_metric_families
 
 from subscriptions.consent import services
@@ -18,14 +19,21 @@ def sample(text, name, **labels):
     return 0.0
 
 
-def test_metrics_need_a_token_or_staff(client, settings):
+def test_metrics_need_a_token_or_the_view_metrics_permission(client, settings):
     settings.PORTAL_METRICS_TOKEN = "m-token-123"
     assert client.get("/metrics").status_code == 403
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
     assert (
         client.get("/metrics", headers={"Authorization": "Bearer m-token-123"}).status_code == 200
     )
-    client.force_login(UserFactory(is_staff=True))
+    # Issue 16: any staff login is not enough.
+    staff = UserFactory(is_staff=True)
+    client.force_login(staff)
+    assert client.get("/metrics").status_code == 403
+    staff.user_permissions.add(
+        Permission.objects.get(content_type__app_label="subscriptions", codename="view_metrics")
+    )
+    client.force_login(staff)
     assert client.get("/metrics").status_code == 200
 
 
