@@ -15,7 +15,7 @@ SECRET = "wc p%&+=/\"'\\ 456"
 
 
 def test_the_evidence_export_masks_secrets_in_every_encoding():
-    account = ProviderAccountFactory()
+    account = ProviderAccountFactory(kind="whatcounts")
     account.set_secrets({"password": SECRET})
     account.save()
     contact = ContactFactory()
