@@ -113,6 +113,12 @@ PORTAL_DELIVERY_BACKOFF_MAX_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_MAX_SEC
 PORTAL_DELIVERY_LEASE_SECONDS = env.float("PORTAL_DELIVERY_LEASE_SECONDS", default=120)
 PORTAL_DELIVERY_REDRIVE_SECONDS = env.float("PORTAL_DELIVERY_REDRIVE_SECONDS", default=600)
 
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    # Lets Marketing export consent evidence when PORTAL_MARKETING_EXPORTS_EVIDENCE is on.
+    "subscriptions.reporting.access.EvidenceAccessBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -209,6 +215,10 @@ PORTAL_ENCRYPTION_KEYS = env("PORTAL_ENCRYPTION_KEY")
 PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
 PORTAL_CALL_LOG_RETENTION_DAYS = env.int("PORTAL_CALL_LOG_RETENTION_DAYS", default=90)
 PORTAL_TASK_RESULT_RETENTION_DAYS = env.int("PORTAL_TASK_RESULT_RETENTION_DAYS", default=14)
+# Consent certificates: may the Marketing group export them too (Compliance always may),
+# and the time zone certificates and the contact page show when the staff member names none.
+PORTAL_MARKETING_EXPORTS_EVIDENCE = env.bool("PORTAL_MARKETING_EXPORTS_EVIDENCE", default=False)
+PORTAL_STAFF_TIME_ZONE = env.str("PORTAL_STAFF_TIME_ZONE", default="UTC")
 # Public address of the portal, for links printed outside a request (preferences_link).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 
