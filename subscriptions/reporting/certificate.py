@@ -91,6 +91,31 @@ class Entry:
     details: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Which part of a timeline to read: the certificate reads all of it oldest first; the
+    admin's contact page the newest `limit` entries of one code or program."""
+
+    newest_first: bool = False
+    limit: int | None = None
+    code: str = ""
+    keyword_id: int | None = None
+
+    def order(self, *fields):
+        return [f"-{f}" if self.newest_first else f for f in fields]
+
+    def apply(self, queryset, time_field, *, code_field="short_code__code", events=False):
+        if self.code and code_field:
+            queryset = queryset.filter(**{code_field: self.code})
+        if self.keyword_id is not None and events:
+            queryset = queryset.filter(Q(keyword_id=self.keyword_id) | Q(keyword__isnull=True))
+        queryset = queryset.order_by(*self.order(time_field, "id"))
+        return queryset[: self.limit] if self.limit else queryset
+
+
+ALL = Scope()
+
+
 @dataclass
 class Certificate:
     phone: str
@@ -151,7 +176,7 @@ def _label(choices, value) -> str:
 
 def _program(short_code, keyword) -> str:
     if keyword is None:
-        return f"All programs on {short_code.code}"
+        return "All programs"
     return f"{keyword.title or keyword.word} ({keyword.word})"
 
 
@@ -178,11 +203,11 @@ def _status_change(event) -> str:
     return new or old
 
 
-def _events(contact):
-    events = (
-        SubscriptionEvent.objects.filter(contact=contact)
-        .select_related("short_code", "keyword")
-        .order_by("recorded_at", "id")
+def _events(contact, scope=ALL):
+    events = scope.apply(
+        SubscriptionEvent.objects.filter(contact=contact).select_related("short_code", "keyword"),
+        "recorded_at",
+        events=True,
     )
     for e in events.iterator(chunk_size=CHUNK):
         reason, facts = _event_details(e)
@@ -205,11 +230,12 @@ def _events(contact):
         )
 
 
-def _texts(contact):
-    texts = (
-        OutboundMessage.objects.filter(phone=contact.phone)
-        .select_related("short_code", "provider")
-        .order_by("created_at", "id")
+def _texts(contact, scope=ALL):
+    texts = scope.apply(
+        OutboundMessage.objects.filter(phone=contact.phone).select_related(
+            "short_code", "provider"
+        ),
+        "created_at",
     )
     for m in texts.iterator(chunk_size=CHUNK):
         facts = [("Attempts", str(m.attempts))]
@@ -220,7 +246,7 @@ def _texts(contact):
             entry="Text sent",
             at=m.created_at,
             short_code=m.short_code.code,
-            program=f"All programs on {m.short_code.code}",
+            program="All programs",
             what=_label(MessagePurpose, m.purpose),
             status=_label(MessageStatus, m.status),
             wording=mask_codes(m.text) if m.purpose == MessagePurpose.ONE_TIME_CODE else m.text,
@@ -230,11 +256,10 @@ def _texts(contact):
         )
 
 
-def _syncs(contact):
-    syncs = (
-        ProviderSync.objects.filter(contact=contact)
-        .select_related("short_code", "provider")
-        .order_by("created_at", "id")
+def _syncs(contact, scope=ALL):
+    syncs = scope.apply(
+        ProviderSync.objects.filter(contact=contact).select_related("short_code", "provider"),
+        "created_at",
     )
     for s in syncs.iterator(chunk_size=CHUNK):
         facts = [("Attempts", str(s.attempts))]
@@ -245,7 +270,7 @@ def _syncs(contact):
             entry="Provider delivery",
             at=s.created_at,
             short_code=s.short_code.code,
-            program=f"All programs on {s.short_code.code}",
+            program="All programs",
             what=f"Bring {s.provider.name} in line with the portal",
             status=_label(SyncStatus, s.status),
             reason=s.last_error,
@@ -254,14 +279,20 @@ def _syncs(contact):
         )
 
 
-def _calls(contact):
-    calls = (
-        ProviderCall.objects.filter(
-            Q(sync__in=ProviderSync.objects.filter(contact=contact).values("pk"))
-            | Q(message__in=OutboundMessage.objects.filter(phone=contact.phone).values("pk"))
+def _calls(contact, scope=ALL):
+    syncs = ProviderSync.objects.filter(contact=contact)
+    texts = OutboundMessage.objects.filter(phone=contact.phone)
+    if scope.code:
+        syncs, texts = (
+            syncs.filter(short_code__code=scope.code),
+            texts.filter(short_code__code=scope.code),
         )
-        .select_related("provider", "message")
-        .order_by("created_at", "id")
+    calls = scope.apply(
+        ProviderCall.objects.filter(
+            Q(sync__in=syncs.values("pk")) | Q(message__in=texts.values("pk"))
+        ).select_related("provider", "message"),
+        "created_at",
+        code_field=None,
     )
     for c in calls.iterator(chunk_size=CHUNK):
         secret = c.message is not None and c.message.purpose == MessagePurpose.ONE_TIME_CODE
@@ -306,7 +337,7 @@ def _stops(contact):
             entry="STOP",
             at=stop.created_at,
             short_code=stop.short_code.code,
-            program=f"All programs on {stop.short_code.code}",
+            program="All programs",
             status="Active" if stop.is_active else "Cleared by a later opt-in",
             source=_label(Source, stop.source),
             details=(("Cleared at", stop.cleared_at.isoformat()),) if stop.cleared_at else (),
@@ -342,23 +373,34 @@ def open_revocations(contact) -> list[Entry] | None:
     return entries
 
 
+def timeline(contact: Contact, scope: Scope = ALL) -> list[Entry]:
+    """Events, texts, provider deliveries and answers of one number, merged in time order."""
+    sources = [_events, _texts, _syncs, _calls]
+    merged = heapq.merge(
+        *(source(contact, scope) for source in sources),
+        key=lambda entry: entry.at,
+        reverse=scope.newest_first,
+    )
+    entries = list(merged)
+    return entries[: scope.limit] if scope.limit else entries
+
+
+def current_state(contact: Contact) -> tuple[list[Entry], list[Entry], list[Entry] | None]:
+    """Subscriptions, STOPs and open revocations (None: no revocations in this portal)."""
+    return list(_states(contact)), list(_stops(contact)), open_revocations(contact)
+
+
 def build(contact: Contact, *, exported_by: str, now: datetime, time_zone: tzinfo) -> Certificate:
     """The certificate of `contact` as of `now`, times shown in `time_zone`."""
-    timeline = heapq.merge(
-        _events(contact),
-        _texts(contact),
-        _syncs(contact),
-        _calls(contact),
-        key=lambda entry: entry.at,
-    )
+    states, stops, revocations = current_state(contact)
     return Certificate(
         phone=contact.phone,
         phone_display=national(contact.phone),
         exported_by=exported_by,
         exported_at=now,
         time_zone=time_zone,
-        states=list(_states(contact)),
-        stops=list(_stops(contact)),
-        revocations=open_revocations(contact),
-        timeline=list(timeline),
+        states=states,
+        stops=stops,
+        revocations=revocations,
+        timeline=timeline(contact),
     )
