@@ -221,7 +221,21 @@ def test_dashboard_counts_per_day_per_code_and_program_and_sync_health(
     ]
     page = client.get("/admin/dashboard/").content.decode()
     assert page.count("<polyline") == 3 + 2 + 2
-    assert "12345 · NEWS: 1 opt-ins, 1 opt-outs" in page
+    assert "<strong>12345 · NEWS</strong>: 1 opt-ins, 1 opt-outs" in page
+    kpis = {k.key: k.value for k in data["kpis"]}
+    # 2 opt-ins - 1 opt-out; audience = 1 opted in now + 1 left; 1 STOP; nothing pending.
+    assert kpis == {
+        "net-growth": "+1",
+        "opt-out-rate": "50.0%",
+        "stop-rate": "50.0%",
+        "pending": "0",
+    }
+    assert 'id="kpi-net-growth"' in page
+    export = client.get("/admin/dashboard/", {"days": 7, "format": "csv"})
+    rows = rows_of(export)
+    assert rows[0] == ["day", "short_code", "program", "series", "count"]
+    assert len(rows) == 1 + 7 * (3 + 2 + 2)
+    assert sum(int(r[4]) for r in rows[1:] if r[2] == "NEWS" and r[3] == "opt-outs") == 1
     assert 'href="/admin/dashboard/"' in client.get("/admin/").content.decode()
 
 
