@@ -218,6 +218,8 @@ PORTAL_TASK_RESULT_RETENTION_DAYS = env.int("PORTAL_TASK_RESULT_RETENTION_DAYS",
 # Consent certificates: may the Marketing group export them too (Compliance always may),
 # and the time zone certificates and the contact page show when the staff member names none.
 PORTAL_MARKETING_EXPORTS_EVIDENCE = env.bool("PORTAL_MARKETING_EXPORTS_EVIDENCE", default=False)
+# API opt-ins must carry the consent wording the person agreed to (consent_text).
+PORTAL_REQUIRE_CONSENT_TEXT = env.bool("PORTAL_REQUIRE_CONSENT_TEXT", default=False)
 PORTAL_STAFF_TIME_ZONE = env.str("PORTAL_STAFF_TIME_ZONE", default="UTC")
 # Public address of the portal, for links printed outside a request (preferences_link).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")

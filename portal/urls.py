@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from subscriptions.admin.dashboard import dashboard
+from subscriptions.api.exceptions import api_aware_404, api_aware_500
 from subscriptions.common.health import healthz
 from subscriptions.reporting.metrics import metrics
 
@@ -22,3 +23,6 @@ urlpatterns = [
     ),
     path("", include("subscriptions.urls")),
 ]
+
+handler404 = api_aware_404
+handler500 = api_aware_500

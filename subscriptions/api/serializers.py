@@ -7,6 +7,7 @@ reaches the database is checked first, so bad input is a 400 and never a databas
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -135,6 +136,14 @@ class OptInSerializer(serializers.Serializer):
     def validate_occurred_at(self, value):
         if value > timezone.now() + CLOCK_SKEW:
             raise serializers.ValidationError("Consent cannot be given in the future.")
+        return value
+
+    def validate_consent_text(self, value):
+        # A deployment may insist that every API opt-in carries the wording the person saw.
+        if settings.PORTAL_REQUIRE_CONSENT_TEXT and not value.strip():
+            raise serializers.ValidationError(
+                "The consent wording the person agreed to is required.", code="required"
+            )
         return value
 
     def validate(self, attrs):
