@@ -17,6 +17,7 @@ MODELS = [
     "providercall",
     "importjob",
     "importrowerror",
+    "unmatchedpostback",
 ]
 VIEW_ALL = [f"view_{model}" for model in MODELS]
 

@@ -13,12 +13,12 @@ import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-import phonenumbers
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldError
 from django.db.models import Q
 
+from subscriptions.common.phones import national
 from subscriptions.models import (
     Action,
     Contact,
@@ -149,15 +149,6 @@ def staff_time_zone(name: str | None) -> tzinfo:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             continue
     return zoneinfo.ZoneInfo("UTC")
-
-
-def national(phone: str) -> str:
-    """+15555551212 -> (555) 555-1212; anything unparsable stays as stored."""
-    try:
-        number = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return phone
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 def mask_codes(text: str) -> str:
