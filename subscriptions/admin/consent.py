@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import path
 
 from subscriptions.admin import actions
-from subscriptions.admin.base import ReadOnlyAdmin
+from subscriptions.admin.base import ReadOnlyAdmin, compact_time
 from subscriptions.admin.scale import ScaledAdminMixin
 from subscriptions.models import (
     InboundReceipt,
@@ -133,7 +133,8 @@ class ProgramFilter(admin.SimpleListFilter):
 class SubscriptionAdmin(
     SubscriptionExportMixin, actions.ActionPermissions, ScaledAdminMixin, ReadOnlyAdmin
 ):
-    list_display = ["contact", "short_code", "keyword", "status", "changed_at", "last_source"]
+    list_display = ["contact", "short_code", "keyword", "status", "changed", "last_source"]
+    changed = compact_time("changed_at", "Changed")
     list_filter = ["status", "short_code", ProgramFilter, "last_source", "changed_at"]
     search_fields = ["contact__phone"]
     list_select_related = ["contact", "short_code", "keyword__short_code"]

@@ -172,6 +172,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         )
 
     def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         if _kind_of(request, None) is None:
             return TemplateResponse(
                 request,

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from subscriptions.admin import actions
-from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline, compact_time, truncated
 from subscriptions.models import Keyword, OutboundMessage, ProviderCall, ProviderSync
 
 
@@ -21,17 +21,20 @@ PROVIDER_STATES = {
 
 @admin.register(ProviderSync)
 class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
+    # Fits 1280 px with the sidebar open: compact times, the error cut short (whole on
+    # the row's page), the next attempt there too.
     list_display = [
-        "created_at",
+        "created",
         "contact",
         "short_code",
         "provider",
         "operation",
         "status",
         "attempts",
-        "next_attempt_at",
-        "last_error",
+        "error",
     ]
+    created = compact_time("created_at", "Created")
+    error = truncated("last_error", "Last error", 48)
     list_filter = ["status", "provider", "short_code"]
     list_select_related = ["contact", "short_code", "provider"]
     search_fields = ["contact__phone"]
