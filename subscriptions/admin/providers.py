@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from subscriptions.admin import actions
-from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline, compact_time, truncated
+from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline, compact_time
 from subscriptions.models import Keyword, OutboundMessage, ProviderCall, ProviderSync
 
 
@@ -21,20 +21,19 @@ PROVIDER_STATES = {
 
 @admin.register(ProviderSync)
 class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
-    # Fits 1280 px with the sidebar open: compact times, the error cut short (whole on
-    # the row's page), the next attempt there too.
-    list_display = [
-        "created",
-        "contact",
-        "short_code",
-        "provider",
-        "operation",
-        "status",
-        "attempts",
-        "error",
-    ]
+    # Fits 1280 px with the sidebar and the filters open: compact times, names only; the
+    # error and the next attempt are on the row's page (filter by status to find them).
+    list_display = ["created", "contact", "code", "account", "status", "attempts"]
     created = compact_time("created_at", "Created")
-    error = truncated("last_error", "Last error", 48)
+
+    @admin.display(description="Code", ordering="short_code__code")
+    def code(self, sync):
+        return sync.short_code.code
+
+    @admin.display(description="Provider", ordering="provider__name")
+    def account(self, sync):
+        return sync.provider.name
+
     list_filter = ["status", "provider", "short_code"]
     list_select_related = ["contact", "short_code", "provider"]
     search_fields = ["contact__phone"]

@@ -24,6 +24,10 @@ FORMATS = {
     "csv": "text/csv; charset=utf-8",
 }
 ATTACHMENT_NAME = "certificate.html"
+CERTIFICATE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -109,6 +113,9 @@ def certificate_response(cert: Certificate, fmt: str) -> HttpResponse:
     disposition = "inline" if fmt == "html" else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="{filename(cert, fmt)}"'
     response["Cache-Control"] = "no-store"
+    # The HTML is a standalone document (its styles inline, so a saved copy looks the same);
+    # it runs no script and loads nothing.
+    response["Content-Security-Policy"] = CERTIFICATE_CSP
     return response
 
 

@@ -78,7 +78,9 @@ def test_sync_log_filters_by_status_provider_and_short_code(admin_client):
     url = reverse("admin:subscriptions_providersync_changelist")
 
     page = admin_client.get(url, {"status": "failed"}).content.decode()
-    assert "permanent error: SkyCore E104" in page and str(done.contact) not in page
+    assert str(failed.contact) in page and str(done.contact) not in page
+    row = reverse("admin:subscriptions_providersync_change", args=[failed.pk])
+    assert "permanent error: SkyCore E104" in admin_client.get(row).content.decode()
     page = admin_client.get(url, {"provider__id__exact": done.provider_id}).content.decode()
     assert str(done.contact) in page and str(failed.contact) not in page
     page = admin_client.get(url, {"short_code__id__exact": failed.short_code_id}).content.decode()
