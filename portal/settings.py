@@ -127,6 +127,12 @@ PORTAL_WEBHOOKS_REDRIVE_SECONDS = env.float("PORTAL_WEBHOOKS_REDRIVE_SECONDS", d
 PORTAL_WEBHOOKS_DISABLE_AFTER_HOURS = env.float("PORTAL_WEBHOOKS_DISABLE_AFTER_HOURS", default=24)
 PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS = env.float("PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS", default=24)
 
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    # Lets Marketing export consent evidence when PORTAL_MARKETING_EXPORTS_EVIDENCE is on.
+    "subscriptions.reporting.access.EvidenceAccessBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -170,7 +176,8 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
-    "img-src": [CSP.SELF, "data:"],
+    # https: for the brands' logos on the preferences page (ShortCode.logo_url).
+    "img-src": [CSP.SELF, "data:", "https:"],
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
     "base-uri": [CSP.SELF],
@@ -233,6 +240,12 @@ PORTAL_IMPORT_STALL_SECONDS = env.int("PORTAL_IMPORT_STALL_SECONDS", default=900
 # Uploaded import files of finished imports are deleted after this many days.
 PORTAL_IMPORT_FILE_RETENTION_DAYS = env.int("PORTAL_IMPORT_FILE_RETENTION_DAYS", default=30)
 PORTAL_TASK_RESULT_RETENTION_DAYS = env.int("PORTAL_TASK_RESULT_RETENTION_DAYS", default=14)
+# Consent certificates: may the Marketing group export them too (Compliance always may),
+# and the time zone certificates and the contact page show when the staff member names none.
+PORTAL_MARKETING_EXPORTS_EVIDENCE = env.bool("PORTAL_MARKETING_EXPORTS_EVIDENCE", default=False)
+# API opt-ins must carry the consent wording the person agreed to (consent_text).
+PORTAL_REQUIRE_CONSENT_TEXT = env.bool("PORTAL_REQUIRE_CONSENT_TEXT", default=False)
+PORTAL_STAFF_TIME_ZONE = env.str("PORTAL_STAFF_TIME_ZONE", default="UTC")
 # Public address of the portal, for links printed outside a request (preferences_link).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from subscriptions.admin.dashboard import dashboard
 from subscriptions.admin.login import throttled_login
+from subscriptions.api.exceptions import api_aware_404
 from subscriptions.common.health import healthz
 from subscriptions.reporting.metrics import metrics
 
@@ -26,4 +27,5 @@ urlpatterns = [
 ]
 
 handler400 = "subscriptions.api.exceptions.bad_request"
+handler404 = api_aware_404
 handler500 = "subscriptions.api.exceptions.server_error"

@@ -20,6 +20,7 @@ MODELS = [
     "webhookendpoint",
     "webhookevent",
     "webhookdelivery",
+    "unmatchedpostback",
 ]
 VIEW_ALL = [f"view_{model}" for model in MODELS]
 

@@ -104,23 +104,25 @@ def _summary(results):
 
 @with_reason("Opt out of the program", "consent")
 def opt_out(modeladmin, request, queryset, reason):
-    results = [
-        services.opt_out(sub.contact.phone, sub.keyword, admin_context(request, reason))
-        for sub in queryset.select_related("contact", "keyword__short_code")
-    ]
+    results = []
+    for sub in queryset.select_related("contact", "keyword__short_code"):
+        result = services.opt_out(sub.contact.phone, sub.keyword, admin_context(request, reason))
+        results.append(result)
+        # The admin's own log ("Recent actions") says who did what; the history has the rest.
+        modeladmin.log_change(request, sub, f"Opted out of {sub.keyword.word}: {reason}")
     return _summary(results)
 
 
 @with_reason("Stop all programs on the short code (like STOP)", "consent")
 def stop_all(modeladmin, request, queryset, reason):
-    pairs = {
-        (sub.contact.phone, sub.short_code)
-        for sub in queryset.select_related("contact", "short_code")
-    }
+    subs = list(queryset.select_related("contact", "short_code"))
+    pairs = {(sub.contact.phone, sub.short_code) for sub in subs}
     results = [
         services.stop_all(phone, code, admin_context(request, reason))
         for phone, code in sorted(pairs, key=lambda p: (p[0], p[1].code))
     ]
+    for sub in subs:
+        modeladmin.log_change(request, sub, f"Stopped all on {sub.short_code.code}: {reason}")
     return _summary(results)
 
 

@@ -35,11 +35,15 @@ from subscriptions.models import (
     SubscriptionEvent,
     SyncStatus,
 )
+from subscriptions.reporting.csv_export import streaming_csv_response
+from subscriptions.reporting.kpis import kpis
 
 DAYS = 30
-CACHE_KEY = "admin-dashboard-v1"
+RANGES = (7, 30, 90)  # the date ranges the page offers, in days
+CACHE_KEY = "admin-dashboard-v2"
 CACHE_SECONDS = 60
-WIDTH, HEIGHT, PAD = 560, 150, 28
+# The SVG's own coordinates; it is drawn at 100% of its box (viewBox), so it fits any width.
+WIDTH, HEIGHT, PAD, LEFT = 640, 200, 28, 44
 SERIES_COLORS = {"opt-ins": "#2e7d32", "opt-outs": "#c62828", "STOPs": "#1565c0"}
 STOP_ACTIONS = (Action.STOP_ALL, Action.CUSTOM_STOP)
 SYNC_HEALTH = (SyncStatus.PENDING, SyncStatus.FAILED, SyncStatus.LOCAL_ONLY)
@@ -52,6 +56,7 @@ class Line:
     color: str
     points: str
     total: int
+    values: list = ()
 
 
 @dataclass
@@ -61,9 +66,13 @@ class Chart:
     peak: int
     first_day: object
     last_day: object
+    y_ticks: list = ()
+    x_ticks: list = ()
+    days: list = ()
     width: int = WIDTH
     height: int = HEIGHT
     pad: int = PAD
+    left: int = LEFT
 
     @property
     def bottom(self):
@@ -77,25 +86,33 @@ class Chart:
 def line_chart(title, days, series):
     """An SVG line chart model: one polyline per series over `days` (oldest first)."""
     peak = max([1, *(v for values in series.values() for v in values)])
-    step = (WIDTH - 2 * PAD) / max(len(days) - 1, 1)
+    step = (WIDTH - LEFT - PAD) / max(len(days) - 1, 1)
 
     def y(value):
         return HEIGHT - PAD - value * (HEIGHT - 2 * PAD) / peak
+
+    def x(i):
+        return LEFT + i * step
 
     lines = [
         Line(
             name,
             SERIES_COLORS[name],
-            " ".join(f"{PAD + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values)),
+            " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values)),
             sum(values),
+            list(values),
         )
         for name, values in series.items()
     ]
-    return Chart(title, lines, peak, days[0], days[-1])
+    levels = sorted({0, peak // 2, peak}) if peak > 1 else [0, 1]
+    y_ticks = [(level, round(y(level), 1)) for level in levels]
+    marks = sorted({0, (len(days) - 1) // 2, len(days) - 1})
+    x_ticks = [(days[i], round(x(i), 1)) for i in marks]
+    return Chart(title, lines, peak, days[0], days[-1], y_ticks, x_ticks, list(days))
 
 
-def _day_range(today):
-    return [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+def _day_range(today, days=DAYS):
+    return [today - timedelta(days=days - 1 - i) for i in range(days)]
 
 
 def _names():
@@ -238,28 +255,47 @@ def _sync_health():
     return [{"provider": provider, **by_status} for provider, by_status in sorted(health.items())]
 
 
-def dashboard_data(now=None):
+def dashboard_data(now=None, days=DAYS):
     now = now or timezone.now()
-    days = _day_range(now.date())
-    since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS - 1)
+    day_list = _day_range(now.date(), days)
+    since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     keywords, codes = _names()
+    charts = _charts(_daily_activity(since, now, keywords, codes), day_list)
+    counts = _current_counts(keywords)
     return {
-        "charts": _charts(_daily_activity(since, now, keywords, codes), days),
-        "counts": _current_counts(keywords),
+        "charts": charts,
+        "counts": counts,
+        "kpis": kpis(charts, counts, days),
         "sync_health": _sync_health(),
         "computed_at": now,
-        "days": DAYS,
+        "days": days,
     }
+
+
+def _csv(data):
+    """The charts' numbers, one row per day, code, program and series."""
+    yield ["day", "short_code", "program", "series", "count"]
+    for chart in data["charts"]:
+        code, _, word = chart.title.partition(" · ")
+        code = code.removesuffix(" (all programs)")
+        for line in chart.lines:
+            for day, count in zip(chart.days, line.values, strict=True):
+                yield [day.isoformat(), code, word or "(all programs)", line.name, count]
 
 
 @staff_member_required
 def dashboard(request):
     if not request.user.has_perm("subscriptions.view_subscriptionevent"):
         raise PermissionDenied
-    data = cache.get(CACHE_KEY)
+    days = int(request.GET["days"]) if request.GET.get("days", "").isdigit() else DAYS
+    days = days if days in RANGES else DAYS
+    key = f"{CACHE_KEY}:{days}"
+    data = cache.get(key)
     if data is None:
-        data = dashboard_data()
-        cache.set(CACHE_KEY, data, CACHE_SECONDS)
+        data = dashboard_data(days=days)
+        cache.set(key, data, CACHE_SECONDS)
+    if request.GET.get("format") == "csv":
+        return streaming_csv_response(_csv(data), f"consent-dashboard-{days}-days.csv")
     return TemplateResponse(
         request,
         "admin/subscriptions/dashboard.html",
@@ -268,5 +304,6 @@ def dashboard(request):
             "title": "Consent dashboard",
             **data,
             "series_colors": SERIES_COLORS,
+            "ranges": RANGES,
         },
     )

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from subscriptions.admin.base import PortalAdmin
+from subscriptions.admin.base import PortalAdmin, compact_time
 from subscriptions.imports import pipeline
 from subscriptions.models import ImportJob
 from subscriptions.reporting.csv_export import streaming_csv_response
@@ -46,18 +46,16 @@ def job_status(job):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(PortalAdmin):
-    list_display = [
-        "created_at",
-        "file_name",
-        "dry_run",
-        "status",
-        "total",
-        "processed",
-        "applied",
-        "refused",
-        "errors",
-        "created_by",
-    ]
+    list_display = ["created", "file_name", "dry_run", "status", "rows", "created_by"]
+    created = compact_time("created_at", "Created")
+
+    @admin.display(description="Rows")
+    def rows(self, job):
+        return (
+            f"{job.processed} of {job.total}: {job.applied} applied, {job.refused} refused, "
+            f"{job.errors} errors"
+        )
+
     list_filter = ["status", "dry_run"]
     list_select_related = ["created_by"]
     # Status and counters are in the live progress box above the form (progress.html).

@@ -1,155 +1,8 @@
-from django import forms
-from django.contrib import admin, messages
-from django.utils.html import format_html_join
+from django.contrib import admin
 
 from subscriptions.admin import actions
-from subscriptions.admin.base import PortalAdmin, ReadOnlyAdmin, ReadOnlyInline
-from subscriptions.models import (
-    Keyword,
-    OutboundMessage,
-    ProviderAccount,
-    ProviderCall,
-    ProviderKind,
-    ProviderSync,
-)
-from subscriptions.providers import kinds, postback_tokens
-from subscriptions.providers.registry import ADAPTERS
-
-# Secrets of every kind (providers/<kind>/settings.py), labelled with their kind. Write-only:
-# the form never renders a stored value, and a blank field keeps what is stored.
-SECRET_FIELDS = {
-    secret.name: f"{ProviderKind(kind).label} {secret.label[0].lower()}{secret.label[1:]}"
-    for kind, declaration in kinds.SETTINGS.items()
-    for secret in declaration.secrets
-}
-
-
-# What each capability means, and what the portal does where the provider lacks it.
-CAPABILITIES = {
-    "keyword_opt_in": (
-        "Opt a number in to one program",
-        "no: the number is added to the whole short code",
-    ),
-    "keyword_opt_out": (
-        "Opt a number out of one program",
-        "no: the opt-out stays local and the portal's sendability check blocks the program",
-    ),
-    "code_opt_out": ("Opt a number out of the whole short code", "no: sent program by program"),
-    "send_text": (
-        "Send the portal's texts (replies, codes)",
-        "no: texts on its codes fail with a permanent error",
-    ),
-    "postbacks": ("Report consent changes back to the portal (postbacks)", "no"),
-}
-
-
-def _secret_field(label):
-    return forms.CharField(
-        label=label,
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-    )
-
-
-class ProviderAccountForm(forms.ModelForm):
-    secret_client_id = _secret_field(SECRET_FIELDS["client_id"])
-    secret_client_secret = _secret_field(SECRET_FIELDS["client_secret"])
-    secret_password = _secret_field(SECRET_FIELDS["password"])
-    secret_api_key = _secret_field(SECRET_FIELDS["api_key"])
-
-    class Meta:
-        model = ProviderAccount
-        fields = ["name", "kind", "settings", "is_active"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        stored = self.instance.secrets if self.instance.pk else {}
-        for name in SECRET_FIELDS:
-            self.fields[f"secret_{name}"].help_text = (
-                "Stored, encrypted; leave blank to keep it." if name in stored else "Not set."
-            )
-
-    def _given_secrets(self):
-        return {
-            name: value
-            for name in SECRET_FIELDS
-            if (value := self.cleaned_data.get(f"secret_{name}"))
-        }
-
-    def clean(self):
-        cleaned = super().clean()
-        kind = cleaned.get("kind")
-        if kind:
-            for problem in kinds.for_kind(kind).secrets_errors(self._given_secrets()):
-                self.add_error(None, problem)
-        return cleaned
-
-    def save(self, commit=True):
-        account = super().save(commit=False)
-        account.set_secrets(self._given_secrets())
-        if commit:
-            account.save()
-        return account
-
-
-@admin.register(ProviderAccount)
-class ProviderAccountAdmin(PortalAdmin):
-    form = ProviderAccountForm
-    list_display = ["name", "kind", "is_active", "created_at"]
-    list_filter = ["kind", "is_active"]
-    fieldsets = [
-        (None, {"fields": ["name", "kind", "settings", "is_active"]}),
-        ("Secrets (write-only)", {"fields": [f"secret_{name}" for name in SECRET_FIELDS]}),
-        ("What this provider can be told", {"fields": ["capabilities"]}),
-    ]
-    readonly_fields = ["capabilities"]
-    actions = ["rotate_postback_tokens"]
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = list(super().get_fieldsets(request, obj))
-        # The postback URL holds the secret that authenticates postbacks: only for staff
-        # who may change provider accounts (issue 16).
-        if obj is not None and postback_tokens.may_see(request.user):
-            fieldsets.append(("Postbacks", {"fields": ["postback_url"]}))
-        return fieldsets
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        return [*fields, "postback_url"] if postback_tokens.may_see(request.user) else fields
-
-    @admin.display(description="Postback URL")
-    def postback_url(self, account):
-        return postback_tokens.postback_url(account) or "-"
-
-    @admin.action(
-        description="Rotate the postback token (the old URL stops working)", permissions=["change"]
-    )
-    def rotate_postback_tokens(self, request, queryset):
-        for account in queryset:
-            postback_tokens.rotate(account, request.user)
-        self.message_user(
-            request,
-            f"{queryset.count()} postback token(s) rotated: enter the new URL at the provider.",
-            messages.WARNING,
-        )
-
-    @admin.display(description="Capabilities")
-    def capabilities(self, account):
-        """Why a sync of this account may stay local: what its API cannot do, the portal
-        enforces through its sendability check (docs/providers.md, "What each kind can be told")."""
-        adapter = ADAPTERS.get(account.kind)
-        if adapter is None:
-            return "-"
-        can = vars(adapter.capabilities)
-        return format_html_join(
-            "",
-            "<div>{}: {}</div>",
-            (
-                (label, "yes" if can[name] else missing)
-                for name, (label, missing) in CAPABILITIES.items()
-            ),
-        )
+from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline, compact_time
+from subscriptions.models import Keyword, OutboundMessage, ProviderCall, ProviderSync
 
 
 class ProviderCallInline(ReadOnlyInline):
@@ -168,17 +21,19 @@ PROVIDER_STATES = {
 
 @admin.register(ProviderSync)
 class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "contact",
-        "short_code",
-        "provider",
-        "operation",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_error",
-    ]
+    # Fits 1280 px with the sidebar and the filters open: compact times, names only; the
+    # error and the next attempt are on the row's page (filter by status to find them).
+    list_display = ["created", "contact", "code", "account", "status", "attempts"]
+    created = compact_time("created_at", "Created")
+
+    @admin.display(description="Code", ordering="short_code__code")
+    def code(self, sync):
+        return sync.short_code.code
+
+    @admin.display(description="Provider", ordering="provider__name")
+    def account(self, sync):
+        return sync.provider.name
+
     list_filter = ["status", "provider", "short_code"]
     list_select_related = ["contact", "short_code", "provider"]
     search_fields = ["contact__phone"]

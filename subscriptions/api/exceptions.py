@@ -1,5 +1,7 @@
-"""Every API error has one shape: `{"detail": "...", "code": "..."}`; validation errors
-keep DRF's field -> messages mapping so a client can tell which field was wrong."""
+"""Every API error has one shape: `{"detail": "...", "code": "..."}`. Validation errors keep
+DRF's field -> messages mapping beside those two keys, so a client can tell which field was
+wrong and nothing an integration read before changes. Unknown paths under /api/ answer the
+same JSON (handler404 in portal/urls.py), never an HTML page."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
@@ -9,6 +11,19 @@ from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from subscriptions.api.parsers import PayloadTooLarge
+
+INVALID = {"detail": "Invalid input.", "code": "invalid"}
+
+
+def _first_code(detail):
+    """The code of the first error in a DRF error structure (dicts and lists nest)."""
+    if isinstance(detail, dict):
+        detail = next(iter(detail.values()), None)
+    if isinstance(detail, list):
+        detail = detail[0] if detail else None
+    if isinstance(detail, dict | list):
+        return _first_code(detail)
+    return getattr(detail, "code", None) or "invalid"
 
 
 def exception_handler(exc, context):
@@ -29,6 +44,10 @@ def exception_handler(exc, context):
     detail = getattr(exc, "detail", None)
     if isinstance(detail, str):  # ErrorDetail is a str carrying its code
         response.data = {"detail": str(detail), "code": detail.code}
+    elif isinstance(detail, dict):
+        response.data = {**INVALID, "code": _first_code(detail), **response.data}
+    elif isinstance(detail, list):
+        response.data = {**INVALID, "code": _first_code(detail), "non_field_errors": detail}
     return response
 
 
@@ -53,3 +72,10 @@ def server_error(request):
     if not request.path.startswith(JSON_PREFIXES):
         return defaults.server_error(request)
     return JsonResponse({"detail": "Internal error.", "code": "server_error"}, status=500)
+
+
+def api_aware_404(request, exception=None):
+    """JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "No such API endpoint.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)

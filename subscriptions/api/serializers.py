@@ -5,6 +5,7 @@ keywords to their rows); views hand the result to services or selectors. Anythin
 reaches the database is checked first, so bad input is a 400 and never a database error.
 """
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -141,6 +142,14 @@ class OptInSerializer(serializers.Serializer):
     occurred_at = ExternalTimeField(
         required=False, help_text="When consent was given; defaults to now."
     )
+
+    def validate_consent_text(self, value):
+        # A deployment may insist that every API opt-in carries the wording the person saw.
+        if settings.PORTAL_REQUIRE_CONSENT_TEXT and not value.strip():
+            raise serializers.ValidationError(
+                "The consent wording the person agreed to is required.", code="required"
+            )
+        return value
 
     def validate(self, attrs):
         attrs["keyword"] = program_on(attrs["short_code"], attrs["keyword"])

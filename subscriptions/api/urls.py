@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from subscriptions.api import views
 from subscriptions.api.configuration import views as configuration
+from subscriptions.api.evidence import EvidenceView
 from subscriptions.api.imports import ImportDetailView, ImportErrorsView, ImportListView
 from subscriptions.api.inbound import InboundView
 from subscriptions.api.webhooks import WebhookEndpointViewSet
@@ -28,6 +29,7 @@ urlpatterns = [
         name="keyword-detail",
     ),
     path("contacts/<str:phone>/", views.ContactView.as_view(), name="contact-detail"),
+    path("contacts/<str:phone>/evidence/", EvidenceView.as_view(), name="contact-evidence"),
     path("opt-ins/", views.OptInView.as_view(), name="opt-ins"),
     path("opt-outs/", views.OptOutView.as_view(), name="opt-outs"),
     path("sendable/", views.SendableView.as_view(), name="sendable"),

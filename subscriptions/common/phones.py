@@ -10,6 +10,16 @@ class InvalidPhone(PortalError, ValueError):
     """The text is not a phone number we can text."""
 
 
+def national(phone: str) -> str:
+    """+15555551212 -> (555) 555-1212, as people write their own number; anything that does
+    not parse stays as stored."""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return phone
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
 def normalize(raw, region=None):
     """Return the E.164 form of `raw`.
 

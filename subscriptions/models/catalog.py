@@ -1,5 +1,6 @@
 """Configuration: provider accounts, short codes and keywords, with their validators."""
 
+import re
 import secrets
 
 from django.core.exceptions import ValidationError
@@ -12,6 +13,14 @@ from subscriptions.common.templates import render_reply, validate_reply_template
 from subscriptions.consent.rules import keywords
 from subscriptions.models.choices import KeywordKind, ProviderKind
 from subscriptions.providers import kinds
+
+
+def contrast_on_black(color: str) -> float:
+    """WCAG 2 contrast ratio of black text on `color` (#rrggbb); white's is 21 / (this)."""
+    channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return (luminance + 0.05) / 0.05
 
 
 def _new_token():
@@ -100,6 +109,14 @@ class ShortCode(models.Model):
         default="{brand}: the time to confirm has passed. Text {program} again to join.",
         help_text="Reply to a confirmation that came after the double opt-in window.",
     )
+    # Branding of the preferences page (validated in clean: https links, a #rrggbb colour).
+    logo_url = models.URLField(blank=True, help_text="https address of the brand's logo.")
+    brand_color = models.CharField(
+        max_length=7, blank=True, help_text="The brand's colour as #rrggbb, e.g. #0b5cad."
+    )
+    privacy_url = models.URLField(blank=True, help_text="https address of the privacy policy.")
+    terms_url = models.URLField(blank=True, help_text="https address of the SMS terms.")
+    support_url = models.URLField(blank=True, help_text="https address where people get help.")
     stop_blocks_imports = models.BooleanField(
         default=False,
         help_text="When on, an import cannot opt in a number that sent STOP on this code, "
@@ -120,6 +137,17 @@ class ShortCode(models.Model):
         values = {"brand": self.brand, "program": program, "code": self.code}
         return render_reply(template, fallback, values)
 
+    BRAND_LINKS = ("logo_url", "privacy_url", "terms_url", "support_url")
+
+    @property
+    def brand_colors(self) -> tuple[str, str] | None:
+        """(brand colour, black or white text: whichever reads better on it), or None when
+        no valid colour is set (only a checked #rrggbb ever reaches a style sheet)."""
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", self.brand_color or ""):
+            return None
+        ink = "#000000" if contrast_on_black(self.brand_color) >= 4.5 else "#ffffff"
+        return self.brand_color, ink
+
     def clean(self):
         errors = {}
         for name in REPLY_TEMPLATE_FIELDS:
@@ -127,6 +155,12 @@ class ShortCode(models.Model):
                 validate_reply_template(getattr(self, name))
             except ValidationError as exc:
                 errors[name] = exc.messages
+        for name in self.BRAND_LINKS:
+            value = getattr(self, name)
+            if value and not value.lower().startswith("https://"):
+                errors[name] = ["Use an https:// address (the page is served over https)."]
+        if self.brand_color and not re.fullmatch(r"#[0-9a-fA-F]{6}", self.brand_color):
+            errors["brand_color"] = ["Write the colour as #rrggbb, e.g. #0b5cad."]
         if errors:
             raise ValidationError(errors)
 
@@ -137,6 +171,12 @@ class Keyword(models.Model):
     kind = models.CharField(max_length=10, choices=KeywordKind.choices, default=KeywordKind.PROGRAM)
     title = models.CharField(max_length=120, blank=True)
     description = models.TextField(blank=True)
+    frequency = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="How often it texts, e.g. 'Up to 4 msgs/month'. Shown in the opt-in wording; "
+        "empty: 'Message frequency varies.'",
+    )
     provider_ref = models.CharField(
         max_length=100,
         blank=True,

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from subscriptions.common import limits
 from subscriptions.common.errors import PortalError
+from subscriptions.common.phones import national
 from subscriptions.common.queueing import traced_enqueue
 from subscriptions.consent import rules, selectors, services
 from subscriptions.delivery import messages
@@ -263,23 +264,37 @@ def short_code_of(phone, short_code_id):
 
 
 def join_wording(keyword, phone):
-    return _(
-        "By joining, you agree to receive recurring automated text messages from "
-        "%(brand)s (%(program)s) at %(phone)s from %(code)s. Consent is not a condition "
-        "of purchase. Msg & data rates may apply. Reply HELP for help, STOP to cancel."
-    ) % {
-        "brand": keyword.short_code.brand,
-        "program": keyword.display_title,
-        "phone": phone,
-        "code": keyword.short_code.code,
-    }
+    """CTIA's opt-in disclosure: program name, frequency, "Msg & data rates may apply",
+    HELP and STOP, and where the terms and the privacy policy are."""
+    code = keyword.short_code
+    parts = [
+        _(
+            "By joining, you agree to receive recurring automated text messages from "
+            "%(brand)s (%(program)s) at %(phone)s from %(code)s. Consent is not a condition "
+            "of purchase. Msg & data rates may apply. Reply HELP for help, STOP to cancel."
+        )
+        % {
+            "brand": code.brand,
+            "program": keyword.display_title,
+            "phone": national(phone),
+            "code": code.code,
+        },
+        _("Message frequency: %(frequency)s.") % {"frequency": keyword.frequency.rstrip(".")}
+        if keyword.frequency
+        else _("Message frequency varies."),
+    ]
+    if code.terms_url:
+        parts.append(_("Terms: %(url)s") % {"url": code.terms_url})
+    if code.privacy_url:
+        parts.append(_("Privacy: %(url)s") % {"url": code.privacy_url})
+    return " ".join(parts)
 
 
 def leave_wording(keyword, phone):
     return _("Stop texts about %(program)s from %(brand)s to %(phone)s.") % {
         "program": keyword.display_title,
         "brand": keyword.short_code.brand,
-        "phone": phone,
+        "phone": national(phone),
     }
 
 
@@ -287,7 +302,7 @@ def stop_all_wording(short_code, phone):
     return _("Stop all texts from %(brand)s on %(code)s to %(phone)s, for every program.") % {
         "brand": short_code.brand,
         "code": short_code.code,
-        "phone": phone,
+        "phone": national(phone),
     }
 
 

@@ -1,18 +1,20 @@
 """The consumer preferences page. Thin: parse the form, check the session, call
 `preferences` (which calls the services), say what happened, redirect (POST/redirect/GET)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from subscriptions.common.client import client_address, user_agent
-from subscriptions.common.phones import InvalidPhone, normalize
+from subscriptions.common.phones import InvalidPhone, national, normalize
 from subscriptions.consent import services
-from subscriptions.models import Status
+from subscriptions.models import ShortCode, Status
 from subscriptions.preferences import links, service
 from subscriptions.preferences.forms import CodeForm, PhoneForm, StopAllForm, SwitchForm
 
@@ -52,8 +54,26 @@ def preferences_page(request):
     phone = _signed_in_phone(request)
     if phone is None:
         return render(request, "preferences/start.html", {"form": PhoneForm()})
+    # A notice about one control is shown beside it (its extra_tags name the element).
+    general, beside = [], {}
+    for message in messages.get_messages(request):
+        target = message.extra_tags.split()[0] if message.extra_tags else ""
+        (beside.setdefault(target, []) if target else general).append(message)
+    groups = service.page_for(phone)
+    for group in groups:
+        group.notices = beside.pop(f"code-{group.short_code.pk}", [])
+        for row in group.programs:
+            row.notices = beside.pop(f"program-{row.keyword.pk}", [])
+    general += [m for notices in beside.values() for m in notices]  # its control is gone
     return render(
-        request, "preferences/page.html", {"phone": phone, "groups": service.page_for(phone)}
+        request,
+        "preferences/page.html",
+        {
+            "phone": phone,
+            "phone_display": national(phone),
+            "groups": groups,
+            "general_notices": general,
+        },
     )
 
 
@@ -133,6 +153,7 @@ def switch_program(request):
     if keyword is None:
         raise Http404
     title = keyword.display_title
+    target = f"program-{keyword.pk}"
     if form.cleaned_data["join"]:
         result = service.join(visitor, keyword)
         if any(e.new_status == Status.PENDING for e in result.changed):
@@ -142,22 +163,26 @@ def switch_program(request):
                     "We sent a text to %(phone)s. Reply Y to confirm "
                     "%(program)s: we are waiting for your reply."
                 )
-                % {"phone": visitor.phone, "program": title},
+                % {"phone": national(visitor.phone), "program": title},
+                target,
             )
         elif result.changed:
-            messages.success(request, _("You joined %(program)s.") % {"program": title})
+            messages.success(request, _("You joined %(program)s.") % {"program": title}, target)
         else:
-            messages.info(request, _("You are already in %(program)s.") % {"program": title})
+            messages.info(
+                request, _("You are already in %(program)s.") % {"program": title}, target
+            )
     else:
         if service.leave(visitor, keyword).changed:
             messages.success(
                 request,
                 _("You left %(program)s. You will get no more texts about it.")
                 % {"program": title},
+                target,
             )
         else:
-            messages.info(request, _("You are not in %(program)s.") % {"program": title})
-    return redirect(f"{reverse('preferences')}#code-{keyword.short_code_id}")
+            messages.info(request, _("You are not in %(program)s.") % {"program": title}, target)
+    return redirect(f"{reverse('preferences')}#{target}")
 
 
 @require_POST
@@ -174,7 +199,8 @@ def stop_all(request):
     messages.success(
         request,
         _("Done: %(brand)s will send no more texts from %(code)s to %(phone)s.")
-        % {"brand": short_code.brand, "code": short_code.code, "phone": visitor.phone},
+        % {"brand": short_code.brand, "code": short_code.code, "phone": national(visitor.phone)},
+        f"code-{short_code.pk}",
     )
     return redirect(f"{reverse('preferences')}#code-{short_code.pk}")
 
@@ -184,3 +210,29 @@ def sign_out(request):
     request.session.flush()
     messages.success(request, _("You are signed out."))
     return redirect("preferences")
+
+
+@require_POST
+def set_language(request):
+    """Django's set_language, and for a signed-in person the language saved to the contact:
+    the texts the portal sends them (codes, replies) follow it."""
+    response = i18n.set_language(request)
+    phone = _signed_in_phone(request)
+    language = request.POST.get("language")
+    if phone and language in dict(settings.LANGUAGES):
+        services.set_contact_locale(phone, language)
+    return response
+
+
+@require_GET
+def brand_css(request):
+    """Each short code's brand colour as a style sheet (no inline styles under the CSP);
+    only colours that are a checked #rrggbb are written."""
+    rules = [
+        f"#code-{code.pk} {{ --brand: {colors[0]}; --brand-ink: {colors[1]}; }}"
+        for code in ShortCode.objects.exclude(brand_color="").only("pk", "brand_color")
+        if (colors := code.brand_colors)
+    ]
+    response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    return response

@@ -270,6 +270,12 @@ class Adapter:
         """Send an OutboundMessage; return a short description of what was done."""
         raise PermanentError(f"{self.account.kind} cannot send texts through the portal.")
 
+    def test_connection(self) -> str:
+        """One harmless authenticated call (it changes nothing at the provider and texts
+        nobody), logged as a ProviderCall like any other; return what the provider said,
+        raise ProviderError when it refused. Never call it inside a transaction."""
+        raise PermanentError(f"{self.account.kind} has no connection to test.")
+
 
 _local = threading.local()
 

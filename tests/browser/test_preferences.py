@@ -28,6 +28,7 @@ from tests.factories import KeywordFactory, ShortCodeFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = "+15555550101"
+NATIONAL = "(555) 555-0101"  # how the page and its wording write the number
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 PHONE_WIDTH, DESKTOP_WIDTH = 375, 1280
 
@@ -154,7 +155,7 @@ def test_a_full_session_by_code(live_server, page, checks, programs):
 
 def test_a_session_by_signed_link(live_server, page, checks, programs):
     _sign_in_by_link(page, live_server)
-    assert page.get_by_text(f"Signed in as {PHONE}.").is_visible()
+    assert page.get_by_text(f"Signed in as {NATIONAL}.").is_visible()
     assert page.get_by_role("switch", name="Bistro menus").get_attribute("aria-checked") == "true"
     checks.page_ok("signed-in-by-link")
     assert selectors.sendable(PHONE, programs["bistro"].short_code).sendable is True
@@ -180,14 +181,14 @@ def test_opting_out_of_one_program(live_server, page, checks, programs):
         Status.OPTED_OUT,
         "127.0.0.1",
     )
-    assert event.consent_text == f"Stop texts about Weekly deals from Acme to {PHONE}."
+    assert event.consent_text == f"Stop texts about Weekly deals from Acme to {NATIONAL}."
     assert "Chrome" in event.user_agent
 
 
 def test_stopping_a_whole_code(live_server, page, checks, programs):
     _sign_in_by_link(page, live_server)
     page.get_by_role("button", name="Stop all texts from 12345").click()
-    page.get_by_text(f"Done: Acme will send no more texts from 12345 to {PHONE}.").wait_for()
+    page.get_by_text(f"Done: Acme will send no more texts from 12345 to {NATIONAL}.").wait_for()
     assert page.get_by_text("You stopped all texts from this number.").is_visible()
     checks.page_ok("stopped-a-code")
 
@@ -201,7 +202,7 @@ def test_stopping_a_whole_code(live_server, page, checks, programs):
         (Action.STOP_ALL, "NEWS", Status.OPTED_OUT),
     ]
     assert {e.consent_text for e in events} == {
-        f"Stop all texts from Acme on 12345 to {PHONE}, for every program."
+        f"Stop all texts from Acme on 12345 to {NATIONAL}, for every program."
     }
 
 
@@ -291,7 +292,9 @@ def test_spanish_from_the_browser_and_switched_to_english(
     page.get_by_role("switch", name="Weekly deals").click()
     page.get_by_text("Salió de Weekly deals.").wait_for()
     [event] = _web_events()
-    assert event.consent_text == f"Dejar de recibir mensajes sobre Weekly deals de Acme en {PHONE}."
+    assert (
+        event.consent_text == f"Dejar de recibir mensajes sobre Weekly deals de Acme en {NATIONAL}."
+    )
 
     page.get_by_label("Idioma").select_option("en")  # the small script submits on change
     page.get_by_role("heading", name="Your text messages").wait_for()

@@ -19,7 +19,11 @@ class FakeSkyCore(FakeProvider):
 
     def calls(self):
         """[(ACTION, CAMPAIGNREF, MOBILE)] of every request, in arrival order."""
-        return [(x["ACTION"], x["CAMPAIGNREF"], x["MOBILE"]) for x in map(self.xml, self.requests)]
+        return [
+            (x["ACTION"], x["CAMPAIGNREF"], x["MOBILE"])
+            for x in map(self.xml, self.requests)
+            if "CAMPAIGNREF" in x
+        ]
 
     @staticmethod
     def xml(request):
@@ -32,6 +36,14 @@ class FakeSkyCore(FakeProvider):
         if fields.get("API_KEY") != self.api_key:
             return answer("Failure", "E104", "Authentication failed")
         action = fields.get("ACTION")
+        if action == "getMessagingCampaigns":  # read-only
+            return (
+                200,
+                {"Content-Type": "text/xml"},
+                "<RESPONSE><STATUS>Success</STATUS><MESSAGINGCAMPAIGNS><CAMPAIGN><ID>1</ID>"
+                "<NAME>Demo</NAME><REFERENCE>ref-1</REFERENCE></CAMPAIGN></MESSAGINGCAMPAIGNS>"
+                "</RESPONSE>",
+            )
         if action not in ("subscribe", "unsubscribe"):
             return answer("Failure", "E100", "Invalid request")
         self.state[(fields["MOBILE"], fields["CAMPAIGNREF"])] = action == "subscribe"

@@ -24,6 +24,8 @@ class FakeWhatCounts(FakeProvider):
         form = request.form
         if (form.get("r"), form.get("p")) != (self.realm, self.password):
             return text("FAILURE: Invalid realm or password")
+        if form.get("c") == "getrealmsettings":  # read-only
+            return text("realm_id use_customer_key enable_relational_database 1 N Y")
         key = (form.get("phone"), form.get("sender_code"))
         if not all(key) or not key[0].isdigit():
             return text("FAILURE: bad argument")

@@ -29,7 +29,11 @@ def test_seed_demo_builds_varied_states_and_is_repeatable():
         "+15555550103": "stopped",
         "+15555550104": "pending",
     }
-    assert SubscriptionEvent.objects.count() == 12
+    demo = SubscriptionEvent.objects.filter(contact__phone__startswith="+1555555")
+    assert demo.filter(contact__phone__lte="+15555550104").count() == 12
+    crowd_days = {e.recorded_at.date() for e in demo.filter(contact__phone__gte="+15555552000")}
+    assert len(crowd_days) >= 20  # spread over the month, not all on one day
+    assert all(e.occurred_at <= e.recorded_at for e in demo)
 
 
 def test_healthz_answers_when_the_database_does(client):

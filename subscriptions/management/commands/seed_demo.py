@@ -1,6 +1,12 @@
-"""A demo world on the console provider: two brands, programs, varied consent states."""
+"""A demo world on the console provider: two brands, programs, varied consent states, and a
+crowd whose opt-ins, opt-outs and STOPs are spread over the last 30 days (so the dashboard's
+charts have a shape). The crowd's changes run under a demo clock: the services record them
+as on the day they are dated, exactly as if they had happened then."""
 
+import random
+from contextlib import contextmanager
 from datetime import timedelta
+from unittest import mock
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,6 +36,16 @@ PROGRAMS = {
         ("TABLE", "Table ready", "A text when your table is ready.", False),
     ],
 }
+
+
+CROWD = 80
+
+
+@contextmanager
+def demo_clock(at):
+    """The portal's clock reads `at` inside the block (demo data only, never a request)."""
+    with mock.patch("django.utils.timezone.now", return_value=at):
+        yield
 
 
 class Command(BaseCommand):
@@ -96,11 +112,40 @@ class Command(BaseCommand):
             "+15555550102", kw(acme, "DEALS"), Context(source="system", actor_label="seed_demo")
         )
         services.stop_all("+15555550103", acme, Context(source="mo", actor_label="seed_demo"))
+        self._crowd(codes)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo loaded: codes 12345 (Acme) and 67890 (Bistro Verde); try +15555550101."
             )
         )
+
+    def _crowd(self, codes, people=CROWD, days=30):
+        """`people` numbers joining over `days` days; some leave, some text STOP later."""
+        rng = random.Random(18)  # the same demo every time
+        now = timezone.now()
+        programs = list(
+            Keyword.objects.filter(kind=KeywordKind.PROGRAM, double_opt_in=False).select_related(
+                "short_code"
+            )
+        )
+        for n in range(people):
+            phone = f"+1555555{2000 + n:04d}"
+            joined = now - timedelta(days=rng.uniform(0, days), hours=rng.uniform(0, 6))
+            keyword = rng.choice(programs)
+            source = rng.choice(["web", "mo", "api"])
+            with demo_clock(joined):
+                services.opt_in(phone, keyword, Context(source=source, actor_label="seed_demo"))
+            left = joined + timedelta(days=rng.uniform(0.5, 10))
+            if left < now and rng.random() < 0.25:
+                with demo_clock(left):
+                    if rng.random() < 0.4:
+                        services.stop_all(
+                            phone, keyword.short_code, Context(source="mo", actor_label="seed_demo")
+                        )
+                    else:
+                        services.opt_out(
+                            phone, keyword, Context(source="web", actor_label="seed_demo")
+                        )
 
     def _admin_user(self):
         # admin / admin is for a laptop demo only: never on a portal that is not in DEBUG.

@@ -27,6 +27,9 @@ class ConsoleAdapter(Adapter):
                 result.sent.append(line)
         return result
 
+    def test_connection(self) -> str:
+        return "The console provider records everything locally; there is nothing to reach."
+
     def send_text(self, message):
         logger.info(
             "console text from %s to %s: %s", message.short_code.code, message.phone, message.text

@@ -92,6 +92,14 @@ class SfmcAdapter(HttpAdapter):
         )
         return f"messageContact {key} Override"
 
+    def test_connection(self) -> str:
+        """A fresh v2/token for the business unit: proves the URL, the client id and secret
+        and the MID, and changes nothing at SFMC."""
+        cache.delete(self._token_key())
+        token = self.token()
+        self.extra_secrets.add(token)
+        return f"SFMC issued an access token for MID {self.setting('account_id')}."
+
     # HTTP with the cached token ----------------------------------------------------------
 
     def rest(self, method, path, body):

@@ -14,6 +14,7 @@ from subscriptions.providers.base import (
 )
 
 DEFAULT_API_URL = "https://secure.skycore.com/API/wxml/1.3/index.php"
+LIST_CAMPAIGNS = "getMessagingCampaigns"  # read-only
 RETRYABLE_CODES = {"E106"}  # rate limited
 ERROR_MEANINGS = {
     "E100": "invalid request",
@@ -47,15 +48,20 @@ class SkyCoreAdapter(HttpAdapter):
         return result
 
     def request(self, action, campaign_ref, mobile):
-        root = Element("REQUEST")
-        fields = {
-            "ACTION": action,
-            "API_KEY": self.secret("api_key"),
-            "CAMPAIGNREF": campaign_ref,
-            "MOBILE": mobile,
-        }
+        fields = {"CAMPAIGNREF": campaign_ref, "MOBILE": mobile}
         if action == "unsubscribe":
             fields["NOTIFY"] = "no"  # the portal sends the one confirmation text itself
+        return self._send(action, fields)
+
+    def test_connection(self) -> str:
+        """getMessagingCampaigns: a read of the account's campaigns with the API key."""
+        root = self._send(LIST_CAMPAIGNS, {})
+        count = len(root.findall(".//CAMPAIGN"))
+        return f"SkyCore accepted the API key; {count} messaging campaign(s) listed."
+
+    def _send(self, action, extra):
+        root = Element("REQUEST")
+        fields = {"ACTION": action, "API_KEY": self.secret("api_key"), **extra}
         for name, value in fields.items():
             SubElement(root, name).text = value
         url = (self.account.settings or {}).get("api_url") or DEFAULT_API_URL

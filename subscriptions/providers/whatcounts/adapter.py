@@ -11,6 +11,8 @@ from subscriptions.providers.base import (
 )
 
 ADD = "addphonetosendercode"
+# Read-only: the realm's feature settings; needs the realm and the API password.
+REALM_SETTINGS = "getrealmsettings"
 STOP = "smsstopsubscribersend"
 # FAILURE texts that mean the provider is already in the wanted state.
 ALREADY = {
@@ -38,22 +40,34 @@ class WhatCountsAdapter(HttpAdapter):
         return result
 
     def command(self, command, rec):
+        response = self._post(command, phone=rec.digits, sender_code=rec.short_code.code)
+        return f"{command} {rec.short_code.code}: {parse_reply(command, response)}"
+
+    def test_connection(self) -> str:
+        """getrealmsettings: a read of the realm's settings with the realm and password."""
+        response = self._post(REALM_SETTINGS)
+        text = response.text.strip()
+        if response.status_code != 200:
+            raise PermanentError(f"WhatCounts answered HTTP {response.status_code}: {text[:200]}")
+        if text.upper().startswith("FAILURE"):
+            raise PermanentError(f"WhatCounts {REALM_SETTINGS}: {text[:200]}")
+        return f"WhatCounts accepted the realm and password ({REALM_SETTINGS})."
+
+    def _post(self, command, **fields):
         settings = self.account.settings or {}
         base_url = settings.get("base_url", "").rstrip("/")
         if not base_url:
             raise PermanentError("The WhatCounts account has no base_url setting.")
-        response = self.call(
+        return self.call(
             "POST",
             f"{base_url}/bin/api_web",
             data={
                 "c": command,
                 "r": settings.get("realm", ""),
                 "p": self.secret("password"),
-                "phone": rec.digits,
-                "sender_code": rec.short_code.code,
+                **fields,
             },
         )
-        return f"{command} {rec.short_code.code}: {parse_reply(command, response)}"
 
 
 def parse_reply(command, response):

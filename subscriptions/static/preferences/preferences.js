@@ -4,7 +4,8 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const select of document.querySelectorAll("select[data-autosubmit]")) {
     select.addEventListener("change", () => select.form.submit());
   }
-  // Move focus to the confirmation so screen readers and keyboards start from it.
+  // Move focus to the confirmation (shown beside the control that was used) so screen
+  // readers read it and keyboards continue from there; focusing also scrolls it into view.
   const notice = document.querySelector("[data-focus-on-load]");
-  if (notice && !location.hash) notice.focus();
+  if (notice) notice.focus();
 });

@@ -88,7 +88,7 @@ def test_csv_export_follows_the_filters_on_screen(client, compliance, member, ne
     assert b"export.csv?status__exact=opted_out" in page.content
 
 
-def test_contact_page_shows_subscriptions_and_the_full_timeline(client, compliance, member, news):
+def test_contact_page_shows_the_state_first_then_the_timeline(client, compliance, member, news):
     services.opt_out(
         member,
         news,
@@ -97,16 +97,50 @@ def test_contact_page_shows_subscriptions_and_the_full_timeline(client, complian
         ),
     )
     contact = Contact.objects.get(phone=member)
-    page = client.get(f"/admin/subscriptions/contact/{contact.pk}/change/").content.decode()
-    assert page.count("<tr><td>") == 3  # three history rows
+    url = f"/admin/subscriptions/contact/{contact.pk}/change/"
+    page = client.get(url, {"tz": "America/Chicago"}).content.decode()
+    assert page.count("portal-entry-consent-event") == 3  # three history rows
+    assert page.index('id="current-state"') < page.index('id="timeline"')
     for text in [
-        "203.0.113.9 Firefox",
-        "Leave NEWS",
-        "opted_in → opted_out",
+        "203.0.113.9",
+        "Firefox",
+        "<details><summary>Consent text shown</summary><blockquote>Leave NEWS</blockquote>",
+        "Opted in → Opted out",
+        "Opt out: Applied",
         "DEALS",
+        "(555) 555-1212",
+        "America/Chicago",
+        "certificate/?format=pdf",
         "evidence.csv",
     ]:
-        assert text in page
+        assert text in page, text
+    assert " CST" in page or " CDT" in page
+    assert "opted_in" not in page
+
+
+def test_contact_timeline_filters_by_program(client, compliance, member, news, deals):
+    contact = Contact.objects.get(phone=member)
+    url = f"/admin/subscriptions/contact/{contact.pk}/change/"
+    page = client.get(url, {"program": news.pk}).content.decode()
+    assert page.count("portal-entry-consent-event") == 1
+    assert "(NEWS) on 12345" in page.split('id="timeline"')[1]
+    assert client.get(url, {"code": "99999"}).status_code == 200  # unknown code: no filter
+
+
+def test_contact_certificate_from_the_admin(client, compliance, member):
+    contact = Contact.objects.get(phone=member)
+    response = client.get(f"/admin/subscriptions/contact/{contact.pk}/certificate/?format=html")
+    assert response.status_code == 200
+    assert response["Repr-Digest"].startswith("sha-256=:")
+    assert "Consent certificate" in response.content.decode()
+
+
+def test_marketing_sees_no_certificate_by_default(client, marketing, member):
+    contact = Contact.objects.get(phone=member)
+    page = client.get(f"/admin/subscriptions/contact/{contact.pk}/change/").content.decode()
+    assert "certificate/?format" not in page
+    url = f"/admin/subscriptions/contact/{contact.pk}/certificate/"
+    assert client.get(url).status_code == 403
 
 
 def test_evidence_export_has_the_complete_timeline_with_provider_activity(
@@ -187,7 +221,21 @@ def test_dashboard_counts_per_day_per_code_and_program_and_sync_health(
     ]
     page = client.get("/admin/dashboard/").content.decode()
     assert page.count("<polyline") == 3 + 2 + 2
-    assert "12345 · NEWS: 1 opt-ins, 1 opt-outs" in page
+    assert "<strong>12345 · NEWS</strong>: 1 opt-ins, 1 opt-outs" in page
+    kpis = {k.key: k.value for k in data["kpis"]}
+    # 2 opt-ins - 1 opt-out; audience = 1 opted in now + 1 left; 1 STOP; nothing pending.
+    assert kpis == {
+        "net-growth": "+1",
+        "opt-out-rate": "50.0%",
+        "stop-rate": "50.0%",
+        "pending": "0",
+    }
+    assert 'id="kpi-net-growth"' in page
+    export = client.get("/admin/dashboard/", {"days": 7, "format": "csv"})
+    rows = rows_of(export)
+    assert rows[0] == ["day", "short_code", "program", "series", "count"]
+    assert len(rows) == 1 + 7 * (3 + 2 + 2)
+    assert sum(int(r[4]) for r in rows[1:] if r[2] == "NEWS" and r[3] == "opt-outs") == 1
     assert 'href="/admin/dashboard/"' in client.get("/admin/").content.decode()
 
 

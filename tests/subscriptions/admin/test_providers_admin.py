@@ -34,8 +34,7 @@ def test_secrets_are_write_only_and_blank_keeps_them(admin_client):
 
     form = {
         "name": "Sky",
-        "kind": "skycore",
-        "settings": '{"api_url": "https://x"}',
+        "setting_api_url": "https://x",
         "is_active": "on",
         "secret_api_key": "",
     }
@@ -52,17 +51,19 @@ def test_secrets_are_write_only_and_blank_keeps_them(admin_client):
 
 def test_new_account_with_secrets(admin_client):
     response = admin_client.post(
-        reverse("admin:subscriptions_provideraccount_add"),
+        reverse("admin:subscriptions_provideraccount_add") + "?kind=whatcounts",
         {
             "name": "WC",
             "kind": "whatcounts",
-            "settings": '{"base_url": "https://api.whatcounts.com", "realm": "acme"}',
+            "setting_base_url": "https://api.whatcounts.com",
+            "setting_realm": "acme",
             "is_active": "on",
             "secret_password": "pw-1",
         },
     )
     assert response.status_code == 302
-    assert ProviderAccount.objects.get(name="WC").secrets == {"password": "pw-1"}
+    account = ProviderAccount.objects.get(name="WC")
+    assert (account.secrets, account.settings) == ({"password": "pw-1"}, {"realm": "acme"})
 
 
 def sync(status, **fields):
@@ -78,7 +79,9 @@ def test_sync_log_filters_by_status_provider_and_short_code(admin_client):
     url = reverse("admin:subscriptions_providersync_changelist")
 
     page = admin_client.get(url, {"status": "failed"}).content.decode()
-    assert "permanent error: SkyCore E104" in page and str(done.contact) not in page
+    assert str(failed.contact) in page and str(done.contact) not in page
+    row = reverse("admin:subscriptions_providersync_change", args=[failed.pk])
+    assert "permanent error: SkyCore E104" in admin_client.get(row).content.decode()
     page = admin_client.get(url, {"provider__id__exact": done.provider_id}).content.decode()
     assert str(done.contact) in page and str(failed.contact) not in page
     page = admin_client.get(url, {"short_code__id__exact": failed.short_code_id}).content.decode()
@@ -226,11 +229,75 @@ def test_the_admin_refuses_to_move_a_keyword_that_has_subscribers(admin_client):
     assert keyword.short_code_id != other.pk
 
 
-def test_the_admin_refuses_settings_another_kind_uses(admin_client):
+def test_the_add_page_asks_for_the_kind_first(admin_client):
+    page = admin_client.get(reverse("admin:subscriptions_provideraccount_add")).content.decode()
+    assert "?kind=sfmc" in page and "?kind=skycore" in page and 'name="name"' not in page
+
+
+def test_the_form_has_only_that_kinds_labelled_settings_and_secrets(admin_client):
+    url = reverse("admin:subscriptions_provideraccount_add") + "?kind=sfmc"
+    page = admin_client.get(url).content.decode()
+    for expected in ("Auth base URL", "Account id (MID)", "The API integration's client id"):
+        assert expected in page
+    assert 'name="secret_client_secret"' in page
+    assert 'name="secret_api_key"' not in page and 'name="secret_password"' not in page
+    assert 'name="settings"' not in page  # no raw JSON box
+
+
+def test_the_admin_refuses_a_bad_setting_next_to_its_field(admin_client):
     response = admin_client.post(
-        reverse("admin:subscriptions_provideraccount_add"),
-        {"name": "S", "kind": "sfmc", "settings": '{"api_url": "https://x"}', "is_active": "on"},
+        reverse("admin:subscriptions_provideraccount_add") + "?kind=sfmc",
+        {"name": "S", "kind": "sfmc", "setting_auth_base_url": "ftp://x", "is_active": "on"},
     )
     assert response.status_code == 200
-    assert "Not used by this kind: api_url" in response.content.decode()
+    assert "Auth base URL must be an http(s) URL" in response.content.decode()
     assert not ProviderAccount.objects.filter(name="S").exists()
+
+
+def test_the_postback_url_is_shown_to_those_who_may_change_accounts(admin_client, client):
+    from django.contrib.auth.models import Group
+
+    from tests.factories import UserFactory
+
+    account = ProviderAccountFactory(kind="skycore", name="Sky")
+    url = reverse("admin:subscriptions_provideraccount_change", args=[account.pk])
+    page = admin_client.get(url).content.decode()
+    assert f"/webhooks/skycore/{account.postback_token}/" in page
+    assert 'data-copy="postback-url"' in page and "Test connection" in page
+    marketing = UserFactory(is_staff=True)
+    marketing.groups.add(Group.objects.get(name="Marketing"))
+    client.force_login(marketing)
+    page = client.get(url).content.decode()
+    assert account.postback_token not in page and "Test connection" not in page
+    test_url = reverse("admin:subscriptions_provideraccount_test", args=[account.pk])
+    assert client.post(test_url).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("fixture", "said"),
+    [
+        ("sfmc_account", "SFMC issued an access token for MID 5001"),
+        ("whatcounts_account", "WhatCounts accepted the realm and password"),
+        ("skycore_account", "SkyCore accepted the API key; 1 messaging campaign(s) listed"),
+    ],
+)
+def test_test_connection_makes_one_logged_harmless_call(admin_client, request, fixture, said):
+    account = request.getfixturevalue(fixture)
+    fake = request.getfixturevalue(fixture.removesuffix("_account"))
+    url = reverse("admin:subscriptions_provideraccount_test", args=[account.pk])
+    page = admin_client.post(url, follow=True).content.decode()
+    assert f"Connection test passed: {said}" in page
+    assert ProviderCall.objects.filter(provider=account).count() == len(fake.requests) == 1
+    assert getattr(fake, "state", {}) in ({}, set())  # nothing changed at the provider
+    assert admin_client.get(url).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_connection_reports_refused_credentials(admin_client, skycore_account):
+    skycore_account.set_secrets({"api_key": "wrong-key"})
+    skycore_account.save()
+    url = reverse("admin:subscriptions_provideraccount_test", args=[skycore_account.pk])
+    page = admin_client.post(url, follow=True).content.decode()
+    assert "Connection test failed: SkyCore E104: Authentication failed" in page
+    assert "wrong-key" not in page
