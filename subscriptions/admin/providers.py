@@ -4,6 +4,7 @@ from django.utils.html import format_html_join
 
 from subscriptions.admin import actions
 from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from subscriptions.delivery.provider_import import import_rows, waiting_rows
 from subscriptions.models import (
     Keyword,
     OutboundMessage,
@@ -12,6 +13,7 @@ from subscriptions.models import (
     ProviderSync,
 )
 from subscriptions.providers.registry import ADAPTERS
+from subscriptions.reporting.csv_export import streaming_csv_response
 
 # Secrets each kind uses (docs/api.md "Provider account settings"). Write-only: the form
 # never renders a stored value, and a blank field keeps what is stored.
@@ -123,6 +125,30 @@ PROVIDER_STATES = {
 }
 
 
+class ProviderImportFilter(admin.SimpleListFilter):
+    title = "provider's own import"
+    parameter_name = "provider_import"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Opt-outs waiting for the provider's import")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.filter(pk__in=waiting_rows().values("pk"))
+        return queryset
+
+
+@admin.action(
+    description="Download the provider's import file (Unsubscribe rows)", permissions=["view"]
+)
+def provider_import_file(modeladmin, request, queryset):
+    """Import opt-outs the provider's API cannot make quietly, as a file for its own import."""
+    selected = queryset.filter(pk__in=waiting_rows().values("pk")).select_related(
+        "contact", "short_code"
+    )
+    return streaming_csv_response(import_rows(selected.iterator()), "provider-import.csv")
+
+
 @admin.register(ProviderSync)
 class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
     list_display = [
@@ -136,12 +162,12 @@ class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
         "next_attempt_at",
         "last_error",
     ]
-    list_filter = ["status", "provider", "short_code"]
+    list_filter = ["status", ProviderImportFilter, "provider", "short_code"]
     list_select_related = ["contact", "short_code", "provider"]
     search_fields = ["contact__phone"]
     show_full_result_count = False
     inlines = [ProviderCallInline]
-    actions = [actions.retry_selected_syncs]
+    actions = [actions.retry_selected_syncs, provider_import_file]
     readonly_fields = ["provider_state"]
 
     @admin.display(description="Provider state after this row")

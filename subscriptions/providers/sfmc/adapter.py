@@ -18,6 +18,8 @@ from django.core.cache import cache
 
 from subscriptions.providers.base import Capabilities, HttpAdapter, PermanentError, Reconciled
 
+# Marks the local-only rows staff hand to SFMC's own import (admin: Provider syncs).
+QUIET_MARK = "for the provider's import"
 TOKEN_EARLY_REFRESH = 60  # seconds before expiry a cached token is no longer used
 
 
@@ -43,6 +45,13 @@ class SfmcAdapter(HttpAdapter):
                 f"this business unit has no custom stop keyword on "
                 f"{rec.short_code.code} and STOP would also end {others} of "
                 f"another account; the portal's sendability check blocks it"
+            )
+        elif rec.left and not rec.left_loudly:
+            words = ", ".join(kw.word for kw in rec.left)
+            result.local.append(
+                f"{QUIET_MARK}: {words} opted out by an import and SFMC was never told of "
+                f"this number; a queueMO STOP would text the person, so it is listed for "
+                f"SFMC's own import (Status Unsubscribe), which opts out quietly"
             )
         elif rec.left:
             stop_word = rec.stop_keyword.word if rec.stop_keyword else "STOP"
