@@ -105,7 +105,11 @@ else:
         }
     }
 
-TASKS = {"default": {"BACKEND": env("TASKS_BACKEND")}}
+# Queues by urgency (subscriptions/common/queueing.py; README "Workers and queues"): texts to
+# people, provider syncs ("default", the first release's queue), bulk work (imports,
+# reconciliation). One `manage.py db_worker --queue-name NAME` (or more) serves each.
+TASK_QUEUES = ["people", "default", "bulk"]
+TASKS = {"default": {"BACKEND": env("TASKS_BACKEND"), "QUEUES": TASK_QUEUES}}
 # Provider delivery (subscriptions/delivery/): attempts, backoff, a worker's lease on a row.
 PORTAL_DELIVERY_MAX_ATTEMPTS = env.int("PORTAL_DELIVERY_MAX_ATTEMPTS", default=8)
 PORTAL_DELIVERY_BACKOFF_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_SECONDS", default=30)

@@ -1,14 +1,33 @@
 """Task plumbing: enqueueing many deliveries at once on the database queue."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from subscriptions.common.queueing import traced_enqueue, traced_enqueue_each
-from subscriptions.delivery.tasks import deliver_sync
+from subscriptions.common.queueing import (
+    QUEUE_BULK,
+    QUEUE_PEOPLE,
+    QUEUE_SYNCS,
+    traced_enqueue,
+    traced_enqueue_each,
+)
+from subscriptions.delivery import sweep
+from subscriptions.delivery.tasks import deliver_message, deliver_sync
+from subscriptions.imports.tasks import run_import
+from subscriptions.models import OutboundMessage, ProviderSync
+from subscriptions.preferences.tasks import send_preferences_code
+from tests.factories import ContactFactory, ShortCodeFactory
 
 pytestmark = pytest.mark.django_db
-DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+DATABASE_QUEUE = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["people", "default", "bulk"],
+    }
+}
 QUEUE_FIELDS = ["priority", "task_path", "queue_name", "run_after", "backend_name", "status"]
 
 
@@ -52,3 +71,35 @@ def test_enqueue_each_announces_each_task_as_enqueue_does():
     finally:
         task_enqueued.disconnect(receiver)
     assert announced == [[8], [9]]
+
+
+def test_each_kind_of_task_has_its_queue_and_the_settings_serve_them_all(settings):
+    assert deliver_message.queue_name == send_preferences_code.queue_name == QUEUE_PEOPLE
+    assert deliver_sync.queue_name == QUEUE_SYNCS
+    assert run_import.queue_name == QUEUE_BULK
+    assert set(settings.TASK_QUEUES) == {QUEUE_PEOPLE, QUEUE_SYNCS, QUEUE_BULK}
+    assert len({QUEUE_PEOPLE, QUEUE_SYNCS, QUEUE_BULK}) == 3
+
+
+@override_settings(TASKS=DATABASE_QUEUE)
+def test_the_sweeper_redrives_texts_and_syncs_onto_their_own_queues():
+    code = ShortCodeFactory()
+    contact = ContactFactory()
+    past = timezone.now() - timedelta(days=1)
+    ProviderSync.objects.create(
+        contact=contact, short_code=code, provider=code.provider, next_attempt_at=past
+    )
+    OutboundMessage.objects.create(
+        phone=contact.phone,
+        short_code=code,
+        provider=code.provider,
+        purpose="reply",
+        text="hi",
+        next_attempt_at=past,
+    )
+    assert sweep.sweep() == (1, 1)
+    queued = dict(DBTaskResult.objects.values_list("task_path", "queue_name"))
+    assert queued == {
+        "subscriptions.delivery.tasks.deliver_sync": "default",
+        "subscriptions.delivery.tasks.deliver_message": "people",
+    }
