@@ -116,6 +116,13 @@ PORTAL_DELIVERY_BACKOFF_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_SECONDS", d
 PORTAL_DELIVERY_BACKOFF_MAX_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_MAX_SECONDS", default=3600)
 PORTAL_DELIVERY_LEASE_SECONDS = env.float("PORTAL_DELIVERY_LEASE_SECONDS", default=120)
 PORTAL_DELIVERY_REDRIVE_SECONDS = env.float("PORTAL_DELIVERY_REDRIVE_SECONDS", default=600)
+# Reconciliation with the providers (subscriptions/reconciliation/): SFMC lookups in flight
+# at once, opt-outs re-sent per second to a provider without a read API, retries of a
+# lookup after 429/5xx, a worker's lease on a run (renewed each batch).
+PORTAL_RECONCILE_CONCURRENCY = env.int("PORTAL_RECONCILE_CONCURRENCY", default=4)
+PORTAL_RECONCILE_RESEND_PER_SECOND = env.float("PORTAL_RECONCILE_RESEND_PER_SECOND", default=5)
+PORTAL_RECONCILE_MAX_RETRIES = env.int("PORTAL_RECONCILE_MAX_RETRIES", default=8)
+PORTAL_RECONCILE_LEASE_SECONDS = env.float("PORTAL_RECONCILE_LEASE_SECONDS", default=300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -21,3 +21,12 @@ def deliver_sync(sync_id: int):
     from subscriptions.delivery import worker
 
     worker.deliver_sync(sync_id)
+
+
+@task(queue_name=QUEUE_SYNCS)
+@with_request_id
+def deliver_sync_group(sync_ids: list[int]):
+    """Several rows of a bulk source at once: their code-wide STOPs share provider calls."""
+    from subscriptions.delivery import grouped
+
+    grouped.deliver_group(sync_ids)

@@ -151,7 +151,11 @@ def deliver_sync(sync_id, now=None):
     claimed = claim(sync_id, now or timezone.now())
     if claimed is None:
         return None
-    row, rec = claimed
+    return deliver_claimed(*claimed)
+
+
+def deliver_claimed(row, rec):
+    """Ask the adapter to reconcile a claimed row and record what came of it."""
     try:
         if not row.provider.is_active:
             raise _inactive(row.provider)

@@ -37,6 +37,14 @@ from subscriptions.models.operations import (
     UnmatchedPostback,
 )
 from subscriptions.models.outbox import OutboundMessage, ProviderCall, ProviderSync
+from subscriptions.models.reconciliation import (
+    Drift,
+    DriftAction,
+    Held,
+    Reconciliation,
+    ReconciliationBatch,
+    RunStatus,
+)
 
 __all__ = [
     "Action",
@@ -45,6 +53,9 @@ __all__ = [
     "AppendOnlyQuerySet",
     "Contact",
     "DailyActivity",
+    "Drift",
+    "DriftAction",
+    "Held",
     "IdempotencyKey",
     "ImportJob",
     "ImportRowError",
@@ -62,6 +73,9 @@ __all__ = [
     "ProviderKind",
     "ProviderSync",
     "RateLimitCounter",
+    "Reconciliation",
+    "ReconciliationBatch",
+    "RunStatus",
     "ShortCode",
     "ShortCodeStop",
     "Source",

@@ -10,10 +10,11 @@ import time
 from django.core.management.base import BaseCommand
 
 from subscriptions.delivery import sweep
+from subscriptions.reconciliation import service as reconciliation
 
 
 class Command(BaseCommand):
-    help = "Re-drive due and stuck provider syncs and queued texts."
+    help = "Re-drive due and stuck provider syncs, queued texts and lost reconciliations."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -30,8 +31,11 @@ class Command(BaseCommand):
     def handle(self, *args, every, limit, **options):
         while True:
             syncs, texts = sweep.sweep(limit=limit)
-            if syncs or texts or options["verbosity"] > 1:
-                self.stdout.write(f"re-driven: {syncs} provider syncs, {texts} texts")
+            runs = reconciliation.redrive()  # on the bulk queue; they resume where they were
+            if syncs or texts or runs or options["verbosity"] > 1:
+                self.stdout.write(
+                    f"re-driven: {syncs} provider syncs, {texts} texts, {runs} reconciliations"
+                )
             if every <= 0:
                 return
             time.sleep(every)

@@ -102,7 +102,9 @@ def test_worker_killed_mid_delivery_the_sweeper_redrives_and_it_arrives_once(
     # (swept in this process: a command's start-up on a busy machine can outlast the lease)
     assert sweep.sweep() == (0, 0)
     time.sleep(max(0.0, (sync.locked_until - timezone.now()).total_seconds()) + 0.2)
-    assert manage("sweep_outbox").strip() == "re-driven: 1 provider syncs, 0 texts"
+    assert manage("sweep_outbox").strip() == (
+        "re-driven: 1 provider syncs, 0 texts, 0 reconciliations"
+    )
     with open(tmp_path / "worker2.log", "w") as log:
         worker = manage("db_worker", "--batch", "--no-startup-delay", log=log, wait=False)
         assert worker.wait(timeout=60) == 0
