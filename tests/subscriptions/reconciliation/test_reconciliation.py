@@ -214,7 +214,7 @@ def test_skycore_has_no_read_api_so_every_opt_out_it_may_hold_is_sent_again_pace
     skycore, skycore_account, settings
 ):
     settings.PORTAL_RECONCILE_RESEND_PER_SECOND = 4
-    code, (deals, news) = programs(skycore_account, "DEALS", "NEWS")
+    code, (deals, _news) = programs(skycore_account, "DEALS", "NEWS")
     api(A, services.opt_out, deals)
     api(B, services.opt_in, deals)
     services.stop_all(C, code, Context(source="api"))
