@@ -139,7 +139,7 @@ class ProviderImportFilter(admin.SimpleListFilter):
 
 
 @admin.action(
-    description="Download the provider's import file (Unsubscribe rows)", permissions=["view"]
+    description="Download the provider's import file (Unsubscribe rows)", permissions=["retry"]
 )
 def provider_import_file(modeladmin, request, queryset):
     """Import opt-outs the provider's API cannot make quietly, as a file for its own import."""

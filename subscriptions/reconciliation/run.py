@@ -3,7 +3,6 @@ finished ones), read or re-send, record, deliver what is owed, finish."""
 
 import logging
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from itertools import count
@@ -36,7 +35,7 @@ def claim_run(run_id, now) -> Reconciliation | None:
     """Take a queued run, or a running one whose worker's lease ran out (it died)."""
     with transaction.atomic():
         run = (
-            Reconciliation.objects.select_for_update()
+            Reconciliation.objects.select_for_update(of=("self",))
             .select_related("provider", "short_code")
             .filter(
                 Q(status=RunStatus.QUEUED)
@@ -110,6 +109,9 @@ class Runner:
     # Providers with a read API (SFMC) ------------------------------------------------------
 
     def read_all(self, batches):
+        """Each batch read, compared and recorded by one of PORTAL_RECONCILE_CONCURRENCY
+        threads (each with its own HTTP session and database connection); the first error
+        cancels the batches not started yet and fails the run (it may be started again)."""
         concurrency = max(1, int(settings.PORTAL_RECONCILE_CONCURRENCY))
         if batches:
             self.adapter.token()  # one token for every call of the run (cached)
@@ -118,19 +120,17 @@ class Runner:
                 self.compared(batch, self.read(batch))
             return
         with ThreadPoolExecutor(concurrency, thread_name_prefix="reconcile") as pool:
-            in_flight = deque()
-            for batch in batches:
-                in_flight.append((batch, pool.submit(self.read_in_thread, batch)))
-                if len(in_flight) >= 2 * concurrency:
-                    done, future = in_flight.popleft()
-                    self.compared(done, future.result())
-            while in_flight:
-                done, future = in_flight.popleft()
-                self.compared(done, future.result())
+            futures = [pool.submit(self.batch_in_thread, batch) for batch in batches]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
 
-    def read_in_thread(self, batch):
+    def batch_in_thread(self, batch):
         try:
-            return self.read(batch, adapter=adapter_for(self.account))
+            self.compared(batch, self.read(batch, adapter=adapter_for(self.account)))
         finally:
             connections.close_all()  # this thread's own connections
 

@@ -36,6 +36,7 @@ class FakeSfmc(FakeProvider):
         self.tokens = set()
         self.state = {}
         self.short_codes = {}
+        self.keywords_seen = set()
         self.texts = []
 
     def expire_tokens(self):
@@ -88,6 +89,7 @@ class FakeSfmc(FakeProvider):
     def set_held(self, mobile, keyword, opted_in, short_code=None):
         with self._lock:
             self.state[(mobile, keyword.upper())] = opted_in
+            self.keywords_seen.add(keyword.upper())
             if short_code:
                 self.short_codes[keyword.upper()] = short_code
 
@@ -103,7 +105,7 @@ class FakeSfmc(FakeProvider):
         numbers = body.get("mobileNumbers") or body.get("mobileNumber") or []
         if not isinstance(numbers, list) or not numbers or len(numbers) > LOOKUP_LIMIT:
             return json_answer(400, {"errors": [f"between 1 and {LOOKUP_LIMIT} numbers"]})
-        wanted = set(numbers)
+        keywords = sorted(self.keywords_seen | set(self.short_codes))
         contacts = [
             {
                 "mobileNumber": number,
@@ -111,8 +113,9 @@ class FakeSfmc(FakeProvider):
                 "keyword": keyword,
                 "optInDate": OPT_IN_DATE,
             }
-            for (number, keyword), opted_in in sorted(self.state.items())
-            if opted_in and number in wanted
+            for number in dict.fromkeys(numbers)
+            for keyword in keywords
+            if self.state.get((number, keyword))
         ]
         return json_answer(200, {"contacts": contacts})
 
@@ -130,6 +133,7 @@ class FakeSfmc(FakeProvider):
                     self.state[key] = False
             else:
                 self.state[(number, word)] = True
+                self.keywords_seen.add(word)
 
     def _queue_mo(self, body):
         numbers = body["mobileNumbers"]
@@ -151,6 +155,7 @@ class FakeSfmc(FakeProvider):
         for number in body["mobileNumbers"]:
             if body.get("Subscribe") or body.get("Resubscribe"):
                 self.state[(number, body["keyword"].upper())] = True
+                self.keywords_seen.add(body["keyword"].upper())
             if body.get("Override"):
                 self.texts.append((number, body["messageText"]))
         return json_answer(202, {"tokenId": secrets.token_hex(6)})

@@ -15,10 +15,11 @@ from subscriptions.common.queueing import (
     traced_enqueue_each,
 )
 from subscriptions.delivery import sweep
-from subscriptions.delivery.tasks import deliver_message, deliver_sync
+from subscriptions.delivery.tasks import deliver_message, deliver_sync, deliver_sync_group
 from subscriptions.imports.tasks import run_import
 from subscriptions.models import OutboundMessage, ProviderSync
 from subscriptions.preferences.tasks import send_preferences_code
+from subscriptions.reconciliation.tasks import reconcile
 from tests.factories import ContactFactory, ShortCodeFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +77,8 @@ def test_enqueue_each_announces_each_task_as_enqueue_does():
 def test_each_kind_of_task_has_its_queue_and_the_settings_serve_them_all(settings):
     assert deliver_message.queue_name == send_preferences_code.queue_name == QUEUE_PEOPLE
     assert deliver_sync.queue_name == QUEUE_SYNCS
-    assert run_import.queue_name == QUEUE_BULK
+    assert run_import.queue_name == reconcile.queue_name == QUEUE_BULK
+    assert deliver_sync_group.queue_name == QUEUE_SYNCS
     assert set(settings.TASK_QUEUES) == {QUEUE_PEOPLE, QUEUE_SYNCS, QUEUE_BULK}
     assert len({QUEUE_PEOPLE, QUEUE_SYNCS, QUEUE_BULK}) == 3
 
