@@ -28,7 +28,7 @@ def lease_end(now=None):
     return (now or timezone.now()) + timedelta(seconds=settings.PORTAL_RECONCILE_LEASE_SECONDS)
 
 
-def record_batch(run, batch, findings, *, learned) -> list[int]:
+def record_batch(run, batch, findings, *, learned, calls=0) -> list[int]:
     """Returns the ids of the outbox rows to deliver (none in a dry run). `learned`: the
     provider was read and holds these programs in (SFMC); otherwise it may hold them
     (unknown), so the delivery sends the opt-out whichever way it is."""
@@ -61,6 +61,7 @@ def record_batch(run, batch, findings, *, learned) -> list[int]:
             checked=F("checked") + len(batch),
             in_step=F("in_step") + sum(1 for pk, _phone in batch if pk not in drifting),
             drift=F("drift") + len(drift),
+            provider_calls=F("provider_calls") + calls,
             locked_until=lease_end(),
         )
     return sync_ids

@@ -154,10 +154,9 @@ class Runner:
     def compared(self, batch, rows):
         portal = portal_states([pk for pk, _phone in batch], self.programs)
         findings = compare(batch, self.programs, portal, held_at_provider(rows))
-        sync_ids = record_batch(self.run, batch, findings, learned=True)
+        sync_ids = record_batch(self.run, batch, findings, learned=True, calls=1)
         if sync_ids:
             grouped.deliver_group(sync_ids)  # STOPs share queueMO calls
-        self._count_calls(1)
         self._batch_done()
 
     # Providers without one (WhatCounts, SkyCore) -------------------------------------------

@@ -38,25 +38,22 @@ def programs_of(account, codes) -> dict[int, list[Keyword]]:
 def contacts_to_check(account, codes, programs, done_ranges) -> list[tuple[int, str]]:
     """(contact id, phone) of every number the portal knows on these codes for this account
     (a subscription to one of its programs, a STOP on the code, a delivery to it), in id
-    order, without those a finished batch of the run covered."""
+    order, without those a finished batch of the run covered. One query (a UNION)."""
     keyword_ids = [kw.pk for kws in programs.values() for kw in kws]
-    ids = set(
-        Subscription.objects.filter(keyword_id__in=keyword_ids).values_list("contact_id", flat=True)
-    )
-    ids.update(
-        ShortCodeStop.objects.filter(short_code__in=codes).values_list("contact_id", flat=True)
-    )
-    ids.update(
-        ProviderSync.objects.filter(provider=account, short_code__in=codes).values_list(
-            "contact_id", flat=True
+    known = (
+        Subscription.objects.filter(keyword_id__in=keyword_ids)
+        .values("contact_id")
+        .union(
+            ShortCodeStop.objects.filter(short_code__in=codes).values("contact_id"),
+            ProviderSync.objects.filter(provider=account, short_code__in=codes).values(
+                "contact_id"
+            ),
         )
     )
-    ids = sorted(pk for pk in ids if not any(lo <= pk <= hi for lo, hi in done_ranges))
-    phones = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        phones.update(Contact.objects.filter(pk__in=chunk).values_list("pk", "phone"))
-    return [(pk, phones[pk]) for pk in ids if pk in phones]
+    contacts = Contact.objects.filter(pk__in=known)
+    for low, high in done_ranges:
+        contacts = contacts.exclude(pk__range=(low, high))
+    return list(contacts.order_by("pk").values_list("pk", "phone"))
 
 
 def portal_states(contact_ids, programs) -> dict[tuple[int, int], str]:
