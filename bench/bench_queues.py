@@ -144,16 +144,21 @@ def sample(fake, code, phones, every, label):
     return latencies, missing
 
 
-def warm_up(fake, code, phone, timeout=600):
-    """A STOP (its reply on the people queue, its sync on the syncs queue): wait until both
-    reached the fake, so that the baseline does not measure the workers' start-up."""
+def warm_up(fake, keyword, phone, timeout=600):
+    """A one-time code (people queue) and an API opt-out (its STOP on the syncs queue):
+    wait until both reached the fake, so that the baseline does not measure the workers'
+    start-up."""
     from django.db import transaction
 
-    from subscriptions.inbound import mo
+    from subscriptions.common.queueing import traced_enqueue
+    from subscriptions.consent import services
+    from subscriptions.consent.services import Context
+    from subscriptions.preferences.tasks import send_preferences_code
 
     started = time.monotonic()
+    traced_enqueue(send_preferences_code, phone, "en")
     with transaction.atomic():
-        mo.handle_mo(mo.MoText(phone=phone, short_code=code, text="STOP"))
+        services.opt_out(phone, keyword, Context(source="api"))
     digits = phone.lstrip("+")
 
     def synced():
@@ -278,7 +283,7 @@ def main(argv=None):
         )
         fake.delay = args.delay
         workers = start_workers(args.sync_workers)
-        warm_up(fake, code, "+15568000000")
+        warm_up(fake, keyword, "+15568000000")
         base, base_missing = sample(fake, code, idle, args.every, "baseline (queues empty)")
 
         started = time.monotonic()
