@@ -105,8 +105,10 @@ else:
         }
     }
 
-# Queues by urgency (subscriptions/common/queueing.py); a backend refuses unlisted queues.
-TASK_QUEUES = ["default", "people", "bulk"]
+# Queues by urgency (subscriptions/common/queueing.py; README "Workers and queues"): texts to
+# people, provider syncs ("default", the first release's queue), bulk work (imports,
+# reconciliation). One `manage.py db_worker --queue-name NAME` (or more) serves each.
+TASK_QUEUES = ["people", "default", "bulk"]
 TASKS = {"default": {"BACKEND": env("TASKS_BACKEND"), "QUEUES": TASK_QUEUES}}
 # Provider delivery (subscriptions/delivery/): attempts, backoff, a worker's lease on a row.
 PORTAL_DELIVERY_MAX_ATTEMPTS = env.int("PORTAL_DELIVERY_MAX_ATTEMPTS", default=8)
@@ -132,6 +134,14 @@ AUTHENTICATION_BACKENDS = [
     # Lets Marketing export consent evidence when PORTAL_MARKETING_EXPORTS_EVIDENCE is on.
     "subscriptions.reporting.access.EvidenceAccessBackend",
 ]
+
+# Reconciliation with the providers (subscriptions/reconciliation/): SFMC lookups in flight
+# at once, opt-outs re-sent per second to a provider without a read API, retries of a
+# lookup after 429/5xx, a worker's lease on a run (renewed each batch).
+PORTAL_RECONCILE_CONCURRENCY = env.int("PORTAL_RECONCILE_CONCURRENCY", default=4)
+PORTAL_RECONCILE_RESEND_PER_SECOND = env.float("PORTAL_RECONCILE_RESEND_PER_SECOND", default=5)
+PORTAL_RECONCILE_MAX_RETRIES = env.int("PORTAL_RECONCILE_MAX_RETRIES", default=8)
+PORTAL_RECONCILE_LEASE_SECONDS = env.float("PORTAL_RECONCILE_LEASE_SECONDS", default=300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -13,6 +13,8 @@ TASKS = {
         "QUEUES": TASK_QUEUES,  # noqa: F405
     }
 }
+# Lookups in the test's own thread: its transaction is not visible to other threads.
+PORTAL_RECONCILE_CONCURRENCY = 1
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

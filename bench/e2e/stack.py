@@ -1,7 +1,8 @@
 """The portal's processes as production runs them (Procfile / deploy/systemd): gunicorn with
-the repository's gunicorn.conf.py, two `manage.py db_worker`, one `manage.py sweep_outbox
---every N`. Each is supervised like a systemd unit with Restart=always: when a process
-exits (killed, or gave up while the database was down) it is started again."""
+the repository's gunicorn.conf.py, `manage.py db_worker` per queue (two on the syncs queue,
+one on the people queue, one on the bulk queue), one `manage.py sweep_outbox --every N`.
+Each is supervised like a systemd unit with Restart=always: when a process exits (killed,
+or gave up while the database was down) it is started again."""
 
 import http.client
 import os
@@ -15,6 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RESTART_DELAY_S = 1.0
+# The queue names of subscriptions/common/queueing.py (not imported: this process has no
+# Django set up).
+QUEUE_PEOPLE, QUEUE_SYNCS, QUEUE_BULK = "people", "default", "bulk"
 STARTUP_TIMEOUT_S = 60
 
 
@@ -109,14 +113,24 @@ class Stack:
             str(ROOT / "gunicorn.conf.py"),
         ]
         self.web = Supervised("web", gunicorn, web_env, log_dir)
+        # Syncs workers first: the fault run kills workers[0] mid-delivery.
+        queues = [QUEUE_SYNCS] * workers + [QUEUE_PEOPLE, QUEUE_BULK]
         self.workers = [
             Supervised(
-                f"worker{n}",
-                [*manage, "db_worker", "--interval", "0.2", "--no-startup-delay"],
+                f"worker{n}-{queue}",
+                [
+                    *manage,
+                    "db_worker",
+                    "--queue-name",
+                    queue,
+                    "--interval",
+                    "0.2",
+                    "--no-startup-delay",
+                ],
                 env,
                 log_dir,
             )
-            for n in range(1, workers + 1)
+            for n, queue in enumerate(queues, start=1)
         ]
         self.sweeper = Supervised(
             "sweeper", [*manage, "sweep_outbox", "--every", str(sweep_every)], env, log_dir

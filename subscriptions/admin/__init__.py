@@ -8,5 +8,6 @@ from subscriptions.admin import (  # noqa: F401
     inbound,
     provider_accounts,
     providers,
+    reconciliation,
     webhooks,
 )

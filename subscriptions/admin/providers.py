@@ -2,7 +2,9 @@ from django.contrib import admin
 
 from subscriptions.admin import actions
 from subscriptions.admin.base import ReadOnlyAdmin, ReadOnlyInline, compact_time
+from subscriptions.delivery.provider_import import import_rows, waiting_rows
 from subscriptions.models import Keyword, OutboundMessage, ProviderCall, ProviderSync
+from subscriptions.reporting.csv_export import streaming_csv_response
 
 
 class ProviderCallInline(ReadOnlyInline):
@@ -19,11 +21,35 @@ PROVIDER_STATES = {
 }
 
 
+class ProviderImportFilter(admin.SimpleListFilter):
+    title = "provider's own import"
+    parameter_name = "provider_import"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Opt-outs waiting for the provider's import")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.filter(pk__in=waiting_rows().values("pk"))
+        return queryset
+
+
+@admin.action(
+    description="Download the provider's import file (Unsubscribe rows)", permissions=["retry"]
+)
+def provider_import_file(modeladmin, request, queryset):
+    """Import opt-outs the provider's API cannot make quietly, as a file for its own import."""
+    selected = queryset.filter(pk__in=waiting_rows().values("pk")).select_related(
+        "contact", "short_code"
+    )
+    return streaming_csv_response(import_rows(selected.iterator()), "provider-import.csv")
+
+
 @admin.register(ProviderSync)
 class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
     # Fits 1280 px with the sidebar and the filters open: compact times, names only; the
     # error and the next attempt are on the row's page (filter by status to find them).
-    list_display = ["created", "contact", "code", "account", "status", "attempts"]
+    list_display = ["created", "contact", "code", "account", "operation", "status", "attempts"]
     created = compact_time("created_at", "Created")
 
     @admin.display(description="Code", ordering="short_code__code")
@@ -34,12 +60,12 @@ class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
     def account(self, sync):
         return sync.provider.name
 
-    list_filter = ["status", "provider", "short_code"]
+    list_filter = ["status", ProviderImportFilter, "provider", "short_code"]
     list_select_related = ["contact", "short_code", "provider"]
     search_fields = ["contact__phone"]
     show_full_result_count = False
     inlines = [ProviderCallInline]
-    actions = [actions.retry_selected_syncs]
+    actions = [actions.retry_selected_syncs, provider_import_file]
     readonly_fields = ["provider_state"]
 
     @admin.display(description="Provider state after this row")

@@ -8,6 +8,7 @@ from subscriptions.api.configuration import views as configuration
 from subscriptions.api.evidence import EvidenceView
 from subscriptions.api.imports import ImportDetailView, ImportErrorsView, ImportListView
 from subscriptions.api.inbound import InboundView
+from subscriptions.api.reconciliation import DriftListView, ReconcileView, ReconciliationView
 from subscriptions.api.webhooks import WebhookEndpointViewSet
 
 router = SimpleRouter()
@@ -40,5 +41,8 @@ urlpatterns = [
     path("imports/", ImportListView.as_view(), name="api-imports"),
     path("imports/<str:pk>/", ImportDetailView.as_view(), name="api-import"),
     path("imports/<str:pk>/errors.csv", ImportErrorsView.as_view(), name="api-import-errors"),
+    path("providers/<str:pk>/reconcile/", ReconcileView.as_view(), name="provider-reconcile"),
+    path("reconciliations/<str:pk>/", ReconciliationView.as_view(), name="reconciliation"),
+    path("reconciliations/<str:pk>/drift/", DriftListView.as_view(), name="reconciliation-drift"),
     *router.urls,
 ]

@@ -25,5 +25,17 @@ How a change travels:
    `manage.py sweep_outbox` from cron / a systemd timer each minute. With a task backend
    that cannot defer tasks (the immediate backend of the tests), retries wait for it.
 
+5. Unknown is not empty (state.py `decided_out`, providers/base.py `Reconciliation`): a
+   program the provider was never told about (no state delivered or learned from it) may be
+   held there all the same, so an opt-out the portal decided (an opt-out, an active STOP) is
+   sent unless the account is known to hold the number out; opt-ins behave as before. Such
+   opt-outs from a bulk source (an import) must not text the person: they go by a quiet
+   path where the provider has one, else stay local_only for the provider's own import
+   (provider_import.py, admin: Provider syncs).
+6. Queues (common/queueing.py): deliveries on QUEUE_SYNCS, texts to people (messages.py) on
+   QUEUE_PEOPLE with their own workers, so no sync backlog delays a one-time code or a STOP
+   reply; the sweeper re-drives each onto its own queue. The rows of a bulk source go as
+   grouped tasks (grouped.py) whose code-wide STOPs share SFMC queueMO calls.
+
 Outbound texts (messages.py) use the same retry policy and the same sweeper.
 """

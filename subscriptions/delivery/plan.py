@@ -5,9 +5,10 @@ import logging
 
 from django.db import transaction
 
-from subscriptions.common.queueing import traced_enqueue_each
+from subscriptions.common.queueing import traced_enqueue, traced_enqueue_each
 from subscriptions.delivery import tasks
 from subscriptions.delivery.state import (
+    BULK_SOURCES,
     came_from,
     delivered_after_handset,
     mark_echo,
@@ -21,9 +22,18 @@ from subscriptions.models import (
 
 logger = logging.getLogger("subscriptions.delivery")
 
+GROUP_SIZE = 250  # rows per grouped delivery task (SFMC queueMO takes 250 numbers a call)
+
 
 def enqueue_syncs(ids):
     traced_enqueue_each(tasks.deliver_sync, ids)
+
+
+def enqueue_groups(ids):
+    """Rows of a bulk source (an import's batch): one task per GROUP_SIZE rows, so that
+    their code-wide STOPs share provider calls (delivery/grouped.py)."""
+    for start in range(0, len(ids), GROUP_SIZE):
+        traced_enqueue(tasks.deliver_sync_group, ids[start : start + GROUP_SIZE])
 
 
 def _accounts_serving(short_code, cache):
@@ -69,6 +79,8 @@ def plan(events):
         rows.append(row)
     ProviderSync.objects.bulk_create(rows)
     pending = [row.pk for row in rows if row.status == SyncStatus.PENDING]
-    if pending:
+    if len(pending) > 1 and all(e.source in BULK_SOURCES for e in events):
+        transaction.on_commit(lambda: enqueue_groups(pending))
+    elif pending:
         transaction.on_commit(lambda: enqueue_syncs(pending))
     return rows

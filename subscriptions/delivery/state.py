@@ -12,10 +12,16 @@ from subscriptions.models import (
     Keyword,
     KeywordKind,
     ProviderSync,
+    ShortCodeStop,
     Source,
     Status,
+    Subscription,
     SyncStatus,
 )
+
+# Sources whose opt-outs come in bulk: for a number the provider was never told about they
+# must not text the person (docs: "Unknown is not empty").
+BULK_SOURCES = frozenset({Source.IMPORT})
 
 logger = logging.getLogger("subscriptions.delivery")
 
@@ -112,6 +118,39 @@ def known_state(contact_id, code_id, account_id):
         .first()
     )
     return {int(pk): value for pk, value in (last or {}).items()}
+
+
+def decided_out(row, keywords, known):
+    """(decided, quiet) program ids of the row's account on its code: `decided` those the
+    portal holds out by a decision (an opted-out subscription, or an active STOP on the
+    code), whose opt-out is owed to a provider that may hold them; `quiet` those of them
+    the provider was never told about whose deciding source is a bulk one (an import)."""
+    stop_source = (
+        ShortCodeStop.objects.filter(
+            contact_id=row.contact_id, short_code_id=row.short_code_id, cleared_at__isnull=True
+        )
+        .values_list("source", flat=True)
+        .first()
+    )
+    subs = dict(
+        (pk, (status, source))
+        for pk, status, source in Subscription.objects.filter(
+            contact_id=row.contact_id, keyword_id__in=list(keywords)
+        ).values_list("keyword_id", "status", "last_source")
+    )
+    decided, quiet = set(), set()
+    for pk in keywords:
+        status, source = subs.get(pk, (None, None))
+        if status == Status.OPTED_OUT:
+            decided.add(pk)
+        elif stop_source is not None and status is None:
+            decided.add(pk)
+            source = stop_source
+        else:
+            continue
+        if pk not in known and source in BULK_SOURCES:
+            quiet.add(pk)
+    return frozenset(decided), frozenset(quiet)
 
 
 def next_version(row):

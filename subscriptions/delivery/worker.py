@@ -18,6 +18,7 @@ from subscriptions.delivery.policy import (
 )
 from subscriptions.delivery.state import (
     account_filter,
+    decided_out,
     known_state,
     lock_contact,
     next_version,
@@ -129,15 +130,19 @@ def reconciliation(row):
             status=Status.OPTED_IN,
         ).values_list("keyword_id", "keyword__word")
     )
+    known = known_state(row.contact_id, row.short_code_id, row.provider_id)
+    decided, quiet = decided_out(row, keywords, known)
     return Reconciliation(
         contact=row.contact,
         short_code=row.short_code,
         account=row.provider,
         keywords=keywords,
         desired={pk: pk in opted_in for pk in keywords},
-        known=known_state(row.contact_id, row.short_code_id, row.provider_id),
+        known=known,
         stop_keyword=next((kw for kw in account_keywords if kw.kind == KeywordKind.STOP), None),
         other_accounts_in=sorted(word for pk, word in opted_in.items() if pk not in keywords),
+        decided_out=decided,
+        quiet=quiet,
     )
 
 
@@ -146,7 +151,11 @@ def deliver_sync(sync_id, now=None):
     claimed = claim(sync_id, now or timezone.now())
     if claimed is None:
         return None
-    row, rec = claimed
+    return deliver_claimed(*claimed)
+
+
+def deliver_claimed(row, rec):
+    """Ask the adapter to reconcile a claimed row and record what came of it."""
     try:
         if not row.provider.is_active:
             raise _inactive(row.provider)
@@ -159,7 +168,7 @@ def deliver_sync(sync_id, now=None):
     else:
         _finish(
             row,
-            rec.desired,
+            rec.settled(),
             status=SyncStatus.LOCAL_ONLY if result.local_only else SyncStatus.SUCCEEDED,
             detail=result.describe(),
         )

@@ -2,10 +2,10 @@
 
 from django.tasks import task
 
-from subscriptions.common.queueing import with_request_id
+from subscriptions.common.queueing import QUEUE_BULK, with_request_id
 
 
-@task
+@task(queue_name=QUEUE_BULK)
 @with_request_id
 def run_import(job_id: int):
     from subscriptions.imports import pipeline

@@ -21,7 +21,7 @@ def grant_view(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("subscriptions", "0010_provider_state_versions"),
+        ("subscriptions", "0012_reconciliation"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

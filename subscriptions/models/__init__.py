@@ -37,6 +37,14 @@ from subscriptions.models.operations import (
     UnmatchedPostback,
 )
 from subscriptions.models.outbox import OutboundMessage, ProviderCall, ProviderSync
+from subscriptions.models.reconciliation import (
+    Drift,
+    DriftAction,
+    Held,
+    Reconciliation,
+    ReconciliationBatch,
+    RunStatus,
+)
 from subscriptions.models.webhooks import (
     DeliveryStatus,
     EventType,
@@ -53,7 +61,10 @@ __all__ = [
     "Contact",
     "DailyActivity",
     "DeliveryStatus",
+    "Drift",
+    "DriftAction",
     "EventType",
+    "Held",
     "IdempotencyKey",
     "ImportJob",
     "ImportRowError",
@@ -71,6 +82,9 @@ __all__ = [
     "ProviderKind",
     "ProviderSync",
     "RateLimitCounter",
+    "Reconciliation",
+    "ReconciliationBatch",
+    "RunStatus",
     "ShortCode",
     "ShortCodeStop",
     "Source",

@@ -2,10 +2,10 @@
 
 from django.tasks import task
 
-from subscriptions.common.queueing import with_request_id
+from subscriptions.common.queueing import QUEUE_PEOPLE, with_request_id
 
 
-@task
+@task(queue_name=QUEUE_PEOPLE)
 @with_request_id
 def send_preferences_code(phone: str, language: str):
     from subscriptions.preferences import service

@@ -67,10 +67,18 @@ class Capabilities:
 class Reconciliation:
     """What one provider account must be told about one (contact, short code).
 
-    `desired` and `known` map program keyword ids to "opted in at the provider?": the
-    portal's current state and the state last delivered (absent = never told = not in;
-    None = unknown, e.g. the provider applied a handset's STOP around a delivery of ours,
-    so the portal's state is sent whichever way it is).
+    `desired` maps program keyword ids to "opted in at the portal?"; `known` to the state
+    last delivered to (or learned from) the provider: True, False, or None = unknown (e.g.
+    the provider applied a handset's STOP around a delivery of ours). A program absent from
+    `known` was never told: its state at the provider is unknown too, because brands bring
+    providers that held their numbers before the portal came and numbers join at providers
+    through channels that never reach the portal. For the programs the portal holds out by a
+    decision (`decided_out`: an opt-out or an active STOP on the code) that unknown state
+    sends the opt-out; for the others there is nothing the portal could say, so opt-ins
+    behave as before. `quiet` holds the never-told programs whose opt-out came from a bulk
+    source (an import): their opt-out must not text the person, so it goes by a non-texting
+    path where the provider has one and otherwise stays local (listed for the provider's
+    own import).
     `keywords` holds every program keyword of the account on the code, by id;
     `other_accounts_in` the words of other accounts' programs on the code still opted in.
     Adapters record in `reached` (via `arrived`) each change the provider accepted, so that
@@ -85,6 +93,8 @@ class Reconciliation:
     known: dict
     stop_keyword: object = None
     other_accounts_in: list = field(default_factory=list)  # opted-in words of other accounts
+    decided_out: frozenset = frozenset()
+    quiet: frozenset = frozenset()
     reached: dict = field(init=False)
 
     def __post_init__(self):
@@ -100,6 +110,17 @@ class Reconciliation:
         send the portal's state for them whichever way it is then."""
         self.reached = self._unsettled(self.reached)
 
+    def settled(self):
+        """The provider's state after a reconciliation that succeeded: the portal's for every
+        program it was told before, what arrived for the others; a program it was never told
+        about and nothing was sent for stays never told (unknown), so that a later opt-out,
+        a person's own STOP, is still sent to it."""
+        return {
+            pk: self.reached[pk] if pk in self.reached and pk not in self.known else wanted
+            for pk, wanted in self.desired.items()
+            if pk in self.known or pk in self.reached
+        }
+
     def in_flight(self):
         """The provider's state while this reconciliation runs: each change it is about to
         make is unknown until its answer comes (kept as such if the worker dies)."""
@@ -108,11 +129,24 @@ class Reconciliation:
     def _unsettled(self, state):
         return {
             **state,
-            **{pk: None for pk, wanted in self.desired.items() if state.get(pk, False) != wanted},
+            **{
+                pk: None
+                for pk, wanted in self.desired.items()
+                if self._state_in(state, pk) != wanted
+            },
         }
 
+    def _state_in(self, state, keyword_id):
+        if keyword_id in state:
+            return state[keyword_id]
+        # Never told: unknown. Only an opt-out the portal decided has something to send.
+        return None if keyword_id in self.decided_out else False
+
     def _known(self, keyword_id):
-        return self.known.get(keyword_id, False)
+        return self._state_in(self.known, keyword_id)
+
+    def never_told(self, keyword):
+        return keyword.pk not in self.known
 
     @property
     def joined(self):
@@ -129,6 +163,11 @@ class Reconciliation:
             for pk, kw in self.keywords.items()
             if not self.desired.get(pk, False) and self._known(pk) is not False
         ]
+
+    @property
+    def left_loudly(self):
+        """The programs to leave whose opt-out may text the person (not `quiet`)."""
+        return [kw for kw in self.left if kw.pk not in self.quiet]
 
     @property
     def any_in(self):

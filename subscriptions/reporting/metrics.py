@@ -26,7 +26,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from subscriptions.consent.signals import subscription_changed
-from subscriptions.models import ProviderSync, SyncStatus
+from subscriptions.models import Drift, ProviderSync, SyncStatus
 
 disable_created_metrics()
 # This process's own metrics (in multiprocess mode their values also go to files that the
@@ -73,6 +73,25 @@ class OutboxCollector:
         yield gauge
 
 
+class DriftCollector:
+    """Drift reconciliation found, by provider account and what was done about it."""
+
+    def collect(self):
+        gauge = GaugeMetricFamily(
+            "portal_reconciliation_drift",
+            "Drift rows found by reconciliation (dry runs excluded), by provider and action",
+            labels=["provider", "action"],
+        )
+        rows = (
+            Drift.objects.filter(reconciliation__dry_run=False)
+            .values_list("reconciliation__provider__name", "action")
+            .annotate(n=Count("id"))
+        )
+        for provider, action, count in rows:
+            gauge.add_metric([provider, action], count)
+        yield gauge
+
+
 class RequestTimingMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -95,6 +114,7 @@ def _scrape():
         process_metrics = generate_latest(PROCESS_REGISTRY)
     outbox = CollectorRegistry()
     outbox.register(OutboxCollector())
+    outbox.register(DriftCollector())
     return process_metrics + generate_latest(outbox)
 
 

@@ -41,6 +41,7 @@ class Fault:
     headers: dict = field(default_factory=dict)
     hang_seconds: float = 0.0
     held: bool = False  # taken, connection dropped unanswered, applied on `release()`
+    passes: bool = False  # not a fault: answered normally (`fail(after=n)` queues n of them)
 
 
 class FakeProvider:
@@ -76,8 +77,11 @@ class FakeProvider:
 
     # Scripting ---------------------------------------------------------------------------
 
-    def fail(self, times=1, status=500, body="fake failure", headers=None):
+    def fail(self, times=1, status=500, body="fake failure", headers=None, after=0):
+        """Answer `times` requests with `status`, after `after` more answered normally (a
+        fault mid-run)."""
         with self._lock:
+            self._faults.extend(Fault(passes=True) for _ in range(after))
             self._faults.extend(Fault(status, body, headers or {}) for _ in range(times))
 
     def hang(self, times=1, seconds=2.0):
@@ -124,6 +128,8 @@ class FakeProvider:
             self._arrived.notify_all()
             applies = self.fault_paths is None or request.path in self.fault_paths
             fault = self._faults.popleft() if self._faults and applies else None
+            if fault is not None and fault.passes:
+                fault = None
         if fault is not None and fault.held:
             with self._lock:
                 self._held.append(request)

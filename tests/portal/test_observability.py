@@ -44,7 +44,9 @@ def test_the_request_id_travels_with_the_task_into_the_worker_log_lines(client, 
 
     from tests.factories import KeywordFactory, UserFactory
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+    }
     keyword = KeywordFactory()
     token = Token.objects.create(user=UserFactory(is_superuser=True)).key
     response = client.post(

@@ -25,6 +25,7 @@ class ConsoleAdapter(Adapter):
                 )
                 logger.info(line)
                 result.sent.append(line)
+                rec.arrived([keyword], verb == "subscribe")
         return result
 
     def test_connection(self) -> str:

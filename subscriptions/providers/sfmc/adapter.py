@@ -16,8 +16,18 @@ import hashlib
 
 from django.core.cache import cache
 
-from subscriptions.providers.base import Capabilities, HttpAdapter, PermanentError, Reconciled
+from subscriptions.providers.base import (
+    Capabilities,
+    HttpAdapter,
+    PermanentError,
+    Reconciled,
+    RetryableError,
+)
 
+# Marks the local-only rows staff hand to SFMC's own import (admin: Provider syncs).
+QUIET_MARK = "for the provider's import"
+QUEUE_MO_LIMIT = 250  # numbers per queueMO call (docs/providers.md)
+LOOKUP_LIMIT = 500  # numbers per contacts/subscriptions lookup
 TOKEN_EARLY_REFRESH = 60  # seconds before expiry a cached token is no longer used
 
 
@@ -44,6 +54,13 @@ class SfmcAdapter(HttpAdapter):
                 f"{rec.short_code.code} and STOP would also end {others} of "
                 f"another account; the portal's sendability check blocks it"
             )
+        elif rec.left and not rec.left_loudly:
+            words = ", ".join(kw.word for kw in rec.left)
+            result.local.append(
+                f"{QUIET_MARK}: {words} opted out by an import and SFMC was never told of "
+                f"this number; a queueMO STOP would text the person, so it is listed for "
+                f"SFMC's own import (Status Unsubscribe), which opts out quietly"
+            )
         elif rec.left:
             stop_word = rec.stop_keyword.word if rec.stop_keyword else "STOP"
             self.queue_mo(rec, stop_word)
@@ -68,11 +85,39 @@ class SfmcAdapter(HttpAdapter):
         return f"messageContact {keyword.provider_ref} Subscribe/Resubscribe {keyword.word}"
 
     def queue_mo(self, rec, text):
+        self.queue_mo_many(rec.short_code.code, text, [rec.digits])
+
+    def queue_mo_many(self, short_code: str, text: str, numbers: list[str]) -> None:
+        """One queueMO for up to QUEUE_MO_LIMIT numbers (as if each had texted `text`)."""
+        if not 0 < len(numbers) <= QUEUE_MO_LIMIT:
+            raise ValueError(f"queueMO takes 1 to {QUEUE_MO_LIMIT} numbers")
         self.rest(
             "POST",
             "/sms/v1/queueMO",
-            {"shortCode": rec.short_code.code, "messageText": text, "mobileNumbers": [rec.digits]},
+            {"shortCode": short_code, "messageText": text, "mobileNumbers": numbers},
         )
+
+    def stop_word(self, rec) -> str | None:
+        """The word a reconciliation that only has to opt the number out of the whole code
+        sends (queueMO), or None when it must do something else (opt-ins, a local-only
+        case): what lets a batch of such deliveries share one queueMO call."""
+        if rec.joined or not rec.left or rec.any_in or not rec.left_loudly:
+            return None
+        if not rec.stop_keyword and rec.other_accounts_in:
+            return None
+        return rec.stop_keyword.word if rec.stop_keyword else "STOP"
+
+    def lookup(self, numbers: list[str]) -> list[dict]:
+        """What SFMC holds for up to LOOKUP_LIMIT numbers: [{mobileNumber, shortCode,
+        keyword, optInDate}], one row per subscription; a number absent is not opted in."""
+        if not 0 < len(numbers) <= LOOKUP_LIMIT:
+            raise ValueError(f"the lookup takes 1 to {LOOKUP_LIMIT} numbers")
+        response = self.rest("POST", "/sms/v1/contacts/subscriptions", {"mobileNumbers": numbers})
+        try:
+            contacts = response.json().get("contacts") or []
+        except (ValueError, AttributeError) as exc:
+            raise RetryableError(f"SFMC lookup answered unreadable JSON: {exc}") from exc
+        return [row for row in contacts if isinstance(row, dict)]
 
     def send_text(self, message):
         key = (self.account.settings or {}).get("send_message_key")

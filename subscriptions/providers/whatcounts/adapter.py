@@ -29,8 +29,10 @@ class WhatCountsAdapter(HttpAdapter):
         result = Reconciled()
         if rec.any_in and rec.was_any_in is not True:
             result.sent.append(self.command(ADD, rec))
+            rec.arrived(rec.joined, True)
         elif not rec.any_in and rec.was_any_in is not False:
             result.sent.append(self.command(STOP, rec))
+            rec.arrived(rec.keywords.values(), False)  # per sender code: every program
         elif rec.left:
             words = ", ".join(kw.word for kw in rec.left)
             result.local.append(

@@ -1,15 +1,35 @@
 """Task plumbing: enqueueing many deliveries at once on the database queue."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
-from subscriptions.common.queueing import traced_enqueue, traced_enqueue_each
-from subscriptions.delivery.tasks import deliver_sync
+from subscriptions.common.queueing import (
+    QUEUE_BULK,
+    QUEUE_PEOPLE,
+    QUEUE_SYNCS,
+    traced_enqueue,
+    traced_enqueue_each,
+)
+from subscriptions.delivery import sweep
+from subscriptions.delivery.tasks import deliver_message, deliver_sync, deliver_sync_group
+from subscriptions.imports.tasks import run_import
+from subscriptions.models import OutboundMessage, ProviderSync
+from subscriptions.preferences.tasks import send_preferences_code
+from subscriptions.reconciliation.tasks import reconcile
+from tests.factories import ContactFactory, ShortCodeFactory
 
 pytestmark = pytest.mark.django_db
-DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+DATABASE_QUEUE = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["people", "default", "bulk"],
+    }
+}
 QUEUE_FIELDS = ["priority", "task_path", "queue_name", "run_after", "backend_name", "status"]
 
 
@@ -72,3 +92,36 @@ def test_task_rows_queued_by_the_first_release_still_resolve(old_path, new_path)
     old = import_string(old_path)
     assert old is import_string(new_path)
     assert old.module_path == new_path  # new rows are written with the new path
+
+
+def test_each_kind_of_task_has_its_queue_and_the_settings_serve_them_all(settings):
+    assert deliver_message.queue_name == send_preferences_code.queue_name == QUEUE_PEOPLE
+    assert deliver_sync.queue_name == QUEUE_SYNCS
+    assert run_import.queue_name == reconcile.queue_name == QUEUE_BULK
+    assert deliver_sync_group.queue_name == QUEUE_SYNCS
+    assert set(settings.TASK_QUEUES) == {QUEUE_PEOPLE, QUEUE_SYNCS, QUEUE_BULK}
+    assert len({QUEUE_PEOPLE, QUEUE_SYNCS, QUEUE_BULK}) == 3
+
+
+@override_settings(TASKS=DATABASE_QUEUE)
+def test_the_sweeper_redrives_texts_and_syncs_onto_their_own_queues():
+    code = ShortCodeFactory()
+    contact = ContactFactory()
+    past = timezone.now() - timedelta(days=1)
+    ProviderSync.objects.create(
+        contact=contact, short_code=code, provider=code.provider, next_attempt_at=past
+    )
+    OutboundMessage.objects.create(
+        phone=contact.phone,
+        short_code=code,
+        provider=code.provider,
+        purpose="reply",
+        text="hi",
+        next_attempt_at=past,
+    )
+    assert sweep.sweep() == (1, 1)
+    queued = dict(DBTaskResult.objects.values_list("task_path", "queue_name"))
+    assert queued == {
+        "subscriptions.delivery.tasks.deliver_sync": "default",
+        "subscriptions.delivery.tasks.deliver_message": "people",
+    }
