@@ -101,6 +101,19 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    cursor = models.PositiveBigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Data rows of the file committed so far (set-based imports): a restarted "
+        "import skips these and goes on from the next chunk.",
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When a worker last committed a chunk; a running import whose heartbeat "
+        "is older than PORTAL_IMPORT_LEASE_SECONDS may be resumed by another worker.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
