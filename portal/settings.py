@@ -112,6 +112,12 @@ PORTAL_DELIVERY_BACKOFF_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_SECONDS", d
 PORTAL_DELIVERY_BACKOFF_MAX_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_MAX_SECONDS", default=3600)
 PORTAL_DELIVERY_LEASE_SECONDS = env.float("PORTAL_DELIVERY_LEASE_SECONDS", default=120)
 PORTAL_DELIVERY_REDRIVE_SECONDS = env.float("PORTAL_DELIVERY_REDRIVE_SECONDS", default=600)
+# Set-based imports (subscriptions/imports/setbased.py): a running import whose runner has
+# committed no chunk for this long may be resumed by another.
+PORTAL_IMPORT_LEASE_SECONDS = env.float("PORTAL_IMPORT_LEASE_SECONDS", default=120)
+# When an import chunk's foreign keys are checked: "deferred" (at commit) or "immediate"
+# (docs/adr/0001-import-foreign-keys.md).
+PORTAL_IMPORT_FK_CHECKS = env.str("PORTAL_IMPORT_FK_CHECKS", default="deferred")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

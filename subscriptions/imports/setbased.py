@@ -272,7 +272,8 @@ def _decide_and_write(state, cur, now):
         cur.execute(statement, params)
     for statement in sql.SEQUENCE + sql.WALK_PLAN:
         cur.execute(statement)
-    cur.execute(sql.walk(dry))
+    for statement in sql.walk(dry):
+        cur.execute(statement)
     for statement in sql.WALK_PLAN_RESET:
         cur.execute(statement)
     if dry:

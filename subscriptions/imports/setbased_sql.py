@@ -1,12 +1,16 @@
 """The statements of the set-based import (imports/setbased.py), PostgreSQL only.
 
-One chunk of the file is COPYed into `import_stage`; every row is then decided in one
-recursive statement that walks each (contact, short code) in file order, carrying the
-state the rows before it left: the number's STOP on the code and every program's
-(status, last occurred_at). The decision of one row is `DECIDE` below, the seed 001 rules
-of `consent.rules` (decide_opt_in / decide_opt_out for source import and opt_in_floor)
-written as SQL; tests/subscriptions/imports/test_setbased_differential.py keeps the two
-equal by running both paths on generated files and portal states.
+One chunk of the file is COPYed into `import_stage`; every row is then decided by a
+recursive statement that walks each (contact, program) in file order, carrying the state
+the rows before it left: the subscription's (status, last occurred_at) and the number's
+STOP on the code. A STOP is cleared by the first applied import opt-in on its code,
+whatever the program, so the rows of that (contact, code) after it are walked a second
+time from the state they had then, without the STOP (rare: numbers that sent STOP).
+The decision of one row is `DECIDE` below: the seed 001 rules of `consent.rules`
+(decide_opt_in / decide_opt_out with source import, opt_in_floor) written as SQL, with
+the reasons taken from `consent.rules`; tests/subscriptions/imports/
+test_setbased_differential.py keeps the two equal by running both paths on generated
+files and portal states.
 
 Temporary tables live as long as the connection; the per-chunk ones empty themselves at
 commit. The dry-run overlay (`import_dry_*`) keeps what earlier chunks of a dry run would
@@ -33,6 +37,19 @@ SETUP = [
         subscribe boolean NOT NULL, occurred_at timestamptz NOT NULL, consent_text text NOT NULL
     ) ON COMMIT DELETE ROWS""",
     "CREATE INDEX IF NOT EXISTS import_seq_walk ON import_seq (grp, rn)",
+    """CREATE TEMP TABLE IF NOT EXISTS import_reseq (LIKE import_seq) ON COMMIT DELETE ROWS""",
+    "CREATE INDEX IF NOT EXISTS import_reseq_walk ON import_reseq (grp, rn)",
+    """CREATE TEMP TABLE IF NOT EXISTS import_init (
+        grp integer PRIMARY KEY, contact_id bigint NOT NULL, keyword_id bigint NOT NULL,
+        cur text, cur_last timestamptz, stop_id bigint, stop_latest timestamptz,
+        blocks boolean NOT NULL
+    ) ON COMMIT DELETE ROWS""",
+    "CREATE INDEX IF NOT EXISTS import_init_pair ON import_init (contact_id, keyword_id)",
+    """CREATE TEMP TABLE IF NOT EXISTS import_reinit (LIKE import_init INCLUDING INDEXES)
+       ON COMMIT DELETE ROWS""",
+    """CREATE TEMP TABLE IF NOT EXISTS import_lifted (
+        contact_id bigint, short_code_id bigint, line integer,
+        PRIMARY KEY (contact_id, short_code_id)) ON COMMIT DELETE ROWS""",
     """CREATE TEMP TABLE IF NOT EXISTS import_decided (
         line integer NOT NULL, contact_id bigint NOT NULL, keyword_id bigint NOT NULL,
         short_code_id bigint NOT NULL, subscribe boolean NOT NULL,
@@ -41,6 +58,7 @@ SETUP = [
         new_status text NOT NULL, confirms boolean NOT NULL, status_after text,
         last_after timestamptz, stop_id bigint, clears boolean NOT NULL
     ) ON COMMIT DELETE ROWS""",
+    "CREATE INDEX IF NOT EXISTS import_decided_pair ON import_decided (contact_id, keyword_id)",
     """CREATE TEMP TABLE IF NOT EXISTS import_ids (id bigint NOT NULL, phone text NOT NULL)
        ON COMMIT DELETE ROWS""",
     """CREATE TEMP TABLE IF NOT EXISTS import_dry_contacts (
@@ -54,7 +72,13 @@ SETUP = [
 ]
 RESET_DRY = ["TRUNCATE import_dry_contacts, import_dry_subs, import_dry_lifted"]
 # Commit empties these; a chunk inside an outer transaction (tests) must not see the last.
-CLEAR = ["TRUNCATE import_stage, import_seq, import_decided, import_ids"]
+# JIT off: the walk's estimates (a recursive union) are high enough to make PostgreSQL
+# spend far longer compiling the statements of a chunk than running them.
+CLEAR = [
+    "TRUNCATE import_stage, import_seq, import_decided, import_ids, import_reseq, "
+    "import_init, import_reinit, import_lifted",
+    "SET LOCAL jit = off",
+]
 
 COPY_STAGE = (
     "COPY import_stage (line, phone, keyword_id, short_code_id, subscribe, occurred_at, "
@@ -85,127 +109,155 @@ DRY_CONTACTS = [
        WHERE d.phone IN (SELECT phone FROM import_stage)""",
 ]
 
-# Rows of one (contact, short code) numbered in file order: the walk's steps.
+# Rows of one (contact, program) numbered in file order: the walk's steps.
 SEQUENCE = [
     """INSERT INTO import_seq
-       SELECT dense_rank() OVER (ORDER BY i.id, s.short_code_id),
-              row_number() OVER (PARTITION BY i.id, s.short_code_id ORDER BY s.line),
+       SELECT dense_rank() OVER (ORDER BY i.id, s.keyword_id),
+              row_number() OVER (PARTITION BY i.id, s.keyword_id ORDER BY s.line),
               s.line, i.id, s.keyword_id, s.short_code_id, s.subscribe, s.occurred_at,
               s.consent_text
        FROM import_stage s JOIN import_ids i ON i.phone = s.phone""",
     "ANALYZE import_seq",
 ]
 
-# The state before the chunk, per (contact, short code): the active STOP and every
-# program's [status, last_occurred_at]; a dry run lays its own predictions over it.
+# The state before the chunk, per (contact, program): its subscription's status and last
+# occurred_at, and the number's active STOP on the code; a dry run lays its own
+# predictions over it.
 _INIT = """
-SELECT g.grp, st.id AS stop_id, st.latest_at AS stop_latest, sc.stop_blocks_imports AS blocks,
-       COALESCE((SELECT jsonb_object_agg(sub.keyword_id::text,
-                                         jsonb_build_array(sub.status, sub.last_occurred_at))
-                 FROM subscriptions_subscription sub
-                 WHERE sub.contact_id = g.contact_id AND sub.short_code_id = g.short_code_id),
-                '{{}}'::jsonb) {overlay} AS subs
-FROM (SELECT grp, contact_id, short_code_id FROM import_seq WHERE rn = 1) g
+INSERT INTO import_init
+SELECT g.grp, g.contact_id, g.keyword_id, {status}, {last}, st.id, st.latest_at,
+       sc.stop_blocks_imports
+FROM (SELECT grp, contact_id, keyword_id, short_code_id FROM import_seq WHERE rn = 1) g
 JOIN subscriptions_shortcode sc ON sc.id = g.short_code_id
+LEFT JOIN subscriptions_subscription sub
+  ON sub.contact_id = g.contact_id AND sub.keyword_id = g.keyword_id
 LEFT JOIN subscriptions_shortcodestop st
   ON st.contact_id = g.contact_id AND st.short_code_id = g.short_code_id
- AND st.cleared_at IS NULL {stop_filter}
+ AND st.cleared_at IS NULL {lifted}
+{overlay}
 """
-_OVERLAY = """|| COALESCE((SELECT jsonb_object_agg(d.keyword_id::text,
-                                               jsonb_build_array(d.status, d.last))
-                          FROM import_dry_subs d JOIN subscriptions_keyword k
-                            ON k.id = d.keyword_id
-                          WHERE d.contact_id = g.contact_id
-                            AND k.short_code_id = g.short_code_id), '{}'::jsonb)"""
-_LIFTED = """AND NOT EXISTS (SELECT 1 FROM import_dry_lifted l
-                 WHERE l.contact_id = g.contact_id AND l.short_code_id = g.short_code_id)"""
+_REAL_STATE = {"status": "sub.status", "last": "sub.last_occurred_at", "lifted": "", "overlay": ""}
+_DRY_STATE = {
+    "status": "CASE WHEN d.contact_id IS NULL THEN sub.status ELSE d.status END",
+    "last": "CASE WHEN d.contact_id IS NULL THEN sub.last_occurred_at ELSE d.last END",
+    "lifted": """AND NOT EXISTS (SELECT 1 FROM import_dry_lifted l
+                 WHERE l.contact_id = g.contact_id AND l.short_code_id = g.short_code_id)""",
+    "overlay": """LEFT JOIN import_dry_subs d
+  ON d.contact_id = g.contact_id AND d.keyword_id = g.keyword_id""",
+}
 
-# One row's decision from the state before it (w: stop_id, stop_latest, blocks, subs) and
-# the row (q). Mirrors rules.decide_opt_in / decide_opt_out with source=import.
+# One row's decision from the state before it (w: cur, cur_last, stop_id, stop_latest,
+# blocks) and the row (q): rules.decide_opt_in / decide_opt_out with source=import.
 _STALE_IF = "f.floor IS NOT NULL AND q.occurred_at < f.floor"
+_IN, _OUT = _literal(Status.OPTED_IN), _literal(Status.OPTED_OUT)
 DECIDE = f"""
 CROSS JOIN LATERAL (
-    SELECT w.subs -> q.keyword_id::text ->> 0 AS cur,
-           (w.subs -> q.keyword_id::text ->> 1)::timestamptz AS cur_last
-) c
-CROSS JOIN LATERAL (
     SELECT CASE WHEN q.subscribe AND w.stop_id IS NOT NULL
-                THEN GREATEST(c.cur_last, w.stop_latest) ELSE c.cur_last END AS floor
+                THEN GREATEST(w.cur_last, w.stop_latest) ELSE w.cur_last END AS floor
 ) f
 CROSS JOIN LATERAL (
     SELECT CASE
         WHEN {_STALE_IF} THEN {_literal(Outcome.STALE)}
         WHEN q.subscribe THEN CASE
-            WHEN c.cur = {_literal(Status.OPTED_IN)} THEN {_literal(Outcome.NO_CHANGE)}
-            WHEN c.cur IS NULL THEN CASE WHEN w.stop_id IS NOT NULL AND w.blocks
+            WHEN w.cur = {_IN} THEN {_literal(Outcome.NO_CHANGE)}
+            WHEN w.cur IS NULL THEN CASE WHEN w.stop_id IS NOT NULL AND w.blocks
                 THEN {_literal(Outcome.REFUSED)} ELSE {_literal(Outcome.APPLIED)} END
-            WHEN c.cur = {_literal(Status.OPTED_OUT)} THEN {_literal(Outcome.REFUSED)}
+            WHEN w.cur = {_OUT} THEN {_literal(Outcome.REFUSED)}
             ELSE {_literal(Outcome.NO_CHANGE)} END
-        WHEN c.cur = {_literal(Status.OPTED_OUT)} THEN {_literal(Outcome.NO_CHANGE)}
+        WHEN w.cur = {_OUT} THEN {_literal(Outcome.NO_CHANGE)}
         ELSE {_literal(Outcome.APPLIED)} END AS outcome,
     CASE
         WHEN {_STALE_IF} THEN {_literal(rules.STALE)}
         WHEN q.subscribe THEN CASE
-            WHEN c.cur = {_literal(Status.OPTED_IN)} THEN {_literal(rules.ALREADY_IN)}
-            WHEN c.cur IS NULL THEN CASE WHEN w.stop_id IS NOT NULL AND w.blocks
+            WHEN w.cur = {_IN} THEN {_literal(rules.ALREADY_IN)}
+            WHEN w.cur IS NULL THEN CASE WHEN w.stop_id IS NOT NULL AND w.blocks
                 THEN {_literal(rules.IMPORT_STOPPED)} ELSE '' END
-            WHEN c.cur = {_literal(Status.OPTED_OUT)} THEN {_literal(rules.IMPORT_OPTED_OUT)}
+            WHEN w.cur = {_OUT} THEN {_literal(rules.IMPORT_OPTED_OUT)}
             ELSE {_literal(rules.IMPORT_CANNOT_CONFIRM)} END
-        WHEN c.cur = {_literal(Status.OPTED_OUT)} THEN {_literal(rules.ALREADY_OUT)}
+        WHEN w.cur = {_OUT} THEN {_literal(rules.ALREADY_OUT)}
         ELSE '' END AS reason
 ) o
 CROSS JOIN LATERAL (
     SELECT o.outcome = {_literal(Outcome.APPLIED)} AS applied,
-           o.outcome = {_literal(Outcome.NO_CHANGE)} AND c.cur = CASE WHEN q.subscribe
-               THEN {_literal(Status.OPTED_IN)} ELSE {_literal(Status.OPTED_OUT)} END
-               AS confirms,
-           CASE WHEN q.subscribe THEN {_literal(Status.OPTED_IN)}
-                ELSE {_literal(Status.OPTED_OUT)} END AS target
+           o.outcome = {_literal(Outcome.NO_CHANGE)}
+               AND w.cur = CASE WHEN q.subscribe THEN {_IN} ELSE {_OUT} END AS confirms,
+           CASE WHEN q.subscribe THEN {_IN} ELSE {_OUT} END AS target
 ) a
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN a.applied THEN a.target ELSE c.cur END AS status_after,
+    SELECT CASE WHEN a.applied THEN a.target ELSE w.cur END AS status_after,
            CASE WHEN a.applied THEN q.occurred_at
-                WHEN a.confirms THEN GREATEST(c.cur_last, q.occurred_at)
-                ELSE c.cur_last END AS last_after,
+                WHEN a.confirms THEN GREATEST(w.cur_last, q.occurred_at)
+                ELSE w.cur_last END AS last_after,
            a.applied AND q.subscribe AND w.stop_id IS NOT NULL AS clears
 ) n
 """
 
-_STEP_COLUMNS = """q.grp, q.rn, q.line, q.contact_id, q.keyword_id, q.short_code_id, q.subscribe,
-    q.occurred_at, q.consent_text, COALESCE(c.cur, '') AS old_status, o.outcome, o.reason,
-    CASE WHEN a.applied THEN a.target ELSE '' END AS new_status, a.confirms, n.status_after,
-    n.last_after, w.stop_id AS stop_id_before, n.clears,
-    CASE WHEN n.clears THEN NULL ELSE w.stop_id END AS stop_id,
-    w.stop_latest, w.blocks,
-    CASE WHEN a.applied OR a.confirms
-         THEN w.subs || jsonb_build_object(q.keyword_id::text,
-                                           jsonb_build_array(n.status_after, n.last_after))
-         ELSE w.subs END AS subs"""
+_STEP_COLUMNS = """q.grp, q.rn, q.line, q.contact_id, q.keyword_id, q.short_code_id,
+    q.subscribe, q.occurred_at, q.consent_text, COALESCE(w.cur, '') AS old_status,
+    o.outcome, o.reason, CASE WHEN a.applied THEN a.target ELSE '' END AS new_status,
+    a.confirms, n.status_after AS cur, n.last_after AS cur_last, w.stop_id AS stop_before,
+    n.clears, CASE WHEN n.clears THEN NULL ELSE w.stop_id END AS stop_id, w.stop_latest,
+    w.blocks"""
 
 _WALK = f"""
-WITH RECURSIVE init AS MATERIALIZED ({{init}}),
-walk AS (
+WITH RECURSIVE walk AS (
     SELECT {_STEP_COLUMNS}
-    FROM import_seq q JOIN init w ON w.grp = q.grp {DECIDE}
+    FROM {{seq}} q JOIN {{init}} w ON w.grp = q.grp {DECIDE}
     WHERE q.rn = 1
   UNION ALL
     SELECT {_STEP_COLUMNS}
-    FROM walk w JOIN import_seq q ON q.grp = w.grp AND q.rn = w.rn + 1 {DECIDE}
+    FROM walk w JOIN {{seq}} q ON q.grp = w.grp AND q.rn = w.rn + 1 {DECIDE}
 )
 INSERT INTO import_decided
 SELECT line, contact_id, keyword_id, short_code_id, subscribe, occurred_at, consent_text,
-       old_status, outcome, reason, new_status, confirms, status_after, last_after,
-       stop_id_before, clears
+       old_status, outcome, reason, new_status, confirms, cur, cur_last, stop_before, clears
 FROM walk
 """
 
+# A number's STOP on a code is cleared by the first applied import opt-in there, in file
+# order, whichever program it is for; the rows of that (contact, code) after it are walked
+# again from the state they had then, without the STOP.
+_REWALK = [
+    """INSERT INTO import_lifted
+       SELECT contact_id, short_code_id, min(line) FROM import_decided WHERE clears
+       GROUP BY contact_id, short_code_id""",
+    """DELETE FROM import_decided d USING import_lifted l
+       WHERE d.contact_id = l.contact_id AND d.short_code_id = l.short_code_id
+         AND d.line > l.line""",
+    """INSERT INTO import_reseq
+       SELECT dense_rank() OVER (ORDER BY q.contact_id, q.keyword_id),
+              row_number() OVER (PARTITION BY q.contact_id, q.keyword_id ORDER BY q.line),
+              q.line, q.contact_id, q.keyword_id, q.short_code_id, q.subscribe,
+              q.occurred_at, q.consent_text
+       FROM import_seq q JOIN import_lifted l
+         ON l.contact_id = q.contact_id AND l.short_code_id = q.short_code_id
+       WHERE q.line > l.line""",
+    """INSERT INTO import_reinit
+       SELECT r.grp, r.contact_id, r.keyword_id,
+              CASE WHEN p.line IS NULL THEN i.cur ELSE p.status_after END,
+              CASE WHEN p.line IS NULL THEN i.cur_last ELSE p.last_after END,
+              NULL, NULL, i.blocks
+       FROM import_reseq r JOIN import_init i
+         ON i.contact_id = r.contact_id AND i.keyword_id = r.keyword_id
+       LEFT JOIN LATERAL (SELECT d.line, d.status_after, d.last_after FROM import_decided d
+                          WHERE d.contact_id = r.contact_id AND d.keyword_id = r.keyword_id
+                          ORDER BY d.line DESC LIMIT 1) p ON true
+       WHERE r.rn = 1""",
+]
 
-def walk(dry_run: bool) -> str:
-    init = _INIT.format(overlay=_OVERLAY if dry_run else "", stop_filter=_LIFTED if dry_run else "")
-    return _WALK.format(init=init)
+
+def walk(dry_run: bool) -> list[str]:
+    """The statements that decide every staged row into import_decided."""
+    init = _INIT.format(**(_DRY_STATE if dry_run else _REAL_STATE))
+    return [
+        init,
+        _WALK.format(seq="import_seq", init="import_init"),
+        *_REWALK,
+        _WALK.format(seq="import_reseq", init="import_reinit"),
+    ]
 
 
-# The walk steps one row per (contact, code) at a time: an index probe per step keeps a
+# The walk steps one row per (contact, program) at a time: an index probe per step keeps a
 # file that repeats one number thousands of times linear (a hash join would rescan).
 WALK_PLAN = ["SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"]
 WALK_PLAN_RESET = ["RESET enable_hashjoin", "RESET enable_mergejoin"]
