@@ -117,7 +117,7 @@ PORTAL_DELIVERY_REDRIVE_SECONDS = env.float("PORTAL_DELIVERY_REDRIVE_SECONDS", d
 PORTAL_IMPORT_LEASE_SECONDS = env.float("PORTAL_IMPORT_LEASE_SECONDS", default=120)
 # When an import chunk's foreign keys are checked: "deferred" (at commit) or "immediate"
 # (docs/adr/0001-import-foreign-keys.md).
-PORTAL_IMPORT_FK_CHECKS = env.str("PORTAL_IMPORT_FK_CHECKS", default="deferred")
+PORTAL_IMPORT_FK_CHECKS = env.str("PORTAL_IMPORT_FK_CHECKS", default="immediate")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -335,7 +335,7 @@ def _count(progress, counts, consumed, errors):
 # How the history's foreign keys are checked during an import chunk
 # (docs/adr/0001-import-foreign-keys.md): "deferred" (Django's default, at commit) or
 # "immediate" (at the end of each statement).
-FK_CHECKS = getattr(settings, "PORTAL_IMPORT_FK_CHECKS", "deferred")
+FK_CHECKS = getattr(settings, "PORTAL_IMPORT_FK_CHECKS", "immediate")
 
 
 def run_stored(job_id: int) -> None:
