@@ -270,11 +270,7 @@ def _decide_and_write(state, cur, now):
     params = {"now": now}
     for statement in sql.DRY_CONTACTS if dry else sql.CONTACTS:
         cur.execute(statement, params)
-    for statement in sql.SEQUENCE + sql.WALK_PLAN:
-        cur.execute(statement)
-    for statement in sql.walk(dry):
-        cur.execute(statement)
-    for statement in sql.WALK_PLAN_RESET:
+    for statement in sql.SEQUENCE + sql.walk(dry):
         cur.execute(statement)
     if dry:
         for statement in sql.DRY_STATE:

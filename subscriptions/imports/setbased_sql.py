@@ -251,9 +251,13 @@ def walk(dry_run: bool) -> list[str]:
     init = _INIT.format(**(_DRY_STATE if dry_run else _REAL_STATE))
     return [
         init,
+        *WALK_PLAN,
         _WALK.format(seq="import_seq", init="import_init"),
+        *WALK_PLAN_RESET,
         *_REWALK,
+        *WALK_PLAN,
         _WALK.format(seq="import_reseq", init="import_reinit"),
+        *WALK_PLAN_RESET,
     ]
 
 
