@@ -1,14 +1,15 @@
-"""Import a 1,000,000-row CSV on PostgreSQL and compare with COPY of the same file.
+"""Import 100,000 and 1,000,000-row CSVs on PostgreSQL and compare with COPY of the same file.
 
-    .venv/bin/python bench/import_bench.py [ROWS]     (default 1,000,000)
+    .venv/bin/python bench/import_bench.py [ROWS ...] [--dry-run]
+                                        (default 100,000 then 1,000,000; 2000 = CI smoke)
 
 Prints rows per second, the import process's peak memory (max RSS) and the ratio of the
 import's time to a PostgreSQL COPY of the same file into a bare table, measured in the same
-run on the same database. Uses the database portal_bench_admin (dropped and recreated).
+run on the same database (on PostgreSQL the set-based path, imports/setbased.py). Uses the
+database $BENCH_DB (default portal_bench_admin; dropped and recreated per size).
 """
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -70,8 +71,24 @@ def copy_baseline(path):
     return elapsed, count
 
 
-def main():
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+def run_import(path, dry_run=False):
+    """The import in its own process: (seconds, that process's peak RSS in MB)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [PYTHON, str(ROOT / "manage.py"), "import_subscriptions", path]
+        + (["--dry-run"] if dry_run else []),
+        env={**bench_env(DB), "TASKS_BACKEND": "django_tasks_db.DatabaseBackend"},
+        cwd=ROOT,
+        stdout=sys.stderr,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"import_subscriptions failed ({status})")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def bench(rows, dry_run):
     fresh_database(DB)
     manage(DB, "shell", "-c", SETUP)
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,16 +96,8 @@ def main():
         write_csv(path, rows)
         size_mb = os.path.getsize(path) / 1e6
         copy_seconds, copied = copy_baseline(path)
-        started = time.perf_counter()
-        subprocess.run(
-            [PYTHON, str(ROOT / "manage.py"), "import_subscriptions", path],
-            env={**bench_env(DB), "TASKS_BACKEND": "django_tasks_db.DatabaseBackend"},
-            cwd=ROOT,
-            check=True,
-            stdout=sys.stderr,
-        )
-        import_seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        import_seconds, peak_mb = run_import(path)
+        dry = run_import(path, dry_run=True) if dry_run else None
     with psycopg.connect(database_url(DB)) as conn:
         events = conn.execute("SELECT count(*) FROM subscriptions_subscriptionevent").fetchone()[0]
         subs = conn.execute("SELECT count(*) FROM subscriptions_subscription").fetchone()[0]
@@ -98,16 +107,30 @@ def main():
         ]
     print(f"file: {rows:,} rows, {size_mb:.1f} MB")
     print(
-        f"COPY into a bare table: {copied:,} rows in {copy_seconds:.2f} s "
+        f"  COPY into a bare table: {copied:,} rows in {copy_seconds:.2f} s "
         f"({copied / copy_seconds:,.0f} rows/s)"
     )
     print(
-        f"import_subscriptions: {rows:,} rows in {import_seconds:.1f} s "
+        f"  import_subscriptions: {rows:,} rows in {import_seconds:.1f} s "
         f"({rows / import_seconds:,.0f} rows/s), {events:,} history rows, "
         f"{subs:,} subscriptions, {syncs:,} outbox rows, {queued:,} delivery tasks queued"
     )
-    print(f"peak memory of the import process (max RSS): {peak_kb / 1024:.0f} MB")
-    print(f"ratio import time / COPY time: {import_seconds / copy_seconds:.1f}x")
+    print(f"  peak memory of the import process (max RSS): {peak_mb:.0f} MB")
+    print(f"  ratio import time / COPY time: {import_seconds / copy_seconds:.1f}x")
+    if dry:
+        print(
+            f"  dry run of the same file afterwards: {dry[0]:.1f} s "
+            f"({dry[0] / copy_seconds:.1f}x COPY), peak RSS {dry[1]:.0f} MB"
+        )
+
+
+def main():
+    """import_bench.py [ROWS ...] [--dry-run]; default 100,000 and 1,000,000 rows. A tiny
+    size (e.g. 2000) is the CI smoke run."""
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    sizes = [int(a) for a in args] or [100_000, 1_000_000]
+    for rows in sizes:
+        bench(rows, dry_run="--dry-run" in sys.argv)
 
 
 if __name__ == "__main__":

@@ -143,6 +143,13 @@ PORTAL_RECONCILE_RESEND_PER_SECOND = env.float("PORTAL_RECONCILE_RESEND_PER_SECO
 PORTAL_RECONCILE_MAX_RETRIES = env.int("PORTAL_RECONCILE_MAX_RETRIES", default=8)
 PORTAL_RECONCILE_LEASE_SECONDS = env.float("PORTAL_RECONCILE_LEASE_SECONDS", default=300)
 
+# Set-based imports (subscriptions/imports/setbased.py): a running import whose runner has
+# committed no chunk for this long may be resumed by another.
+PORTAL_IMPORT_LEASE_SECONDS = env.float("PORTAL_IMPORT_LEASE_SECONDS", default=120)
+# When an import chunk's foreign keys are checked: "deferred" (at commit) or "immediate"
+# (docs/adr/0007-import-foreign-keys.md).
+PORTAL_IMPORT_FK_CHECKS = env.str("PORTAL_IMPORT_FK_CHECKS", default="immediate")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -20,5 +20,7 @@ from subscriptions.delivery import plan
 
 
 @receiver(subscription_changed, dispatch_uid="provider_sync")
-def write_provider_syncs(sender, events, source, **kwargs):
-    plan.plan(events)
+def write_provider_syncs(sender, events, source, outbox_written=False, **kwargs):
+    # A set-based import (imports/setbased.py) writes its outbox rows set-wise itself.
+    if not outbox_written:
+        plan.plan(events)

@@ -8,6 +8,6 @@ from subscriptions.common.queueing import QUEUE_BULK, with_request_id
 @task(queue_name=QUEUE_BULK)
 @with_request_id
 def run_import(job_id: int):
-    from subscriptions.imports import pipeline
+    from subscriptions.imports import setbased
 
-    pipeline.run_stored(job_id)
+    setbased.run_stored(job_id)

@@ -103,10 +103,18 @@ class ImportJob(models.Model):
     heartbeat_at = models.DateTimeField(
         null=True,
         blank=True,
+        # Also: a set-based import whose heartbeat is older than PORTAL_IMPORT_LEASE_SECONDS
+        # may be resumed by another worker (imports/setbased.py).
         help_text="Last sign of life of the worker running it (each chunk); the sweeper "
         "marks a running import without one for PORTAL_IMPORT_STALL_SECONDS failed.",
     )
     finished_at = models.DateTimeField(null=True, blank=True)
+    cursor = models.PositiveBigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Data rows of the file committed so far (set-based imports): a restarted "
+        "import skips these and goes on from the next chunk.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

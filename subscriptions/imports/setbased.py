@@ -1,0 +1,346 @@
+"""Set-based imports on PostgreSQL: the same rules as the per-row path, at bulk speed.
+
+`run` is the import entry point of the admin, the API and `manage.py import_subscriptions`.
+On PostgreSQL it streams the file through the row parsing of `imports.pipeline` (with an
+E.164 fast path for well-formed numbers), COPYs each chunk of CHUNK_SIZE rows into a
+staging table and decides and writes the chunk in a handful of statements
+(`imports.setbased_sql`): contacts, one walk over the rows in file order, subscriptions,
+cleared stops, history, outbox rows and their delivery tasks. On SQLite (the embedded
+default) it runs `pipeline.run`, the per-row batch form of the services.
+
+Each chunk is one transaction that also advances `ImportJob.cursor` (rows of the file
+committed), checked and locked at the chunk's start: a killed import resumed with
+`run(..., resume=True)` skips the committed rows and applies every other row once, and two
+runners of one job cannot both apply a chunk.
+
+The signal contract: the chunk's applied events are announced once per chunk with
+`subscription_changed(events=<QuerySet of the chunk's applied events, in history order>,
+source="import", outbox_written=True)`. The queryset is read only by receivers that read
+it; the provider-sync receiver skips such a send, because the outbox rows are already
+written set-wise here.
+"""
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.tasks.exceptions import InvalidTask
+from django.utils import timezone
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import get_date_max
+
+from portal.observability import current_request_id
+from subscriptions.common.phones import normalize
+from subscriptions.common.queueing import QUEUE_BULK, traced_enqueue_each
+from subscriptions.consent.signals import subscription_changed
+from subscriptions.delivery import tasks as delivery_tasks
+from subscriptions.imports import pipeline
+from subscriptions.imports import setbased_sql as sql
+from subscriptions.imports.pipeline import ImportFileError, Progress, RowError
+from subscriptions.models import (
+    ImportJob,
+    ImportRowError,
+    ImportStatus,
+    Outcome,
+    Source,
+    SubscriptionEvent,
+)
+
+logger = logging.getLogger("subscriptions.imports")
+
+CHUNK_SIZE = 50_000
+# "+1" and ten digits, the first not 0 or 1: `normalize` answers with the text itself
+# (tests/subscriptions/imports/test_setbased.py checks it), without phonenumbers' 30 us.
+_NANP_E164 = re.compile(r"\+1[2-9]\d{9}")
+
+
+class ImportConflict(RuntimeError):
+    """Another runner committed a chunk of this job since this one read its cursor."""
+
+
+def fast_normalize(raw) -> str:
+    """`phones.normalize`, with a fast path for the numbers files are mostly made of."""
+    if type(raw) is str and _NANP_E164.fullmatch(raw):
+        return raw
+    return normalize(raw)
+
+
+def uses_setbased() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@dataclass
+class _Run:
+    job: ImportJob
+    progress: Progress
+    keywords: pipeline._Keywords
+    default_at: object
+    label: str
+    chunk_size: int
+    with_tasks: bool
+    queue: str
+
+
+def run(
+    job: ImportJob,
+    open_file,
+    on_progress=None,
+    *,
+    resume: bool = False,
+    chunk_size: int | None = None,
+) -> Progress:
+    """Import the file `open_file()` opens (binary) into `job`; see the module docstring.
+
+    resume=True takes over a job whose runner died (running, heartbeat older than
+    PORTAL_IMPORT_LEASE_SECONDS) or failed, and goes on after its last committed chunk.
+    """
+    if not uses_setbased():
+        if resume:
+            raise ImportFileError("Resuming an import needs PostgreSQL.")
+        return pipeline.run(job, open_file, on_progress)
+    if not _claim(job, resume):
+        raise ImportFileError(f"Import {job.pk} was already started.")
+    try:
+        with open_file() as counting:
+            total = pipeline.count_rows(counting)
+        ImportJob.objects.filter(pk=job.pk).update(total=total)
+        state = _prepare(job, total, chunk_size or CHUNK_SIZE)
+        with open_file() as source:
+            reader = pipeline._reader(source)
+            header = pipeline._header(reader)
+            _skip(reader, job.cursor)
+            while _chunk(state, reader, header):
+                if on_progress:
+                    on_progress(state.progress)
+    except ImportConflict:
+        raise  # the job is another runner's now: leave it to that runner
+    except ImportFileError as exc:
+        pipeline._finish(job, ImportStatus.FAILED, failure=str(exc))
+        raise
+    except Exception as exc:
+        # Committed chunks stay committed (and counted in job.cursor): resume goes on.
+        pipeline._finish(job, ImportStatus.FAILED, failure=f"Stopped by an internal error: {exc!r}")
+        raise
+    pipeline._finish(job, ImportStatus.DONE)
+    return state.progress
+
+
+def _claim(job, resume):
+    now = timezone.now()
+    jobs = ImportJob.objects.filter(pk=job.pk)
+    if resume:
+        lease = timedelta(seconds=getattr(settings, "PORTAL_IMPORT_LEASE_SECONDS", 120))
+        dead = jobs.filter(status=ImportStatus.RUNNING, heartbeat_at__lt=now - lease)
+        claimed = (dead | jobs.filter(status=ImportStatus.FAILED)).update(
+            status=ImportStatus.RUNNING, heartbeat_at=now, failure="", finished_at=None
+        )
+    else:
+        claimed = jobs.filter(status=ImportStatus.QUEUED).update(
+            status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now
+        )
+    job.refresh_from_db()
+    return bool(claimed)
+
+
+def _prepare(job, total, chunk_size):
+    with connection.cursor() as cur:
+        for statement in sql.SETUP + sql.RESET_DRY:
+            cur.execute(statement)
+    task = delivery_tasks.deliver_sync
+    backend = task.get_backend()
+    queue = QUEUE_BULK
+    try:
+        backend.validate_task(task.using(queue_name=QUEUE_BULK))
+    except InvalidTask:
+        logger.info(
+            "the task backend has no %r queue: import deliveries go to %r",
+            QUEUE_BULK,
+            task.queue_name,
+        )
+        queue = task.queue_name
+    label = job.file_name[:150]
+    if not label and job.created_by is not None:
+        label = job.created_by.get_username()[:150]
+    return _Run(
+        job=job,
+        progress=Progress(
+            total=total,
+            processed=job.processed,
+            applied=job.applied,
+            refused=job.refused,
+            unchanged=job.unchanged,
+            errors=job.errors,
+        ),
+        keywords=pipeline._Keywords(),
+        # Rows without occurred_at occur when the import started, also after a resume.
+        default_at=job.started_at,
+        label=label,
+        chunk_size=chunk_size,
+        with_tasks=isinstance(backend, DatabaseBackend) and not job.dry_run,
+        queue=queue,
+    )
+
+
+def _skip(reader, rows):
+    try:
+        for _ in range(rows):
+            next(reader)
+    except StopIteration:
+        pass
+
+
+def _parse(state, reader, header):
+    """Parse up to chunk_size rows: (rows consumed, staged tuples, row errors). Parsing may
+    read keywords, so it is done before the COPY holds the connection."""
+    errors, staged, consumed, line = [], [], 0, 0
+    keywords, job, default_at = state.keywords, state.job, state.default_at
+    write = staged.append
+    try:
+        for record in reader:
+            consumed += 1
+            line = reader.line_num
+            values = dict(zip(header, record, strict=False))
+            try:
+                row = pipeline.parse_row(values, line, keywords, fast_normalize)
+                if "\x00" in row.consent_text:
+                    raise RowError("consent_text contains a NUL byte")
+            except RowError as exc:
+                errors.append(pipeline._row_error(job, line, values, str(exc)))
+            else:
+                keyword = row.keyword
+                write(
+                    (
+                        line,
+                        row.phone,
+                        keyword.pk,
+                        keyword.short_code_id,
+                        row.subscribe,
+                        row.occurred_at or default_at,
+                        row.consent_text,
+                    )
+                )
+            if consumed >= state.chunk_size:
+                break
+    except (UnicodeDecodeError, pipeline.csv.Error) as exc:
+        raise ImportFileError(f"Line {line + 1}: {exc}") from exc
+    return consumed, staged, errors
+
+
+def _chunk(state, reader, header) -> bool:
+    """Stage, decide and write one chunk in one transaction; False when the file is done."""
+    job, now = state.job, timezone.now()
+    with transaction.atomic(), connection.cursor() as cur:
+        locked = ImportJob.objects.select_for_update().filter(pk=job.pk)
+        if locked.values_list("cursor", flat=True).get() != job.cursor:
+            raise ImportConflict(f"import {job.pk} was taken over by another runner")
+        for statement in sql.CLEAR:
+            cur.execute(statement)
+        if FK_CHECKS == "immediate":
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        consumed, staged, errors = _parse(state, reader, header)
+        with cur.cursor.copy(sql.COPY_STAGE) as copy:
+            for row in staged:
+                copy.write_row(row)
+        del staged
+        if not consumed:
+            return False
+        counts = _decide_and_write(state, cur, now)
+        ImportRowError.objects.bulk_create(errors)
+        _count(state.progress, counts, consumed, len(errors))
+        job.cursor += consumed
+        progress = state.progress
+        locked.update(
+            cursor=job.cursor,
+            heartbeat_at=now,
+            processed=progress.processed,
+            applied=progress.applied,
+            refused=progress.refused,
+            unchanged=progress.unchanged,
+            errors=progress.errors,
+        )
+    return True
+
+
+def _decide_and_write(state, cur, now):
+    dry = state.job.dry_run
+    params = {"now": now}
+    for statement in sql.DRY_CONTACTS if dry else sql.CONTACTS:
+        cur.execute(statement, params)
+    for statement in sql.SEQUENCE + sql.walk(dry):
+        cur.execute(statement)
+    if dry:
+        for statement in sql.DRY_STATE:
+            cur.execute(statement)
+        cur.execute(sql.COUNT_DRY)
+        return dict(cur.fetchall())
+    for statement in sql.WRITE_STATE:
+        cur.execute(statement, params)
+    task = delivery_tasks.deliver_sync
+    backend = task.get_backend()
+    cur.execute(
+        sql.write_history(state.with_tasks),
+        {
+            **params,
+            "actor": state.job.created_by_id,
+            "label": state.label,
+            "job": state.job.pk,
+            "file": state.job.file_name,
+            "request_id": current_request_id(),
+            "priority": task.priority,
+            "task_path": task.module_path,
+            "queue": state.queue,
+            "backend": backend.alias,
+            "run_after": get_date_max(),
+        },
+    )
+    first, last, counts, sync_ids = cur.fetchone()
+    if sync_ids:
+        queued = task.using(queue_name=state.queue)
+        transaction.on_commit(lambda: traced_enqueue_each(queued, sync_ids))
+    counts = json.loads(counts) if isinstance(counts, str) else counts
+    if counts and counts.get(Outcome.APPLIED):
+        _announce(state.job, first, last)
+    return counts or {}
+
+
+def _announce(job, first, last):
+    """subscription_changed once for the chunk, with its applied events (lazily read)."""
+    events = SubscriptionEvent.objects.filter(
+        pk__range=(first, last),
+        source=Source.IMPORT,
+        outcome=Outcome.APPLIED,
+        detail__import_job=job.pk,
+    ).order_by("pk")
+    subscription_changed.send(
+        sender=SubscriptionEvent, events=events, source=Source.IMPORT, outbox_written=True
+    )
+
+
+def _count(progress, counts, consumed, errors):
+    progress.processed += consumed
+    progress.applied += counts.get(Outcome.APPLIED, 0)
+    progress.refused += counts.get(Outcome.REFUSED, 0)
+    progress.unchanged += counts.get(Outcome.NO_CHANGE, 0) + counts.get(Outcome.STALE, 0)
+    progress.errors += errors
+
+
+# How the history's foreign keys are checked during an import chunk
+# (docs/adr/0007-import-foreign-keys.md): "deferred" (Django's default, at commit) or
+# "immediate" (at the end of each statement).
+FK_CHECKS = getattr(settings, "PORTAL_IMPORT_FK_CHECKS", "immediate")
+
+
+def run_stored(job_id: int) -> None:
+    """Run (or, after a dead runner's lease, resume) a job whose file was uploaded."""
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    if job.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        return
+    resume = job.status == ImportStatus.RUNNING
+    try:
+        run(job, lambda: job.file.storage.open(job.file.name, "rb"), resume=resume)
+    except ImportFileError:
+        return  # recorded on the job (or: it is still another runner's)
