@@ -17,6 +17,8 @@ MODELS = [
     "providercall",
     "importjob",
     "importrowerror",
+    "revocation",
+    "revocationdecision",
 ]
 VIEW_ALL = [f"view_{model}" for model in MODELS]
 
@@ -33,9 +35,11 @@ GROUPS = {
         "import_subscriptions",
         "change_consent",
         "change_providersync",
+        "add_revocation",
     ],
-    # Proves consent: reads everything and exports evidence; changes nothing.
-    "Compliance": [*VIEW_ALL, "export_evidence"],
+    # Proves consent: reads everything and exports evidence; records revocations people
+    # made by phone, mail or in person and decides those under review (FCC 24-24).
+    "Compliance": [*VIEW_ALL, "export_evidence", "add_revocation", "decide_revocation"],
 }
 
 

@@ -37,12 +37,22 @@ from subscriptions.models.operations import (
     UnmatchedPostback,
 )
 from subscriptions.models.outbox import OutboundMessage, ProviderCall, ProviderSync
+from subscriptions.models.revocations import (
+    Confirmation,
+    Revocation,
+    RevocationChannel,
+    RevocationDecision,
+    RevocationDecisionKind,
+    RevocationStatus,
+    RevocationVerdict,
+)
 
 __all__ = [
     "Action",
     "ActivityDay",
     "ActivitySeries",
     "AppendOnlyQuerySet",
+    "Confirmation",
     "Contact",
     "DailyActivity",
     "IdempotencyKey",
@@ -62,6 +72,12 @@ __all__ = [
     "ProviderKind",
     "ProviderSync",
     "RateLimitCounter",
+    "Revocation",
+    "RevocationChannel",
+    "RevocationDecision",
+    "RevocationDecisionKind",
+    "RevocationStatus",
+    "RevocationVerdict",
     "ShortCode",
     "ShortCodeStop",
     "Source",
