@@ -19,11 +19,12 @@ negators and filler. Words match whole words only ("weekend" is not "end"); long
 words also match with one typo (Damerau distance 1). The decision, in order:
 1. a phrase of the short code's own (`extra`) or of the lexicon: STOP in a message of at
    most LONG_MESSAGE words, REVIEW in a longer one;
-2. a per-se word: REVIEW when negated ("don't stop") or when the message is a question or
-   longer than SHORT_REPLY words with more in it than revocation words and filler; STOP
-   otherwise. A weak per-se word counts as STOP only in a reply made of revocation words
-   and filler, or as the first word of a short statement; elsewhere it is REVIEW when the
-   message talks about the texts, else nothing;
+2. a per-se word (outside the everyday phrases of [ignore], "bus stop"): REVIEW when
+   negated ("don't stop"); STOP when the rest of the reply is filler ("stop please!");
+   REVIEW when the message is a question or longer than SHORT_REPLY words; STOP otherwise.
+   A weak per-se word ("end", "quit", "para", "baja") is STOP only as the first word of a
+   reply otherwise made of filler (REVIEW if that is a question); elsewhere it is REVIEW
+   when the message talks about the texts, else nothing;
 3. a doubtful phrase ("not interested", "wrong number"): REVIEW;
 4. anything else: None.
 """
@@ -140,6 +141,7 @@ class Lexicon:
     review: tuple
     negators: tuple  # tuples of words
     filler: frozenset
+    ignore: tuple = ()  # phrases whose per-se word is not one
 
 
 def _sections(text):
@@ -191,6 +193,7 @@ def lexicon(language: str) -> Lexicon:
         review=_compiled(sections.get("review", [])),
         negators=tuple(tuple(tokens(line)) for line in sections.get("negators", [])),
         filler=frozenset(t for line in sections.get("filler", []) for t in tokens(line)),
+        ignore=_compiled(sections.get("ignore", [])),
     )
 
 
@@ -265,7 +268,9 @@ def classify(text: str, extra: tuple | list = ()) -> Classification:
                     return Classification(Verdict.REVIEW, phrase, language, "negated")
                 verdict = Verdict.REVIEW if long_message else Verdict.STOP
                 return Classification(verdict, phrase, language, "phrase")
-        found = found or _per_se(text, corrected, lex)
+        for _, pattern in lex.ignore:
+            fixed = pattern.sub(" ", fixed)
+        found = found or _per_se(text, fixed.split(), lex)
     if found:
         return found
     for language in LANGUAGES:
