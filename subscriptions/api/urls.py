@@ -7,6 +7,7 @@ from subscriptions.api import views
 from subscriptions.api.configuration import views as configuration
 from subscriptions.api.imports import ImportDetailView, ImportErrorsView, ImportListView
 from subscriptions.api.inbound import InboundView
+from subscriptions.api.revocations import RevocationDecideView, RevocationListView
 
 router = SimpleRouter()
 router.register("providers", configuration.ProviderAccountViewSet, basename="provider")
@@ -36,5 +37,11 @@ urlpatterns = [
     path("imports/", ImportListView.as_view(), name="api-imports"),
     path("imports/<str:pk>/", ImportDetailView.as_view(), name="api-import"),
     path("imports/<str:pk>/errors.csv", ImportErrorsView.as_view(), name="api-import-errors"),
+    path("revocations/", RevocationListView.as_view(), name="api-revocations"),
+    path(
+        "revocations/<int:pk>/decide/",
+        RevocationDecideView.as_view(),
+        name="api-revocation-decide",
+    ),
     *router.urls,
 ]
