@@ -72,7 +72,7 @@ def joined(api):
         "ALTO",
         "No me envíen más mensajes",
         "stoppp",
-        "ＳＴＯＰ",
+        "\uff33\uff34\uff2f\uff30",  # full width
         "s\u200btop",
     ],
 )
