@@ -209,6 +209,9 @@ PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 # X-Forwarded-For: the preferences page's rate limits and history take the client address
 # from there. 0 = no proxy, the socket's peer address is the client.
 PORTAL_PROXY_HOPS = env.int("PORTAL_PROXY_HOPS", default=0)
+# FCC 24-24 "revoke all": `code` (a revocation stops the code it came on) or `brand` (every
+# code of the same brand). The brand rule is waived until 31 Jan 2027.
+PORTAL_REVOKE_ALL_SCOPE = env.str("PORTAL_REVOKE_ALL_SCOPE", default="code")
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # plain or json
 LOGGING = {

@@ -2,7 +2,7 @@
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -29,3 +29,16 @@ def encryption_keys(app_configs, **kwargs):
                 )
             )
     return problems
+
+
+@register()
+def revoke_all_scope(app_configs, **kwargs):
+    scope = getattr(settings, "PORTAL_REVOKE_ALL_SCOPE", "code")
+    if scope in ("code", "brand"):
+        return []
+    return [
+        Error(
+            f"PORTAL_REVOKE_ALL_SCOPE is {scope!r}; it must be 'code' or 'brand'.",
+            id="subscriptions.E001",
+        )
+    ]
