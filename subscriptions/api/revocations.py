@@ -13,7 +13,14 @@ from subscriptions.api.idempotency import idempotent
 from subscriptions.api.permissions import CHANGE_CONSENT, requires
 from subscriptions.api.schema import ERROR, IDEMPOTENCY_KEY
 from subscriptions.api.serializers import PhoneField, ShortCodeField
-from subscriptions.api.views import Conflict, JsonApi, NewestFirst, api_context, validated
+from subscriptions.api.views import (
+    Conflict,
+    JsonApi,
+    NewestFirst,
+    api_context,
+    checked_lookup,
+    validated,
+)
 from subscriptions.consent.context import ServiceError
 from subscriptions.models import (
     Revocation,
@@ -145,7 +152,7 @@ class RevocationListView(JsonApi, ListAPIView):
     @extend_schema(
         request=RecordSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: RecordedSerializer, 400: ERROR, 422: ERROR},
+        responses={201: RecordedSerializer, 422: ERROR},
     )
     @idempotent
     def post(self, request):
@@ -174,11 +181,13 @@ class RevocationDecideView(JsonApi, APIView):
     permission_classes = [requires(DECIDE_REVOCATION)]
 
     @extend_schema(
-        request=DecideSerializer, responses={200: RevocationSerializer, 404: ERROR, 409: ERROR}
+        request=DecideSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: RevocationSerializer, 404: ERROR, 409: ERROR, 422: ERROR},
     )
     @idempotent
     def post(self, request, pk):
-        revocation = get_object_or_404(Revocation, pk=pk)
+        revocation = get_object_or_404(Revocation, pk=checked_lookup(pk, r"\d{1,18}", "revocation"))
         data = validated(DecideSerializer, request.data)
         try:
             revocations.decide(revocation.pk, data["decision"], data["reason"], actor=request.user)

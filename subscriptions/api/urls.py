@@ -39,7 +39,7 @@ urlpatterns = [
     path("imports/<str:pk>/errors.csv", ImportErrorsView.as_view(), name="api-import-errors"),
     path("revocations/", RevocationListView.as_view(), name="api-revocations"),
     path(
-        "revocations/<int:pk>/decide/",
+        "revocations/<str:pk>/decide/",
         RevocationDecideView.as_view(),
         name="api-revocation-decide",
     ),
