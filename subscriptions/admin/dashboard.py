@@ -35,6 +35,7 @@ from subscriptions.models import (
     SubscriptionEvent,
     SyncStatus,
 )
+from subscriptions.revocations import selectors as revocation_selectors
 
 DAYS = 30
 CACHE_KEY = "admin-dashboard-v1"
@@ -247,6 +248,7 @@ def dashboard_data(now=None):
         "charts": _charts(_daily_activity(since, now, keywords, codes), days),
         "counts": _current_counts(keywords),
         "sync_health": _sync_health(),
+        "revocations": revocation_selectors.dashboard_numbers(now),
         "computed_at": now,
         "days": DAYS,
     }
