@@ -60,25 +60,33 @@ def revocations(
     return rows
 
 
+QUEUE_ORDER = ("queue_rank", "due_by", "-received_at", "-id")
+
+
 def queue(now: datetime | None = None) -> QuerySet:
-    """The staff queue: open ones first (overdue first, then by due_by), then the rest,
-    newest first."""
+    """The staff queue: open ones first (overdue first, then by due_by), then the rest;
+    `queue_rank` (0 overdue, 1 open, 2 done) is annotated so the admin can order by it."""
     now = now or timezone.now()
-    return annotated().order_by(
-        Case(
-            When(OPEN & Q(due_by__lt=now), then=Value(0)),
-            When(OPEN, then=Value(1)),
-            default=Value(2),
-            output_field=IntegerField(),
-        ),
-        "due_by",
-        "-received_at",
-        "-id",
+    return (
+        annotated()
+        .annotate(
+            queue_rank=Case(
+                When(OPEN & Q(due_by__lt=now), then=Value(0)),
+                When(OPEN, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by(*QUEUE_ORDER)
     )
 
 
 def is_open(revocation: Revocation) -> bool:
     return revocation.verdict == RevocationVerdict.REVIEW and not has_decision(revocation)
+
+
+def is_overdue(revocation: Revocation, now: datetime | None = None) -> bool:
+    return is_open(revocation) and revocation.due_by < (now or timezone.now())
 
 
 def has_decision(revocation: Revocation) -> bool:
