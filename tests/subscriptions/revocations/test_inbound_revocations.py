@@ -131,6 +131,9 @@ def test_doubtful_ones_answer_review_and_pause_the_number_until_decided(api, cod
     assert (revocation.verdict, revocation.applied_at) == (RevocationVerdict.REVIEW, None)
     pause = SubscriptionEvent.objects.get(action=Action.REVIEW)
     assert (pause.short_code, pause.outcome) == (code, "applied")
+    reader = token_client("view_subscription")
+    answer = reader.get("/api/v1/sendable/", {"phone": PHONE, "short_code": "12345"}).json()
+    assert (answer["sendable"], answer["reason"]) == (False, "review")
 
 
 def test_staff_decide_revoke_stops_and_not_a_revocation_releases(api, code, deals):
