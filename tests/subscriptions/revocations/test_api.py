@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, transaction
 
 from subscriptions.consent import selectors, services
 from subscriptions.consent.rules.deadlines import due_by
@@ -205,3 +206,15 @@ def test_a_codes_own_phrases_are_validated_in_the_model(phrases):
     code = ShortCodeFactory.build(revocation_phrases=phrases)
     with pytest.raises(ValidationError):
         code.clean_fields()
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_updates_and_deletes_of_revocations(codes):
+    mo.handle_mo(mo.MoText(phone=PHONE, short_code=codes[0], text="not interested"))
+    for sql in (
+        "UPDATE subscriptions_revocation SET text = 'x'",
+        "DELETE FROM subscriptions_revocation",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            connection.cursor().execute(sql)
+    assert Revocation.objects.get().text == "not interested"
