@@ -32,7 +32,9 @@ from subscriptions.models import (
     RevocationDecisionKind,
     RevocationVerdict,
     ShortCode,
+    ShortCodeStop,
     Source,
+    Subscription,
     SubscriptionEvent,
 )
 from subscriptions.models.consent import ORIGIN_DETAIL_KEY
@@ -83,11 +85,12 @@ def scope_codes(contact, *, short_code=None, brand=None) -> list[ShortCode]:
     elif brand:
         chosen = codes.filter(brand=brand)
     else:
+        # Subqueries, not joins: an OR over three reverse joins multiplies their rows.
         chosen = codes.filter(
-            Q(subscriptions__contact=contact)
-            | Q(stops__contact=contact)
-            | Q(events__contact=contact)
-        ).distinct()
+            Q(pk__in=Subscription.objects.filter(contact=contact).values("short_code_id"))
+            | Q(pk__in=ShortCodeStop.objects.filter(contact=contact).values("short_code_id"))
+            | Q(pk__in=SubscriptionEvent.objects.filter(contact=contact).values("short_code_id"))
+        )
     chosen = list(chosen)
     if chosen and revoke_all_scope() == SCOPE_BRAND:
         chosen = list(codes.filter(brand__in={code.brand for code in chosen}))
