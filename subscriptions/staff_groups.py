@@ -35,11 +35,13 @@ GROUPS = {
         "import_subscriptions",
         "change_consent",
         "change_providersync",
+        # FCC 24-24: record revocations made by phone, mail or in person, and decide those
+        # under review.
         "add_revocation",
+        "decide_revocation",
     ],
-    # Proves consent: reads everything and exports evidence; records revocations people
-    # made by phone, mail or in person and decides those under review (FCC 24-24).
-    "Compliance": [*VIEW_ALL, "export_evidence", "add_revocation", "decide_revocation"],
+    # Proves consent: reads everything and exports evidence; changes nothing.
+    "Compliance": [*VIEW_ALL, "export_evidence"],
 }
 
 
