@@ -104,6 +104,19 @@ def stop_workers(workers):
             worker.kill()
 
 
+def wait_for_workers(max_seconds, delivered=1):
+    """Until the workers have delivered `delivered` syncs (they are up and polling), so
+    that their start-up is not counted as latency."""
+    from subscriptions.models import ProviderSync, SyncStatus
+
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        if ProviderSync.objects.filter(status=SyncStatus.SUCCEEDED).count() >= delivered:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -204,6 +217,7 @@ def main():
 
         workers = start_workers(args)
         try:
+            wait_for_workers(args.max_seconds, delivered=len(people))
             revoke_all(code, baseline_phones, args.interval)
             baseline = report(
                 "baseline (no backlog)", *latencies(code, baseline_phones, args.max_seconds)
@@ -224,9 +238,10 @@ def main():
             f"{time.monotonic() - started:.1f} s",
             flush=True,
         )
+        delivered_before = ProviderSync.objects.filter(status="succeeded").count()
         workers = start_workers(args)
         try:
-            time.sleep(2)  # the workers are into the backlog
+            wait_for_workers(args.max_seconds, delivered=delivered_before + 20)  # into the backlog
             revoke_all(code, loaded_phones, args.interval)
             backlog = ProviderSync.objects.filter(status__in=["pending", "sending"]).count()
             loaded = report(
