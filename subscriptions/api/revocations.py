@@ -60,7 +60,7 @@ class RecordSerializer(serializers.Serializer):
         return attrs
 
 
-class ChangeSerializer(serializers.Serializer):
+class RevocationChangeSerializer(serializers.Serializer):
     short_code = serializers.CharField()
     keyword = serializers.CharField()
     status = serializers.CharField()
@@ -104,7 +104,7 @@ class RevocationSerializer(serializers.Serializer):
 
 
 class RecordedSerializer(RevocationSerializer):
-    changed = ChangeSerializer(many=True)
+    changed = RevocationChangeSerializer(many=True)
 
 
 class QuerySerializer(serializers.Serializer):
