@@ -265,6 +265,9 @@ PORTAL_REQUIRE_CONSENT_TEXT = env.bool("PORTAL_REQUIRE_CONSENT_TEXT", default=Fa
 PORTAL_STAFF_TIME_ZONE = env.str("PORTAL_STAFF_TIME_ZONE", default="UTC")
 # Public address of the portal, for links printed outside a request (preferences_link).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# FCC 24-24 "revoke all": `code` (a revocation stops the code it came on) or `brand` (every
+# code of the same brand). The brand rule is waived until 31 Jan 2027.
+PORTAL_REVOKE_ALL_SCOPE = env.str("PORTAL_REVOKE_ALL_SCOPE", default="code")
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # plain or json
 LOGGING = {

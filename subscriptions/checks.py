@@ -2,7 +2,7 @@
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from subscriptions.common import dbroles
@@ -51,5 +51,18 @@ def history_role(app_configs, databases=None, **kwargs):
             "with INSERT and SELECT only on the history (deploy/README.md, "
             "manage.py grant_app_role).",
             id="subscriptions.W010",
+        )
+    ]
+
+
+@register()
+def revoke_all_scope(app_configs, **kwargs):
+    scope = getattr(settings, "PORTAL_REVOKE_ALL_SCOPE", "code")
+    if scope in ("code", "brand"):
+        return []
+    return [
+        Error(
+            f"PORTAL_REVOKE_ALL_SCOPE is {scope!r}; it must be 'code' or 'brand'.",
+            id="subscriptions.E001",
         )
     ]

@@ -21,6 +21,8 @@ MODELS = [
     "webhookevent",
     "webhookdelivery",
     "unmatchedpostback",
+    "revocation",
+    "revocationdecision",
 ]
 VIEW_ALL = [f"view_{model}" for model in MODELS]
 
@@ -37,6 +39,10 @@ GROUPS = {
         "import_subscriptions",
         "change_consent",
         "change_providersync",
+        # FCC 24-24: record revocations made by phone, mail or in person, and decide those
+        # under review.
+        "add_revocation",
+        "decide_revocation",
     ],
     # Proves consent: reads everything and exports evidence; changes nothing.
     "Compliance": [*VIEW_ALL, "export_evidence"],

@@ -9,5 +9,6 @@ from subscriptions.admin import (  # noqa: F401
     provider_accounts,
     providers,
     reconciliation,
+    revocations,
     webhooks,
 )

@@ -37,6 +37,7 @@ from subscriptions.models import (
 )
 from subscriptions.reporting.csv_export import streaming_csv_response
 from subscriptions.reporting.kpis import kpis
+from subscriptions.revocations import selectors as revocation_selectors
 
 DAYS = 30
 RANGES = (7, 30, 90)  # the date ranges the page offers, in days
@@ -267,6 +268,7 @@ def dashboard_data(now=None, days=DAYS):
         "counts": counts,
         "kpis": kpis(charts, counts, days),
         "sync_health": _sync_health(),
+        "revocations": revocation_selectors.dashboard_numbers(now),
         "computed_at": now,
         "days": days,
     }

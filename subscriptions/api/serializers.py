@@ -192,7 +192,7 @@ class OptOutResultSerializer(serializers.Serializer):
 
 # Sendable ---------------------------------------------------------------------------------
 
-SENDABLE_REASONS = ["opted_in", "opted_out", "pending", "stopped", "no_subscription"]
+SENDABLE_REASONS = ["opted_in", "opted_out", "pending", "stopped", "review", "no_subscription"]
 
 
 class SendableQuerySerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from subscriptions.api.evidence import EvidenceView
 from subscriptions.api.imports import ImportDetailView, ImportErrorsView, ImportListView
 from subscriptions.api.inbound import InboundView
 from subscriptions.api.reconciliation import DriftListView, ReconcileView, ReconciliationView
+from subscriptions.api.revocations import RevocationDecideView, RevocationListView
 from subscriptions.api.webhooks import WebhookEndpointViewSet
 
 router = SimpleRouter()
@@ -44,5 +45,11 @@ urlpatterns = [
     path("providers/<str:pk>/reconcile/", ReconcileView.as_view(), name="provider-reconcile"),
     path("reconciliations/<str:pk>/", ReconciliationView.as_view(), name="reconciliation"),
     path("reconciliations/<str:pk>/drift/", DriftListView.as_view(), name="reconciliation-drift"),
+    path("revocations/", RevocationListView.as_view(), name="api-revocations"),
+    path(
+        "revocations/<str:pk>/decide/",
+        RevocationDecideView.as_view(),
+        name="api-revocation-decide",
+    ),
     *router.urls,
 ]

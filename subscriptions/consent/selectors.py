@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Q, Value
 
 from subscriptions.common.phones import InvalidPhone, normalize
 from subscriptions.consent import rules
@@ -10,12 +10,16 @@ from subscriptions.models import (
     Contact,
     Keyword,
     KeywordKind,
+    Revocation,
+    RevocationVerdict,
     ShortCode,
     ShortCodeStop,
     Status,
     Subscription,
     SubscriptionEvent,
 )
+
+STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def sendable(phone, short_code: ShortCode, keyword: Keyword | None = None) -> Se
 
 
 def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None):
-    """Sendability of many numbers on one code (and keyword) in three queries, in input
+    """Sendability of many numbers on one code (and keyword) in two queries, in input
     order. Numbers that do not parse raise InvalidPhone naming the first bad one."""
     normalized = []
     for raw in phones:
@@ -66,17 +70,33 @@ def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None)
     statuses = {}
     for phone, status in subs.values_list("contact__phone", "status"):
         statuses.setdefault(phone, set()).add(status)
-    stopped = set(
+    # Active STOPs and revocations under review (a pause), in one query.
+    stops = (
         ShortCodeStop.objects.filter(
-            short_code=short_code,
-            cleared_at__isnull=True,
-            contact__phone__in=unique,
-        ).values_list("contact__phone", flat=True)
+            short_code=short_code, cleared_at__isnull=True, contact__phone__in=unique
+        )
+        .values_list("contact__phone", Value(STOPPED))
+        .order_by()
     )
+    reviews = (
+        Revocation.objects.filter(
+            short_codes=short_code,
+            contact__phone__in=unique,
+            verdict=RevocationVerdict.REVIEW,
+            decision__isnull=True,
+        )
+        .values_list("contact__phone", Value(rules.REVIEW))
+        .order_by()
+    )
+    stopped, paused = set(), set()
+    for phone, why in stops.union(reviews):
+        (stopped if why == STOPPED else paused).add(phone)
     word = keyword.word if keyword else None
     answers = {}
     for phone in unique:
-        reason = rules.best_reason(statuses.get(phone, set()), phone in stopped)
+        reason = rules.best_reason(
+            statuses.get(phone, set()), phone in stopped, review=phone in paused
+        )
         answers[phone] = Sendable(phone, short_code.code, word, reason == Status.OPTED_IN, reason)
     return [answers[p] for p in normalized]
 

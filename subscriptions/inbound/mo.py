@@ -1,6 +1,11 @@
-"""Text messages from handsets (MO) into consent changes. The keyword precedence is
-`consent.rules.mo_class`; every change of state is a call to `services`, which also
-refuses repeats (same external id) and stale events.
+"""Text messages from handsets (MO) into consent changes. The precedence (stop words,
+revocations in other words, keywords) is `consent.rules.mo_class`; every change of state
+is a call to `services` (consent) or `revocations.services`, which also refuse repeats
+(same external id) and stale events.
+
+Replies: exactly one per message, except a revocation's confirmation, which is sent once
+per revocation and only when the provider running the code does not text its own
+(`revocations.confirmations`); a repeated STOP gets none.
 """
 
 import logging
@@ -11,10 +16,11 @@ from enum import StrEnum
 from django.db import transaction
 
 from subscriptions.consent import rules, services
-from subscriptions.consent.services import Context
+from subscriptions.consent.services import Context, Result
 from subscriptions.delivery import messages
 from subscriptions.models import (
     Action,
+    Confirmation,
     Keyword,
     MessagePurpose,
     Outcome,
@@ -22,6 +28,8 @@ from subscriptions.models import (
     Source,
     Status,
 )
+from subscriptions.revocations import confirmations
+from subscriptions.revocations import services as revocations
 
 logger = logging.getLogger("subscriptions.inbound.mo")
 
@@ -34,6 +42,7 @@ class MoAction(StrEnum):
     STOP_ALL = "stop_all"
     CONFIRM = "confirm"
     HELP = "help"
+    REVIEW = "review"  # may be a revocation: the number is paused on the code
     NONE = "none"
 
 
@@ -61,14 +70,22 @@ def handle_mo(message: MoText, *, actor=None) -> MoOutcome:
     reply exists if and only if the change does."""
     word = rules.first_word(message.text)
     keyword = _keyword_on_code(message.short_code, word)
-    handler = _choose_handler(message, word, keyword)
-    ctx = _mo_context(message, word, actor, _received_by(handler, message, keyword))
-    action, result, reply = handler(message, keyword, ctx)
+    verdict = rules.classify(message.text, _code_phrases(message.short_code))
+    handler = _choose_handler(message, word, keyword, verdict)
+    ctx = _mo_context(message, word, actor, _received_by(handler, message, keyword), verdict)
+    action, result, reply, *send = handler(message, keyword, ctx)
     if result.duplicate:
         return MoOutcome(action, None, [], duplicate=True)
-    messages.queue_text(message.phone, message.short_code, reply, MessagePurpose.REPLY)
+    if reply is not None and (not send or send[0]):
+        messages.queue_text(message.phone, message.short_code, reply, MessagePurpose.REPLY)
     changed = [(e.keyword.word, e.new_status) for e in result.changed]
     return MoOutcome(action, reply, changed)
+
+
+def _code_phrases(short_code):
+    return tuple(
+        line for line in (short_code.revocation_phrases or "").splitlines() if line.strip()
+    )
 
 
 def _keyword_on_code(short_code, word):
@@ -94,10 +111,12 @@ def _received_by(handler, message, keyword):
     return None
 
 
-def _mo_context(message, word, actor, received_by):
+def _mo_context(message, word, actor, received_by, verdict):
     # MO events occur "now" (docs/rules.md "Order and duplicates"); the handset time is
     # kept as evidence.
     detail = {"word": word}
+    if verdict:
+        detail["revocation"] = {"verdict": str(verdict.verdict), "matched": verdict.matched}
     if message.received_at is not None:
         detail["received_at"] = message.received_at.isoformat()
     external_id = f"{message.short_code.code}:{message.message_id}" if message.message_id else ""
@@ -111,12 +130,13 @@ def _mo_context(message, word, actor, received_by):
     )
 
 
-def _choose_handler(message, word, keyword):
+def _choose_handler(message, word, keyword, verdict):
     """The handler of the text's class; the precedence is `rules.mo_class`."""
     mo_class = rules.mo_class(
         word,
         keyword.kind if keyword else None,
         has_pending=lambda: services.pending_in_window(message.phone, message.short_code),
+        revocation=verdict.verdict,
     )
     return _HANDLERS[mo_class]
 
@@ -125,10 +145,51 @@ def _programs(events):
     return ", ".join(e.keyword.display_title for e in events)
 
 
-def _stop_all(message, keyword, ctx):
+def _revocation(message, ctx, *, provider_applied):
+    """A clear revocation: the code's STOP (its scope: revocations.services), recorded,
+    with the one confirmation as the reply when the portal is the one to send it."""
     code = message.short_code
-    result = services.stop_all(message.phone, code, ctx)
-    return MoAction.STOP_ALL, result, code.render(code.stop_text)
+    applied = revocations.apply_text(
+        message.phone,
+        code,
+        message.text,
+        ctx,
+        received_at=message.received_at,
+        matched=(ctx.detail.get("revocation") or {}).get("matched", ctx.detail.get("word", "")),
+        provider_applied=provider_applied,
+    )
+    if applied is None:
+        return MoAction.STOP_ALL, Result(duplicate=True), None
+    if applied.confirmation == Confirmation.NONE:
+        return MoAction.STOP_ALL, applied.result, None  # the same person again: no second one
+    reply = confirmations.confirmation_text(code)
+    return MoAction.STOP_ALL, applied.result, reply, applied.confirmation == Confirmation.PORTAL
+
+
+def _stop_all(message, keyword, ctx):
+    # A CTIA stop word: the provider running the code applied it before forwarding it.
+    return _revocation(message, ctx, provider_applied=True)
+
+
+def _revoke(message, keyword, ctx):
+    # A revocation in other words: no provider saw it as one; the outbox tells them all.
+    return _revocation(message, ctx, provider_applied=False)
+
+
+def _review(message, keyword, ctx):
+    code = message.short_code
+    applied = revocations.open_review(
+        message.phone,
+        code,
+        message.text,
+        ctx,
+        received_at=message.received_at,
+        matched=(ctx.detail.get("revocation") or {}).get("matched", ""),
+    )
+    if applied is None:
+        return MoAction.REVIEW, Result(duplicate=True), None
+    # Not a confirmation (nothing is decided yet): the help text says how to stop.
+    return MoAction.REVIEW, applied.result, code.render(code.help_text)
 
 
 def _custom_stop(message, keyword, ctx):
@@ -198,6 +259,8 @@ def _nothing(message, keyword, ctx):
 _HANDLERS = {
     rules.MoClass.STOP_ALL: _stop_all,
     rules.MoClass.CUSTOM_STOP: _custom_stop,
+    rules.MoClass.REVOKE: _revoke,
+    rules.MoClass.REVIEW: _review,
     rules.MoClass.CONFIRM: _confirm,
     rules.MoClass.RESTART: _restart,
     rules.MoClass.HELP: _help,

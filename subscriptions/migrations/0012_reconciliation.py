@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0010_provider_state_versions'),
+        ('subscriptions', '0011_revocations'),
     ]
 
     operations = [

@@ -45,6 +45,15 @@ from subscriptions.models.reconciliation import (
     ReconciliationBatch,
     RunStatus,
 )
+from subscriptions.models.revocations import (
+    Confirmation,
+    Revocation,
+    RevocationChannel,
+    RevocationDecision,
+    RevocationDecisionKind,
+    RevocationStatus,
+    RevocationVerdict,
+)
 from subscriptions.models.webhooks import (
     DeliveryStatus,
     EventType,
@@ -58,6 +67,7 @@ __all__ = [
     "ActivityDay",
     "ActivitySeries",
     "AppendOnlyQuerySet",
+    "Confirmation",
     "Contact",
     "DailyActivity",
     "DeliveryStatus",
@@ -84,6 +94,12 @@ __all__ = [
     "RateLimitCounter",
     "Reconciliation",
     "ReconciliationBatch",
+    "Revocation",
+    "RevocationChannel",
+    "RevocationDecision",
+    "RevocationDecisionKind",
+    "RevocationStatus",
+    "RevocationVerdict",
     "RunStatus",
     "ShortCode",
     "ShortCodeStop",

@@ -83,6 +83,34 @@ REPLY_TEMPLATE_FIELDS = (
 )
 
 
+MAX_PHRASES = 50
+MAX_PHRASE_WORDS = 6
+MAX_PHRASE_LENGTH = 80
+
+
+def validate_revocation_phrases(value):
+    """One phrase a line; each with a letter in it, short, and not a HELP or START word
+    (which would make those keywords stop the person instead)."""
+    lines = [line.strip() for line in (value or "").splitlines() if line.strip()]
+    if len(lines) > MAX_PHRASES:
+        raise ValidationError(f"At most {MAX_PHRASES} phrases.")
+    for line in lines:
+        words = line.split()
+        if len(line) > MAX_PHRASE_LENGTH or len(words) > MAX_PHRASE_WORDS:
+            raise ValidationError(
+                f"{line[:40]!r}: at most {MAX_PHRASE_WORDS} words and {MAX_PHRASE_LENGTH} "
+                "characters a phrase."
+            )
+        if not any(c.isalpha() for c in line):
+            raise ValidationError(f"{line!r}: a phrase needs words.")
+        if line.upper() in NOT_REVOCATIONS:
+            raise ValidationError(f"{line!r} means something else on every code.")
+
+
+# Words that must never be read as a revocation: they mean START, a confirmation or HELP.
+NOT_REVOCATIONS = keywords.START_WORDS | keywords.YES_WORDS | keywords.HELP_WORDS
+
+
 class ShortCode(models.Model):
     """A sender: a short code or a long number."""
 
@@ -121,6 +149,13 @@ class ShortCode(models.Model):
         default=False,
         help_text="When on, an import cannot opt in a number that sent STOP on this code, "
         "not even to a program it never had.",
+    )
+    revocation_phrases = models.TextField(
+        blank=True,
+        validators=[validate_revocation_phrases],
+        help_text='The brand\'s own words for "stop texting me", one phrase a line (up to '
+        f"{MAX_PHRASE_WORDS} words each): a text containing one is a revocation on this code, "
+        "besides the built-in English and Spanish words.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

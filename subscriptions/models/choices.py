@@ -36,6 +36,8 @@ class Action(models.TextChoices):
     RESTART = "restart", "Restart after STOP (START / UNSTOP)"
     HELP = "help", "Help"
     NONE = "none", "No action"
+    REVIEW = "review", "Paused: may be a revocation (staff decide)"
+    REVIEW_DECIDED = "review_done", "Revocation review decided"
 
 
 class Outcome(models.TextChoices):

@@ -25,8 +25,12 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from subscriptions.consent.signals import subscription_changed
-from subscriptions.models import Drift, ProviderSync, SyncStatus
+from subscriptions.consent.signals import (
+    revocation_decided,
+    revocation_received,
+    subscription_changed,
+)
+from subscriptions.models import Drift, ProviderSync, RevocationDecisionKind, SyncStatus
 
 disable_created_metrics()
 # This process's own metrics (in multiprocess mode their values also go to files that the
@@ -45,6 +49,15 @@ REQUEST_SECONDS = Histogram(
     registry=PROCESS_REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+# Time from a revocation's received_at to applied_at (FCC 24-24: within 10 business days;
+# the portal applies at once, except those waiting for staff).
+REVOCATION_APPLY_SECONDS = Histogram(
+    "portal_revocation_apply_seconds",
+    "Seconds from a revocation's received_at to applied_at, by channel and how applied",
+    ["channel", "path"],
+    registry=PROCESS_REGISTRY,
+    buckets=(1, 5, 30, 60, 300, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400),
+)
 OPEN_STATUSES = [SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.FAILED, SyncStatus.LOCAL_ONLY]
 
 
@@ -52,6 +65,24 @@ OPEN_STATUSES = [SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.FAILED, Sync
 def count_consent_changes(sender, events, source, **kwargs):
     for event in events:
         CONSENT_EVENTS.labels(event.action, source, event.new_status or "none").inc()
+
+
+def _observe_applied(revocation, applied_at, path):
+    if applied_at is not None:
+        seconds = max(0.0, (applied_at - revocation.received_at).total_seconds())
+        REVOCATION_APPLY_SECONDS.labels(revocation.channel, path).observe(seconds)
+
+
+@receiver(revocation_received, dispatch_uid="metrics.revocation_received")
+def time_revocation_applied_at_receipt(sender, revocation, **kwargs):
+    _observe_applied(revocation, revocation.applied_at, "at_receipt")
+
+
+@receiver(revocation_decided, dispatch_uid="metrics.revocation_decided")
+def time_revocation_applied_by_staff(sender, revocation, **kwargs):
+    decision = revocation.decision
+    if decision.decision == RevocationDecisionKind.REVOKE:
+        _observe_applied(revocation, decision.decided_at, "decided")
 
 
 class OutboxCollector:

@@ -9,6 +9,7 @@ from subscriptions.consent.rules.decisions import (
     IMPORT_CANNOT_CONFIRM,
     IMPORT_OPTED_OUT,
     IMPORT_STOPPED,
+    REVIEW,
     STALE,
     WINDOW_CLOSED,
     Decision,
@@ -31,6 +32,7 @@ from subscriptions.consent.rules.keywords import (
     first_word,
     mo_class,
 )
+from subscriptions.consent.rules.revocation import Classification, Verdict, classify
 
 __all__ = [
     "ALREADY_IN",
@@ -40,14 +42,18 @@ __all__ = [
     "IMPORT_OPTED_OUT",
     "IMPORT_STOPPED",
     "RESERVED_WORDS",
+    "REVIEW",
     "STALE",
     "START_WORDS",
     "STOP_WORDS",
     "WINDOW_CLOSED",
     "YES_WORDS",
+    "Classification",
     "Decision",
     "MoClass",
+    "Verdict",
     "best_reason",
+    "classify",
     "decide_confirm",
     "decide_opt_in",
     "decide_opt_out",

@@ -124,10 +124,17 @@ def decide_restore(current, *, occurred_at=None, last_occurred_at=None):
     return Decision(Outcome.NO_CHANGE)
 
 
-def best_reason(statuses, stopped: bool) -> str:
-    """The sendable reason for a set of subscription statuses (docs/rules.md "Sendable")."""
+REVIEW = "review"
+
+
+def best_reason(statuses, stopped: bool, review: bool = False) -> str:
+    """The sendable reason for a set of subscription statuses (docs/rules.md "Sendable"): a
+    STOP first, then a revocation under review (the number is paused on the code until
+    staff decide), then the best subscription status."""
     if stopped:
         return "stopped"
+    if review:
+        return REVIEW
     for status in (Status.OPTED_IN, Status.PENDING, Status.OPTED_OUT):
         if status in statuses:
             return str(status)

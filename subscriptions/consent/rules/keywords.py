@@ -1,11 +1,21 @@
-"""Keywords a handset may text, and the precedence in which a text's first word is read.
+"""Keywords a handset may text, and the precedence in which a text is read.
 
-This is the one place the MO keyword precedence is written (docs/rules.md "Keywords");
-`inbound.mo` asks `mo_class` and runs the handler of the answer.
+This is the one place the MO precedence is written (docs/rules.md "Keywords" and
+"Revocation"); `inbound.mo` asks `mo_class` and runs the handler of the answer:
+1. a CTIA stop word as the first word (STOP_ALL: the provider running the code applied
+   it before forwarding the text);
+2. the brand's stop keyword as the first word (CUSTOM_STOP);
+3. the revocation classifier (`revocation.classify`, with the code's own phrases): a clear
+   revocation is REVOKE (a STOP the provider did not see as one), a doubtful one REVIEW;
+4. the keyword classes of the first word: confirm (when something waits for it), START /
+   UNSTOP, YES as START, the confirm keyword, HELP, a program keyword, nothing.
+A revocation therefore beats every keyword but the stop words themselves: "DEALS stop" is
+a STOP, "YES please stop" is a STOP, and "HELP" is help.
 """
 
 from enum import StrEnum
 
+from subscriptions.consent.rules.revocation import Verdict
 from subscriptions.models.choices import KeywordKind
 
 # Words a handset may send, first word of the message, case-insensitive (CTIA; docs/rules.md
@@ -53,6 +63,8 @@ class MoClass(StrEnum):
     CUSTOM_STOP = "custom_stop"  # a brand's stop keyword: the programs it names
     CONFIRM = "confirm"  # double opt-in confirmation
     RESTART = "restart"  # START / UNSTOP after a STOP
+    REVOKE = "revoke"  # a clear revocation in other words: the code's STOP, sent everywhere
+    REVIEW = "review"  # may be a revocation: pause the number on the code, staff decide
     HELP = "help"
     JOIN = "join"  # a program keyword
     NOTHING = "nothing"
@@ -75,16 +87,23 @@ def first_word(text: str) -> str:
     return words[0]
 
 
-def mo_class(word: str, keyword_kind: str | None, *, has_pending) -> MoClass:
-    """The keyword classes in precedence order: CTIA stop words beat everything; a brand's
-    stop keyword next; YES (or a confirm keyword) confirms when something waits for
-    confirmation on the code, otherwise YES is START. `has_pending` is called only when the
-    answer depends on it (it reads the database)."""
+def mo_class(
+    word: str, keyword_kind: str | None, *, has_pending, revocation: Verdict | None = None
+) -> MoClass:
+    """The classes in the precedence of the module docstring: CTIA stop words beat
+    everything; a brand's stop keyword next; then a revocation (`revocation` is the verdict
+    of `revocation.classify` for the whole text); YES (or a confirm keyword) confirms when
+    something waits for confirmation on the code, otherwise YES is START. `has_pending` is
+    called only when the answer depends on it (it reads the database)."""
     confirms = word in YES_WORDS or keyword_kind == KeywordKind.CONFIRM
     if word in STOP_WORDS:
         return MoClass.STOP_ALL
     if keyword_kind == KeywordKind.STOP:
         return MoClass.CUSTOM_STOP
+    if revocation == Verdict.STOP:
+        return MoClass.REVOKE
+    if revocation == Verdict.REVIEW:
+        return MoClass.REVIEW
     if confirms and has_pending():
         return MoClass.CONFIRM
     if word in START_WORDS:

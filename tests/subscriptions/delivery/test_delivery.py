@@ -358,12 +358,12 @@ def test_a_handset_stop_is_not_sent_back_to_the_provider_that_received_it(
     with committed():
         outcome = handset(code, "STOP")
 
-    # SFMC ran the code's STOP itself and would treat a queueMO STOP as a second one (a
-    # second confirmation text): only the portal's one reply goes out.
-    assert [r.path for r in sfmc.requests if r.path != "/v2/token"] == [
-        "/sms/v1/messageContact/MSG/send"
-    ]
-    assert sfmc.texts == [(DIGITS, outcome.reply)]
+    # SFMC ran the code's STOP itself and texted its STOP confirmation: a queueMO STOP
+    # would be a second one, and so would the portal's reply (issue 12: exactly one
+    # confirmation per revocation, counting the provider's own; revocations/confirmations).
+    assert [r.path for r in sfmc.requests if r.path != "/v2/token"] == []
+    assert sfmc.texts == []
+    assert outcome.reply == code.render(code.stop_text)  # what the person got, from SFMC
     echo = ProviderSync.objects.order_by("id").last()
     assert (echo.status, echo.operation) == (SyncStatus.SUCCEEDED, "echo")
     assert echo.state == {str(deals.pk): False, str(news.pk): False}

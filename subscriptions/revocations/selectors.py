@@ -1,0 +1,140 @@
+"""The read side of revocations: current status (read from the append-only rows, never
+stored), the review queue (open and overdue first), and the dashboard's numbers."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import median
+
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from subscriptions.common.phones import normalize
+from subscriptions.models import (
+    Revocation,
+    RevocationDecisionKind,
+    RevocationStatus,
+    RevocationVerdict,
+)
+
+OPEN = Q(verdict=RevocationVerdict.REVIEW, decision__isnull=True)
+DISMISSED = Q(decision__decision=RevocationDecisionKind.NOT_A_REVOCATION)
+
+
+def annotated() -> QuerySet:
+    """Revocations with `current_status` and `effective_applied_at` (a revoke decision's
+    time for those decided), the decision and scope loaded."""
+    return (
+        Revocation.objects.select_related("contact", "decision", "recorded_by")
+        .prefetch_related("short_codes")
+        .annotate(
+            current_status=Case(
+                When(OPEN, then=Value(RevocationStatus.OPEN)),
+                When(DISMISSED, then=Value(RevocationStatus.DISMISSED)),
+                default=Value(RevocationStatus.APPLIED),
+            ),
+            effective_applied_at=Coalesce(
+                F("applied_at"),
+                Case(
+                    When(
+                        decision__decision=RevocationDecisionKind.REVOKE,
+                        then=F("decision__decided_at"),
+                    )
+                ),
+            ),
+        )
+    )
+
+
+def revocations(
+    *, status: str | None = None, overdue: bool = False, phone: str | None = None, now=None
+) -> QuerySet:
+    """Filtered revocations (the API list); order is the caller's (cursor by id)."""
+    rows = annotated()
+    if status:
+        rows = rows.filter(current_status=status)
+    if overdue:
+        rows = rows.filter(OPEN, due_by__lt=now or timezone.now())
+    if phone:
+        rows = rows.filter(contact__phone=normalize(phone))
+    return rows
+
+
+QUEUE_ORDER = ("queue_rank", "due_by", "-received_at", "-id")
+
+
+def queue(now: datetime | None = None) -> QuerySet:
+    """The staff queue: open ones first (overdue first, then by due_by), then the rest;
+    `queue_rank` (0 overdue, 1 open, 2 done) is annotated so the admin can order by it."""
+    now = now or timezone.now()
+    return (
+        annotated()
+        .annotate(
+            queue_rank=Case(
+                When(OPEN & Q(due_by__lt=now), then=Value(0)),
+                When(OPEN, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by(*QUEUE_ORDER)
+    )
+
+
+def is_open(revocation: Revocation) -> bool:
+    return revocation.verdict == RevocationVerdict.REVIEW and not has_decision(revocation)
+
+
+def is_overdue(revocation: Revocation, now: datetime | None = None) -> bool:
+    return is_open(revocation) and revocation.due_by < (now or timezone.now())
+
+
+def has_decision(revocation: Revocation) -> bool:
+    try:
+        return revocation.decision is not None
+    except Revocation.decision.RelatedObjectDoesNotExist:
+        return False
+
+
+def status_of(revocation: Revocation) -> str:
+    if not has_decision(revocation):
+        if revocation.verdict == RevocationVerdict.REVIEW:
+            return RevocationStatus.OPEN
+        return RevocationStatus.APPLIED
+    if revocation.decision.decision == RevocationDecisionKind.REVOKE:
+        return RevocationStatus.APPLIED
+    return RevocationStatus.DISMISSED
+
+
+def applied_at_of(revocation: Revocation) -> datetime | None:
+    if revocation.applied_at:
+        return revocation.applied_at
+    if status_of(revocation) == RevocationStatus.APPLIED:
+        return revocation.decision.decided_at
+    return None
+
+
+@dataclass(frozen=True)
+class DashboardNumbers:
+    due: int  # open, waiting for staff
+    overdue: int  # open past due_by
+    median_seconds_to_apply: float | None  # received_at -> applied_at, last 30 days
+    applied_last_30_days: int
+
+
+def dashboard_numbers(now: datetime | None = None, days: int = 30) -> DashboardNumbers:
+    """Revocations due, overdue and the median time to apply (for the dashboard)."""
+    now = now or timezone.now()
+    open_rows = Revocation.objects.filter(OPEN)
+    recent = (
+        annotated()
+        .filter(received_at__gte=now - timedelta(days=days), effective_applied_at__isnull=False)
+        .values_list("received_at", "effective_applied_at")
+    )
+    waits = [max(0.0, (applied - received).total_seconds()) for received, applied in recent]
+    return DashboardNumbers(
+        due=open_rows.count(),
+        overdue=open_rows.filter(due_by__lt=now).count(),
+        median_seconds_to_apply=median(waits) if waits else None,
+        applied_last_30_days=len(waits),
+    )

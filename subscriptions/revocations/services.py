@@ -1,0 +1,358 @@
+"""The only code that records revocations and decides them (package docstring).
+
+Each entry point is one transaction: it locks the contact row (the consent services' lock),
+applies the STOP through `consent.services.stop_all` for every code in scope (so the
+outbox tells every provider account there), writes the append-only Revocation (and
+RevocationDecision) rows and their history events, queues the one confirmation when the
+portal is the one to send it, and sends `revocation_received` / `revocation_decided`.
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from subscriptions.consent import services as consent
+from subscriptions.consent.context import Context, Result, ServiceError
+from subscriptions.consent.rules.deadlines import due_by
+from subscriptions.consent.signals import revocation_decided, revocation_received
+from subscriptions.consent.writer import Writer, claim_receipt, locked_contact
+from subscriptions.delivery import messages
+from subscriptions.models import (
+    Action,
+    Confirmation,
+    MessagePurpose,
+    Outcome,
+    Revocation,
+    RevocationChannel,
+    RevocationDecision,
+    RevocationDecisionKind,
+    RevocationVerdict,
+    ShortCode,
+    ShortCodeStop,
+    Source,
+    Subscription,
+    SubscriptionEvent,
+)
+from subscriptions.models.consent import ORIGIN_DETAIL_KEY
+from subscriptions.revocations import confirmations
+
+SCOPE_CODE = "code"
+SCOPE_BRAND = "brand"
+SCOPES = (SCOPE_CODE, SCOPE_BRAND)
+REVIEW_REASON = "may be a revocation: sending paused until staff decide"
+
+
+@dataclass
+class Applied:
+    """What recording (or deciding) a revocation did."""
+
+    revocation: Revocation
+    results: list = field(default_factory=list)  # consent Results, one per code
+    confirmation: str = Confirmation.NONE
+    confirmation_code: ShortCode | None = None  # where the confirmation goes
+
+    @property
+    def events(self):
+        return [event for result in self.results for event in result.events]
+
+    @property
+    def changed(self):
+        return [event for result in self.results for event in result.changed]
+
+    @property
+    def result(self) -> Result:
+        return Result(events=self.events)
+
+
+def revoke_all_scope() -> str:
+    scope = getattr(settings, "PORTAL_REVOKE_ALL_SCOPE", SCOPE_CODE)
+    if scope not in SCOPES:
+        raise ServiceError(f"PORTAL_REVOKE_ALL_SCOPE must be one of {SCOPES}, not {scope!r}.")
+    return scope
+
+
+def scope_codes(contact, *, short_code=None, brand=None) -> list[ShortCode]:
+    """The codes a revocation applies to: the code named, the brand's codes, or (neither)
+    every code the number is known on; with PORTAL_REVOKE_ALL_SCOPE=brand each code brings
+    every code of its brand (the FCC's "revoke all" rule)."""
+    codes = ShortCode.objects.select_related("provider")
+    if short_code is not None:
+        chosen = codes.filter(pk=short_code.pk)
+    elif brand:
+        chosen = codes.filter(brand=brand)
+    else:
+        # Subqueries, not joins: an OR over three reverse joins multiplies their rows.
+        chosen = codes.filter(
+            Q(pk__in=Subscription.objects.filter(contact=contact).values("short_code_id"))
+            | Q(pk__in=ShortCodeStop.objects.filter(contact=contact).values("short_code_id"))
+            | Q(pk__in=SubscriptionEvent.objects.filter(contact=contact).values("short_code_id"))
+        )
+    chosen = list(chosen)
+    if chosen and revoke_all_scope() == SCOPE_BRAND:
+        chosen = list(codes.filter(brand__in={code.brand for code in chosen}))
+    return sorted(chosen, key=lambda code: code.code)
+
+
+def _texted_first(short_code, codes):
+    return [short_code, *[code for code in codes if code != short_code]]
+
+
+def _stop_codes(phone, codes, ctx):
+    """`stop_all` on each code; the first call carries the receipt id (a repeat of the same
+    message is then refused as a whole)."""
+    others = replace(
+        ctx,
+        external_id="",
+        origin_account_id=None,  # the provider applied it on the texted code only
+        detail={k: v for k, v in ctx.detail.items() if k != ORIGIN_DETAIL_KEY},
+    )
+    return [
+        consent.stop_all(phone, code, ctx if index == 0 else others)
+        for index, code in enumerate(codes)
+    ]
+
+
+def _stopped_now(results, codes):
+    """The codes where this revocation opened a new STOP (a repeat changes none)."""
+    new = {
+        event.short_code_id
+        for result in results
+        for event in result.events
+        if event.action == Action.STOP_ALL
+        and not event.keyword_id
+        and event.outcome == Outcome.APPLIED
+    }
+    return [code for code in codes if code.pk in new]
+
+
+def _confirm(applied, contact, changed_codes, *, provider_applied, purpose, queue):
+    applied.confirmation = confirmations.who_confirms(
+        contact, changed_codes, provider_applied=provider_applied
+    )
+    applied.confirmation_code = changed_codes[0] if changed_codes else None
+    if queue and applied.confirmation == Confirmation.PORTAL:
+        code = applied.confirmation_code
+        messages.queue_text(contact.phone, code, confirmations.confirmation_text(code), purpose)
+
+
+def _create(contact, codes, **fields):
+    revocation = Revocation(contact=contact, **fields)
+    revocation.due_by = due_by(revocation.received_at)
+    revocation.save()
+    revocation.short_codes.set(codes)
+    return revocation
+
+
+@transaction.atomic
+def apply_text(
+    phone: str,
+    short_code: ShortCode,
+    text: str,
+    ctx: Context,
+    *,
+    received_at: datetime | None = None,
+    matched: str = "",
+    provider_applied: bool = False,
+    queue_confirmation: bool = False,
+) -> Applied | None:
+    """A handset text that is a clear revocation on `short_code`: its STOP (and, with the
+    brand scope, the brand's other codes'), recorded. `provider_applied`: the provider
+    running the code applied it before forwarding it (a CTIA stop word). None for a
+    repeated message id. The caller (inbound.mo) sends the one reply unless
+    `queue_confirmation`; `Applied.confirmation` says whether a text is due from the portal.
+    """
+    contact = locked_contact(phone)
+    codes = [
+        short_code,
+        *[c for c in scope_codes(contact, short_code=short_code) if c != short_code],
+    ]
+    results = _stop_codes(phone, codes, ctx)
+    if results[0].duplicate:
+        return None
+    now = timezone.now()
+    applied = Applied(revocation=None, results=results)
+    _confirm(
+        applied,
+        contact,
+        _stopped_now(results, codes),
+        provider_applied=provider_applied,
+        purpose=MessagePurpose.REPLY,
+        queue=queue_confirmation,
+    )
+    applied.revocation = _create(
+        contact,
+        codes,
+        channel=RevocationChannel.SMS,
+        text=text,
+        received_at=min(received_at or now, now),
+        verdict=RevocationVerdict.STOP,
+        matched=matched[:120],
+        applied_at=now,
+        confirmation=applied.confirmation,
+        recorded_by=ctx.actor,
+        recorded_by_label=ctx.actor_label[:150],
+        external_id=ctx.external_id[:200],
+    )
+    revocation_received.send(sender=Revocation, revocation=applied.revocation)
+    return applied
+
+
+def _history(contact, codes, action, ctx, reason):
+    """The pause / decision events: history rows, not subscription changes (nothing is
+    sent to providers for a pause; `revocation_*` signals announce them)."""
+    writer = Writer(ctx)
+    for code in codes:
+        writer.event(contact, code, action, outcome=Outcome.APPLIED, reason=reason)
+    SubscriptionEvent.objects.bulk_create(writer.events)
+    return Result(events=writer.events)
+
+
+@transaction.atomic
+def open_review(
+    phone: str,
+    short_code: ShortCode,
+    text: str,
+    ctx: Context,
+    *,
+    received_at: datetime | None = None,
+    matched: str = "",
+) -> Applied | None:
+    """A handset text that may be a revocation: a record opened, sending to the number on
+    the code (and, with the brand scope, the brand's codes) paused at once (sendable reason
+    `review`) until staff decide. None for a repeated message id."""
+    if not claim_receipt(ctx):
+        return None
+    contact = locked_contact(phone)
+    codes = [
+        short_code,
+        *[c for c in scope_codes(contact, short_code=short_code) if c != short_code],
+    ]
+    result = _history(contact, codes, Action.REVIEW, ctx, REVIEW_REASON)
+    now = timezone.now()
+    revocation = _create(
+        contact,
+        codes,
+        channel=RevocationChannel.SMS,
+        text=text,
+        received_at=min(received_at or now, now),
+        verdict=RevocationVerdict.REVIEW,
+        matched=matched[:120],
+        confirmation=Confirmation.PENDING,
+        recorded_by=ctx.actor,
+        recorded_by_label=ctx.actor_label[:150],
+        external_id=ctx.external_id[:200],
+    )
+    revocation_received.send(sender=Revocation, revocation=revocation)
+    return Applied(revocation=revocation, results=[result])
+
+
+@transaction.atomic
+def record_revocation(
+    phone: str,
+    *,
+    channel: str,
+    text: str,
+    ctx: Context,
+    received_at: datetime | None = None,
+    short_code: ShortCode | None = None,
+    brand: str | None = None,
+) -> Applied:
+    """A revocation through any channel, recorded by staff or an integration: applied at
+    once to its scope (a code, a brand, or every code the number is known on) with one
+    confirmation, which the portal sends when no provider does."""
+    if channel not in RevocationChannel.values:
+        raise ServiceError(f"Unknown channel {channel!r}.")
+    if not (text or "").strip():
+        raise ServiceError("The person's words are required, verbatim.")
+    now = timezone.now()
+    if received_at is not None and received_at > now:
+        raise ServiceError("received_at is in the future.")
+    contact = locked_contact(phone)
+    codes = scope_codes(contact, short_code=short_code, brand=brand)
+    if not codes:
+        raise ServiceError(
+            "The number is known on no short code; name the short_code or brand it revokes."
+        )
+    detail = {**ctx.detail, "revocation_channel": channel}
+    results = _stop_codes(phone, codes, replace(ctx, detail=detail))
+    if results[0].duplicate:
+        raise ServiceError("This revocation was recorded already (same external id).")
+    applied = Applied(revocation=None, results=results)
+    _confirm(
+        applied,
+        contact,
+        _stopped_now(results, codes),
+        provider_applied=False,
+        purpose=MessagePurpose.CONFIRMATION,
+        queue=True,
+    )
+    applied.revocation = _create(
+        contact,
+        codes,
+        channel=channel,
+        text=text,
+        received_at=received_at or now,
+        verdict=RevocationVerdict.RECORDED,
+        applied_at=now,
+        confirmation=applied.confirmation,
+        recorded_by=ctx.actor,
+        recorded_by_label=ctx.actor_label[:150],
+        external_id=ctx.external_id[:200],
+    )
+    revocation_received.send(sender=Revocation, revocation=applied.revocation)
+    return applied
+
+
+@transaction.atomic
+def decide(revocation_id: int, decision: str, reason: str, *, actor=None) -> Applied:
+    """Staff decide a revocation under review: `revoke` applies the STOP to its scope now
+    (with the one confirmation), `not_a_revocation` lifts the pause. Either way a
+    RevocationDecision row and one history event per code record who and why."""
+    if decision not in RevocationDecisionKind.values:
+        raise ServiceError(f"decision must be one of {RevocationDecisionKind.values}.")
+    if not (reason or "").strip():
+        raise ServiceError("A decision needs a reason.")
+    revocation = Revocation.objects.select_related("contact").filter(pk=revocation_id).first()
+    if revocation is None:
+        raise ServiceError(f"No revocation {revocation_id}.")
+    contact = locked_contact(revocation.contact.phone)
+    if revocation.verdict != RevocationVerdict.REVIEW:
+        raise ServiceError("This revocation was applied when it arrived; nothing to decide.")
+    if RevocationDecision.objects.filter(revocation=revocation).exists():
+        raise ServiceError("This revocation was decided already.")
+    codes = list(revocation.short_codes.select_related("provider").order_by("code"))
+    ctx = Context(
+        source=Source.ADMIN,
+        actor=actor,
+        reason=reason,
+        detail={"revocation_id": revocation.pk, "decision": decision},
+    )
+    applied = Applied(revocation=revocation)
+    if decision == RevocationDecisionKind.REVOKE:
+        applied.results = _stop_codes(contact.phone, codes, ctx)
+        _confirm(
+            applied,
+            contact,
+            _stopped_now(applied.results, codes),
+            provider_applied=False,
+            purpose=MessagePurpose.CONFIRMATION,
+            queue=True,
+        )
+    label = RevocationDecisionKind(decision).label.lower()
+    applied.results.append(
+        _history(contact, codes, Action.REVIEW_DECIDED, ctx, f"{label}: {reason}"[:255])
+    )
+    RevocationDecision.objects.create(
+        revocation=revocation,
+        decision=decision,
+        reason=reason,
+        decided_by=actor,
+        decided_by_label=ctx.actor_label[:150],
+        confirmation=applied.confirmation,
+    )
+    revocation_decided.send(sender=Revocation, revocation=revocation)
+    return applied
