@@ -241,6 +241,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SubscriptionStatusEnum": "subscriptions.models.Status",
         "EventSourceEnum": "subscriptions.models.Source",
+        "SyncStatusEnum": "subscriptions.models.SyncStatus",
+        "RevocationStatusEnum": "subscriptions.models.RevocationStatus",
+        "WebhookDeliveryStatusEnum": "subscriptions.models.DeliveryStatus",
+        "ReconciliationStatusEnum": "subscriptions.models.RunStatus",
+        "HeldStateEnum": "subscriptions.models.Held",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -5,7 +5,7 @@ their help text, only its own secrets (write-only), its postback URL with a copy
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db import transaction
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -75,9 +75,10 @@ class ProviderAccountForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         values = {}
+        active = cleaned.get("is_active", True)
         for setting in self.kind_settings.settings:
             value = (cleaned.get(SETTING_PREFIX + setting.name) or "").strip()
-            problem = setting.check(value)
+            problem = setting.check(value, active=active)
             if problem:
                 self.add_error(SETTING_PREFIX + setting.name, problem)
             elif value:
@@ -85,6 +86,15 @@ class ProviderAccountForm(forms.ModelForm):
         # The model's clean checks the same declaration again (admin, API and imports agree).
         self.instance.settings = values
         return cleaned
+
+    def _update_errors(self, errors):
+        # The model reports every setting under one "settings" key; this form has a field
+        # per setting and has already put each problem next to its field.
+        error_dict = getattr(errors, "error_dict", {})
+        settings_errors = error_dict.pop("settings", [])
+        if settings_errors and not any(name.startswith(SETTING_PREFIX) for name in self.errors):
+            error_dict.setdefault(NON_FIELD_ERRORS, []).extend(settings_errors)
+        super()._update_errors(errors)
 
     def save(self, commit=True):
         account = super().save(commit=False)
@@ -101,8 +111,9 @@ def form_for_kind(kind: str) -> type[ProviderAccountForm]:
         widget = forms.URLInput if setting.kind == "url" else forms.TextInput
         fields[SETTING_PREFIX + setting.name] = forms.CharField(
             label=setting.label,
-            help_text=setting.help_text,
-            required=setting.required,
+            # Required only while the account is active: the form's clean checks that.
+            help_text=setting.help_text + (" Required while active." if setting.required else ""),
+            required=False,
             widget=widget(attrs={"autocomplete": "off", "class": "vTextField"}),
         )
     for secret in declaration.secrets:

@@ -49,7 +49,7 @@ def provider_import_file(modeladmin, request, queryset):
 class ProviderSyncAdmin(actions.ActionPermissions, ReadOnlyAdmin):
     # Fits 1280 px with the sidebar and the filters open: compact times, names only; the
     # error and the next attempt are on the row's page (filter by status to find them).
-    list_display = ["created", "contact", "code", "account", "operation", "status", "attempts"]
+    list_display = ["created", "contact", "code", "account", "status", "attempts"]
     created = compact_time("created_at", "Created")
 
     @admin.display(description="Code", ordering="short_code__code")

@@ -34,6 +34,7 @@ from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import get_date_max
 
 from portal.observability import current_request_id
+from subscriptions.common.errors import PortalError
 from subscriptions.common.phones import normalize
 from subscriptions.common.queueing import QUEUE_BULK, traced_enqueue_each
 from subscriptions.consent.signals import subscription_changed
@@ -58,7 +59,7 @@ CHUNK_SIZE = 50_000
 _NANP_E164 = re.compile(r"\+1[2-9]\d{9}")
 
 
-class ImportConflict(RuntimeError):
+class ImportConflict(PortalError, RuntimeError):
     """Another runner committed a chunk of this job since this one read its cursor."""
 
 

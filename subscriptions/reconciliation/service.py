@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
+from subscriptions.common.errors import PortalError
 from subscriptions.common.queueing import traced_enqueue
 from subscriptions.models import ProviderAccount, Reconciliation, ShortCode
 from subscriptions.reconciliation import tasks
@@ -10,7 +11,7 @@ from subscriptions.reconciliation.run import stale_runs
 from subscriptions.reconciliation.scope import codes_of
 
 
-class ScopeError(ValueError):
+class ScopeError(PortalError, ValueError):
     """The short code asked for is not served by the account."""
 
 

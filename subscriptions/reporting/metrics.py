@@ -6,7 +6,9 @@ summed. Backlog and failure gauges are read from the database at scrape time, so
 machine reports the same, complete picture of the outbox.
 """
 
+import functools
 import hmac
+import logging
 import os
 import time
 
@@ -67,18 +69,37 @@ def count_consent_changes(sender, events, source, **kwargs):
         CONSENT_EVENTS.labels(event.action, source, event.new_status or "none").inc()
 
 
+logger = logging.getLogger("subscriptions.metrics")
+
+
 def _observe_applied(revocation, applied_at, path):
     if applied_at is not None:
         seconds = max(0.0, (applied_at - revocation.received_at).total_seconds())
         REVOCATION_APPLY_SECONDS.labels(revocation.channel, path).observe(seconds)
 
 
+def _never_raises(receiver_function):
+    """A metrics receiver runs inside the transaction of the change it counts: a failure
+    there must be logged, never roll the change (a revocation) back."""
+
+    @functools.wraps(receiver_function)
+    def observe(*args, **kwargs):
+        try:
+            receiver_function(*args, **kwargs)
+        except Exception:
+            logger.exception("metrics receiver %s failed", receiver_function.__name__)
+
+    return observe
+
+
 @receiver(revocation_received, dispatch_uid="metrics.revocation_received")
+@_never_raises
 def time_revocation_applied_at_receipt(sender, revocation, **kwargs):
     _observe_applied(revocation, revocation.applied_at, "at_receipt")
 
 
 @receiver(revocation_decided, dispatch_uid="metrics.revocation_decided")
+@_never_raises
 def time_revocation_applied_by_staff(sender, revocation, **kwargs):
     decision = revocation.decision
     if decision.decision == RevocationDecisionKind.REVOKE:

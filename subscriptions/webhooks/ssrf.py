@@ -15,10 +15,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from subscriptions.common.errors import PortalError
+
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-class UnsafeURL(ValueError):
+class UnsafeURL(PortalError, ValueError):
     """A URL the portal refuses to post to; `code` names the rule."""
 
     def __init__(self, message, code):

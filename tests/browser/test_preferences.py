@@ -108,7 +108,11 @@ def checks(page, artifacts_dir):
 
 
 def _web_events():
-    return list(SubscriptionEvent.objects.filter(source=Source.WEB).order_by("id"))
+    """Changes made on the page: the person's own (source web) and, in a session a staff
+    member's preferences link opened, that staff member's assisted changes (source admin)."""
+    return list(
+        SubscriptionEvent.objects.filter(source__in=[Source.WEB, Source.ADMIN]).order_by("id")
+    )
 
 
 def _sign_in_by_link(page, live_server):
@@ -175,6 +179,8 @@ def test_opting_out_of_one_program(live_server, page, checks, programs):
     assert selectors.sendable(PHONE, deals.short_code, deals).reason == Status.OPTED_OUT
     assert selectors.sendable(PHONE, news.short_code, news).sendable is True
     [event] = _web_events()
+    # The link was issued by staff: the change is recorded as their assisted change.
+    assert (event.source, event.detail.get("assisted_by")) == (Source.ADMIN, links.UNNAMED_ISSUER)
     assert (event.keyword, event.action, event.new_status, event.ip_address) == (
         deals,
         Action.OPT_OUT,

@@ -63,7 +63,10 @@ def test_new_account_with_secrets(admin_client):
     )
     assert response.status_code == 302
     account = ProviderAccount.objects.get(name="WC")
-    assert (account.secrets, account.settings) == ({"password": "pw-1"}, {"realm": "acme"})
+    assert (account.secrets, account.settings) == (
+        {"password": "pw-1"},
+        {"base_url": "https://api.whatcounts.com", "realm": "acme"},
+    )
 
 
 def sync(status, **fields):
