@@ -21,7 +21,7 @@ import time
 
 import psycopg
 import requests
-from common import ROOT, bench_env, database_url, fresh_database, manage, timed
+from common import GUNICORN, ROOT, bench_env, database_url, fresh_database, manage, timed
 
 DB = os.environ.get("BENCH_DB", "portal_bench_admin")
 REPEAT = 7
@@ -127,7 +127,7 @@ def start_gunicorn(port):
     env = {**bench_env(DB), "ALLOWED_HOSTS": "127.0.0.1"}
     process = subprocess.Popen(
         [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            GUNICORN,
             "portal.wsgi",
             "--bind",
             f"127.0.0.1:{port}",

@@ -25,8 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-from subscriptions.consent import batch
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -118,6 +116,7 @@ def wait_until_delivered(max_seconds):
 
 
 def import_rows(keyword, phones, subscribe, origin_account_id=None):
+    from subscriptions.consent import batch
     from subscriptions.consent.batch import BatchRow
     from subscriptions.consent.services import Context
 

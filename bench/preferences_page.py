@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-from subscriptions.consent import batch
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ENV = {
@@ -51,7 +49,7 @@ def _setup_data(known_count, many_programs):
     django.setup()
     from django.core.management import call_command
 
-    from subscriptions.consent import services
+    from subscriptions.consent import batch, services
     from subscriptions.models import Keyword, ProviderAccount, ShortCode
 
     call_command("migrate", verbosity=0)
@@ -151,7 +149,7 @@ def main():
     port = _free_port()
     server = subprocess.Popen(
         [
-            str(ROOT / ".venv/bin/gunicorn"),
+            str(Path(sys.executable).with_name("gunicorn")),
             "portal.wsgi",
             "-b",
             f"127.0.0.1:{port}",
