@@ -161,11 +161,14 @@ def start_gunicorn(port, workers, threads, database_url):
     while time.time() < deadline:
         if process.poll() is not None:
             raise SystemExit("gunicorn exited at start")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process
+        try:  # a worker answers (the master alone accepts connections before any is up)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return process
         except OSError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.3)
     stop(process)
     raise SystemExit("gunicorn did not start")
 
@@ -299,7 +302,7 @@ def parse_args():
     )
     args = parser.parse_args()
     if args.tiny:
-        args.duration, args.warmup, args.workers, args.threads = 1.0, 0.2, 1, 2
+        args.duration, args.warmup, args.workers, args.threads = 1.0, 0.5, 1, 2
         args.connections, args.batch_connections, args.contacts, args.batch = 4, 1, 2000, 200
     args.database_url = os.environ.get("BENCH_DATABASE_URL", f"{SERVER}/{args.database}")
     return args

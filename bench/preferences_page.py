@@ -29,6 +29,9 @@ ENV = {
     "SECRET_KEY": "bench-" + "x" * 50,
     "ALLOWED_HOSTS": "127.0.0.1",
     "SECURE_COOKIES": "0",
+    # Production settings but plain HTTP: loopback has no TLS.
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_HSTS_SECONDS": "0",
     "LOG_LEVEL": "WARNING",
     # The bench is one address; as behind a proxy, each request says which client it is for,
     # so the per-address limit (10 an hour) does not turn the bench into a 429 bench.

@@ -107,3 +107,16 @@ def artifacts_dir(request):
     path = Path(__file__).resolve().parent.parent / "test-artifacts" / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Per-process caches (tokens, catalog, local throttle windows) start empty in each test:
+    a rolled-back row sends no signal to drop them."""
+    from subscriptions.common import limits, memo
+
+    memo.clear_all()
+    limits.forget_local()
+    yield
+    memo.clear_all()
+    limits.forget_local()

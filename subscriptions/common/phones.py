@@ -1,7 +1,24 @@
-"""Phone number parsing: every number enters the portal through `normalize`."""
+"""Phone number parsing: every number enters the portal through `normalize`.
+
+Well-formed North American numbers (+1NXXNXXXXXX, 1NXXNXXXXXX and NXXNXXXXXX in a +1
+region), nearly all the portal sees, take a regular-expression fast path that gives the
+same answer as phonenumbers (tests/subscriptions/common/test_phones_fast_path.py compares
+them) at a fraction of the cost; everything else is parsed by phonenumbers.
+"""
+
+import re
+from functools import cache
 
 import phonenumbers
 from django.conf import settings
+
+_PLUS_NANP = re.compile(r"\+1([2-9][0-9]{2}[2-9][0-9]{6})")
+_DIGITS_NANP = re.compile(r"1?([2-9][0-9]{2}[2-9][0-9]{6})")
+
+
+@cache
+def _nanp_region(region):
+    return phonenumbers.country_code_for_region(region) == 1
 
 
 class InvalidPhone(ValueError):
@@ -20,6 +37,8 @@ def normalize(raw, region=None):
     if len(text) > 32:
         raise InvalidPhone("That is too long to be a phone number.")
     region = region or settings.PORTAL_DEFAULT_REGION
+    if fast := _fast(text, region):
+        return fast
     candidates = [(text, None)] if text.startswith("+") else [(text, region), ("+" + text, None)]
     for candidate, candidate_region in candidates:
         try:
@@ -29,3 +48,12 @@ def normalize(raw, region=None):
         if phonenumbers.is_possible_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     raise InvalidPhone(f"{text!r} is not a valid phone number.")
+
+
+def _fast(text, region):
+    """The E.164 form of a well-formed North American number, or None (ask phonenumbers)."""
+    if text[0] == "+":
+        match = _PLUS_NANP.fullmatch(text)
+    else:
+        match = _DIGITS_NANP.fullmatch(text) if _nanp_region(region) else None
+    return "+1" + match[1] if match else None

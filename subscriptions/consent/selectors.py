@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import CharField, Q, Value
 
+from subscriptions.common import memo
 from subscriptions.common.phones import InvalidPhone, normalize
 from subscriptions.consent import rules
 from subscriptions.models import (
@@ -27,11 +28,32 @@ class Sendable:
     reason: str
 
 
-def program(short_code: ShortCode, word: str) -> Keyword:
-    """The program keyword `word` on a code (case-insensitive); Keyword.DoesNotExist if none."""
-    return Keyword.objects.select_related("short_code__provider", "provider").get(
-        short_code=short_code, word=word.strip().upper(), kind=KeywordKind.PROGRAM
+def short_code_by_code(code: str) -> ShortCode | None:
+    """The short code `code` with its provider account, or None; kept per process
+    (subscriptions.common.memo, dropped on any catalog change)."""
+    return memo.lookup(
+        memo.CATALOG,
+        ("code", code),
+        lambda: ShortCode.objects.select_related("provider").filter(code=code).first(),
     )
+
+
+def program(short_code: ShortCode, word: str) -> Keyword:
+    """The program keyword `word` on a code (case-insensitive); Keyword.DoesNotExist if none.
+    Kept per process like short codes."""
+    word = word.strip().upper()
+    keyword = memo.lookup(
+        memo.CATALOG,
+        ("program", short_code.pk, word),
+        lambda: (
+            Keyword.objects.select_related("short_code__provider", "provider")
+            .filter(short_code=short_code, word=word, kind=KeywordKind.PROGRAM)
+            .first()
+        ),
+    )
+    if keyword is None:
+        raise Keyword.DoesNotExist(f"No program keyword {word!r} on {short_code.code}.")
+    return keyword
 
 
 def program_by_ref(short_code: ShortCode, account, provider_ref: str) -> Keyword | None:
@@ -46,39 +68,61 @@ def program_by_ref(short_code: ShortCode, account, provider_ref: str) -> Keyword
     )
 
 
+INVALID = "invalid"
+_STOPPED = "stopped"  # the marker row of an active STOP in the union below
+
+
+def _states(phones, short_code: ShortCode, keyword: Keyword | None):
+    """{phone: set of statuses, plus "stopped" for an active STOP} in one query: the
+    subscriptions and the stops of the numbers on the code, as one UNION ALL. Each side goes
+    through the unique phone index to the contacts, then by contact id to the rows (the
+    indexes (contact, short_code) and one_active_stop_per_code): no scan of the code."""
+    subs = Subscription.objects.filter(short_code=short_code, contact__phone__in=phones)
+    if keyword is not None:
+        subs = subs.filter(keyword=keyword)
+    stops = ShortCodeStop.objects.filter(
+        short_code=short_code, cleared_at__isnull=True, contact__phone__in=phones
+    ).annotate(state=Value(_STOPPED, output_field=CharField()))
+    states = {}
+    rows = subs.values_list("contact__phone", "status").union(
+        stops.values_list("contact__phone", "state"), all=True
+    )
+    for phone, state in rows:
+        states.setdefault(phone, set()).add(state)
+    return states
+
+
 def sendable(phone, short_code: ShortCode, keyword: Keyword | None = None) -> Sendable:
-    return sendable_many([phone], short_code, keyword)[0]
+    """One number's answer, in one query. InvalidPhone when it does not parse."""
+    normalized = normalize(phone)
+    states = _states([normalized], short_code, keyword).get(normalized, set())
+    return _answer(normalized, short_code, keyword, states)
 
 
-def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None):
-    """Sendability of many numbers on one code (and keyword) in three queries, in input
-    order. Numbers that do not parse raise InvalidPhone naming the first bad one."""
+def _answer(phone, short_code, keyword, states) -> Sendable:
+    reason = rules.best_reason(states - {_STOPPED}, _STOPPED in states)
+    word = keyword.word if keyword else None
+    return Sendable(phone, short_code.code, word, reason == Status.OPTED_IN, reason)
+
+
+def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None) -> list[Sendable]:
+    """Sendability of many numbers on one code (and keyword) in one query, in input order.
+    A number that does not parse is answered on its own (sendable false, reason "invalid",
+    the text as given) and its neighbours are answered as usual."""
     normalized = []
     for raw in phones:
         try:
             normalized.append(normalize(raw))
-        except InvalidPhone as exc:
-            raise InvalidPhone(f"{raw!r}: {exc}") from exc
-    unique = list(dict.fromkeys(normalized))
-    subs = Subscription.objects.filter(short_code=short_code, contact__phone__in=unique)
-    if keyword is not None:
-        subs = subs.filter(keyword=keyword)
-    statuses = {}
-    for phone, status in subs.values_list("contact__phone", "status"):
-        statuses.setdefault(phone, set()).add(status)
-    stopped = set(
-        ShortCodeStop.objects.filter(
-            short_code=short_code,
-            cleared_at__isnull=True,
-            contact__phone__in=unique,
-        ).values_list("contact__phone", flat=True)
-    )
+        except InvalidPhone:
+            normalized.append(None)
+    unique = list(dict.fromkeys(p for p in normalized if p is not None))
+    states = _states(unique, short_code, keyword) if unique else {}
     word = keyword.word if keyword else None
-    answers = {}
-    for phone in unique:
-        reason = rules.best_reason(statuses.get(phone, set()), phone in stopped)
-        answers[phone] = Sendable(phone, short_code.code, word, reason == Status.OPTED_IN, reason)
-    return [answers[p] for p in normalized]
+    answers = {p: _answer(p, short_code, keyword, states.get(p, set())) for p in unique}
+    return [
+        answers[p] if p is not None else Sendable(str(raw), short_code.code, word, False, INVALID)
+        for raw, p in zip(phones, normalized, strict=True)
+    ]
 
 
 def contact_by_phone(phone):
