@@ -1,9 +1,9 @@
 """Phone number parsing: every number enters the portal through `normalize`.
 
-Well-formed North American numbers (+1NXXNXXXXXX, 1NXXNXXXXXX and NXXNXXXXXX in a +1
-region), nearly all the portal sees, take a regular-expression fast path that gives the
-same answer as phonenumbers (tests/subscriptions/common/test_phones_fast_path.py compares
-them) at a fraction of the cost; everything else is parsed by phonenumbers.
+North American numbers written plainly (+1NXXXXXXXXX, 1NXXXXXXXXX, and NXXXXXXXXX in a
++1 region; N = 2-9: an area code), nearly all the portal sees, take a regular-expression
+fast path that gives the same answer as phonenumbers (tests/subscriptions/common/
+test_phones.py compares them) at a fraction of the cost; everything else is parsed by phonenumbers.
 """
 
 import re
@@ -12,8 +12,8 @@ from functools import cache
 import phonenumbers
 from django.conf import settings
 
-_PLUS_NANP = re.compile(r"\+1([2-9][0-9]{2}[2-9][0-9]{6})")
-_DIGITS_NANP = re.compile(r"1?([2-9][0-9]{2}[2-9][0-9]{6})")
+_PLUS_NANP = re.compile(r"\+1([2-9][0-9]{9})")
+_DIGITS_NANP = re.compile(r"1?([2-9][0-9]{9})")
 
 
 @cache

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import CharField, Q, Value
 
 from subscriptions.common import memo
@@ -77,19 +79,49 @@ def _states(phones, short_code: ShortCode, keyword: Keyword | None):
     subscriptions and the stops of the numbers on the code, as one UNION ALL. Each side goes
     through the unique phone index to the contacts, then by contact id to the rows (the
     indexes (contact, short_code) and one_active_stop_per_code): no scan of the code."""
-    subs = Subscription.objects.filter(short_code=short_code, contact__phone__in=phones)
-    if keyword is not None:
-        subs = subs.filter(keyword=keyword)
-    stops = ShortCodeStop.objects.filter(
-        short_code=short_code, cleared_at__isnull=True, contact__phone__in=phones
-    ).annotate(state=Value(_STOPPED, output_field=CharField()))
+    if connection.vendor == "postgresql":
+        rows = _states_rows_postgresql(phones, short_code, keyword)
+    else:
+        subs = Subscription.objects.filter(short_code=short_code, contact__phone__in=phones)
+        if keyword is not None:
+            subs = subs.filter(keyword=keyword)
+        stops = ShortCodeStop.objects.filter(
+            short_code=short_code, cleared_at__isnull=True, contact__phone__in=phones
+        ).annotate(state=Value(_STOPPED, output_field=CharField()))
+        rows = subs.values_list("contact__phone", "status").union(
+            stops.values_list("contact__phone", "state"), all=True
+        )
     states = {}
-    rows = subs.values_list("contact__phone", "status").union(
-        stops.values_list("contact__phone", "state"), all=True
-    )
     for phone, state in rows:
         states.setdefault(phone, set()).add(state)
     return states
+
+
+def _states_rows_postgresql(phones, short_code, keyword):
+    """The same UNION ALL with the numbers as one array parameter (`= ANY(...)`, ten
+    thousand numbers are one value to plan, not ten thousand literals) and the contacts
+    found once for both sides."""
+    contact, sub, stop = (m._meta.db_table for m in (Contact, Subscription, ShortCodeStop))
+    program = "AND s.keyword_id = %(keyword)s" if keyword is not None else ""
+    sql = f"""
+        WITH c AS MATERIALIZED (
+            SELECT id, phone FROM {contact} WHERE phone = ANY(string_to_array(%(phones)s, ','))
+        )
+        SELECT c.phone, s.status FROM c
+        JOIN {sub} s ON s.contact_id = c.id AND s.short_code_id = %(code)s {program}
+        UNION ALL
+        SELECT c.phone, %(stopped)s FROM c
+        JOIN {stop} t ON t.contact_id = c.id AND t.short_code_id = %(code)s
+            AND t.cleared_at IS NULL"""
+    params = {
+        "code": short_code.pk,
+        "keyword": keyword.pk if keyword is not None else None,
+        "phones": ",".join(phones),  # E.164: no commas; one text is cheaper than an array
+        "stopped": _STOPPED,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def sendable(phone, short_code: ShortCode, keyword: Keyword | None = None) -> Sendable:
@@ -109,10 +141,11 @@ def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None)
     """Sendability of many numbers on one code (and keyword) in one query, in input order.
     A number that does not parse is answered on its own (sendable false, reason "invalid",
     the text as given) and its neighbours are answered as usual."""
+    region = settings.PORTAL_DEFAULT_REGION
     normalized = []
     for raw in phones:
         try:
-            normalized.append(normalize(raw))
+            normalized.append(normalize(raw, region))
         except InvalidPhone:
             normalized.append(None)
     unique = list(dict.fromkeys(p for p in normalized if p is not None))
