@@ -55,7 +55,7 @@ class _LocalWindow:
     def __init__(self, now, window):
         self.shared = 0  # the row's count at the last flush (every process's hits)
         self.pending = 0  # this process's hits not yet added to the row
-        self.flushed_at = now
+        self.flushed_at = float("-inf")  # the first hit reads the count of the others
         self.ends = now + window
 
 

@@ -37,8 +37,11 @@ def normalize(raw, region=None):
     if len(text) > 32:
         raise InvalidPhone("That is too long to be a phone number.")
     region = region or settings.PORTAL_DEFAULT_REGION
-    if fast := _fast(text, region):
-        return fast
+    return _fast(text, region) or _slow(text, region)
+
+
+def _slow(text, region):
+    """phonenumbers' answer for a stripped, non-empty text of at most 32 characters."""
     candidates = [(text, None)] if text.startswith("+") else [(text, region), ("+" + text, None)]
     for candidate, candidate_region in candidates:
         try:
