@@ -40,19 +40,20 @@ INSTALLED_APPS = [
     "subscriptions",
 ]
 
+# Browser* skip themselves on /api/v1/ and /webhooks/ (portal/middleware.py).
 MIDDLEWARE = [
     "portal.observability.RequestIdMiddleware",
     "subscriptions.reporting.metrics.RequestTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "portal.middleware.BrowserLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "portal.middleware.BrowserMessageMiddleware",
+    "portal.middleware.BrowserXFrameOptionsMiddleware",
+    "portal.middleware.BrowserContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

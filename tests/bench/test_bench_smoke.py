@@ -1,0 +1,67 @@
+"""Every bench in bench/ still runs (issue 14): each is started as its own process at a tiny
+size, on databases of its own on the PostgreSQL server of DATABASE_URL, and must exit 0.
+It shows a bench did not break, not how fast anything is: no timing is asserted. The
+end-to-end fault run (python -m bench.e2e) is tests/e2e's."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_SECONDS = 240  # a bench that hangs fails instead of holding CI
+
+pytestmark = pytest.mark.postgres
+
+
+def _server():
+    return os.environ.get("DATABASE_URL", "").rsplit("/", 1)[0]
+
+
+def _name(bench):
+    return f"portal_smoke_{bench}_{os.getpid()}"
+
+
+BENCHES = {
+    "bench_api": lambda db, server: ["--tiny", "--database", db],
+    "bench_inbound": lambda db, server: [
+        *("--requests", "10", "--rounds", "1", "--concurrency", "2", "--workers", "1"),
+        *("--database", db, "--pg", server),
+    ],
+    "bench_delivery": lambda db, server: [
+        *("--opt-outs", "20", "--baseline", "10", "--workers", "1", "--max-seconds", "60"),
+        *("--database-url", f"{server}/{db}"),
+    ],
+    "admin_bench": lambda db, server: ["0.0002"],
+    "import_bench": lambda db, server: ["300"],
+    "preferences_page": lambda db, server: ["--rounds", "5", "--known", "20", "--programs", "5"],
+}
+
+
+@pytest.mark.parametrize("bench", sorted(BENCHES))
+def test_the_bench_runs_at_a_tiny_size(bench):
+    server, db = _server(), _name(bench)
+    env = {
+        **os.environ,
+        "BENCH_PG": server,
+        "BENCH_DB": db,
+        "DATABASE_URL": f"{server}/{db}",
+        "BENCH_DATABASE_URL": f"{server}/{db}",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # each bench sets its own
+    try:
+        run = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / f"{bench}.py"), *BENCHES[bench](db, server)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=BENCH_SECONDS,
+        )
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    assert run.returncode == 0, f"{bench} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
