@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import create_database_sql
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 CODE = "12345"
@@ -65,7 +67,7 @@ def ensure_database(database_url):
     admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(create_database_sql(name))
 
 
 def setup_django(database_url):

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import create_database_sql
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -72,7 +74,7 @@ def recreate_database(database_url):
     base, _, name = database_url.rpartition("/")
     with psycopg.connect(base + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(create_database_sql(name))
 
 
 def manage(*args):

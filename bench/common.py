@@ -16,6 +16,13 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 
 
+def create_database_sql(name):
+    """CREATE DATABASE `name`, copied from BENCH_TEMPLATE_DB when that is set (an already
+    migrated database: the smoke test migrates once, not once per bench)."""
+    template = os.environ.get("BENCH_TEMPLATE_DB")
+    return f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+
+
 def database_url(name):
     return f"{SERVER}/{name}"
 
@@ -25,7 +32,7 @@ def fresh_database(name):
     then run the migrations into it."""
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(create_database_sql(name))
     manage(name, "migrate", "--verbosity", "0")
 
 

@@ -143,6 +143,7 @@ def main():
             "127.0.0.1",
             "-U",
             "postgres",
+            *(["-T", os.environ["BENCH_TEMPLATE_DB"]] if "BENCH_TEMPLATE_DB" in os.environ else []),
             os.environ["DATABASE_URL"].rsplit("/", 1)[1],
         ],
         capture_output=True,

@@ -13,10 +13,12 @@ Invalidation reaches every process:
 - in the others through a generation mark in the shared cache (Redis or the database
   cache), written on commit; each process compares its mark at most every CHECK_SECONDS
   per namespace, so another process sees a change within about a second (a revoked token
-  or a removed permission keeps working elsewhere for at most that long).
+  or a removed permission keeps working elsewhere for at most that long). Whatever happens
+  to the mark, nothing is kept longer than MAX_AGE_SECONDS.
 Changes that bypass signals (QuerySet.update, raw SQL) must call `invalidate` themselves.
 """
 
+import logging
 import threading
 import time
 import uuid
@@ -26,7 +28,10 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 
+logger = logging.getLogger(__name__)
+
 CHECK_SECONDS = 1.0
+MAX_AGE_SECONDS = 300.0  # kept at most this long whatever happens (a lost mark, a bypass)
 MAX_ENTRIES = 20_000  # a namespace this full starts over (bounded memory)
 
 AUTH = "auth"
@@ -34,13 +39,14 @@ CATALOG = "catalog"
 
 
 class _Space:
-    __slots__ = ("checked_at", "entries", "epoch", "generation")
+    __slots__ = ("born", "checked_at", "entries", "epoch", "generation")
 
     def __init__(self):
         self.entries: dict = {}
         self.generation = None
         self.checked_at = float("-inf")
         self.epoch = 0  # bumped on every drop: a load begun before it is not kept
+        self.born = None  # when the entries started (monotonic), None: not yet
 
 
 _lock = threading.Lock()
@@ -67,8 +73,15 @@ def _drop(space: _Space) -> None:
 def _check_shared(namespace: str, space: _Space, now: float) -> None:
     if now - space.checked_at < CHECK_SECONDS:
         return
-    generation = cache.get(_shared_key(namespace))
+    try:
+        generation = cache.get(_shared_key(namespace))
+    except Exception:  # the shared cache is down: keep nothing rather than something stale
+        logger.warning("memo: cannot read the generation of %s", namespace, exc_info=True)
+        generation = uuid.uuid4().hex
     with _lock:
+        if space.born is None or now - space.born >= MAX_AGE_SECONDS:
+            _drop(space)
+            space.born = now
         if generation != space.generation:
             _drop(space)
             space.generation = generation
@@ -106,7 +119,10 @@ def invalidate(namespace: str) -> None:
 
 def _published(namespace: str) -> None:
     generation = uuid.uuid4().hex
-    cache.set(_shared_key(namespace), generation, None)
+    try:
+        cache.set(_shared_key(namespace), generation, None)
+    except Exception:  # the change is committed: never fail its request now
+        logger.warning("memo: cannot publish a change of %s", namespace, exc_info=True)
     space = _space(namespace)
     with _lock:
         _drop(space)
@@ -119,3 +135,4 @@ def clear_all() -> None:
         for space in _spaces.values():
             _drop(space)
             space.checked_at = float("-inf")
+            space.born = None

@@ -72,3 +72,13 @@ def test_a_load_begun_before_an_invalidation_is_not_kept():
     assert memo.lookup("t", "k", load) == "old"
     values["v"] = "new"
     assert memo.lookup("t", "k", lambda: values["v"]) == "new"
+
+
+def test_nothing_is_kept_longer_than_max_age():
+    clock = Clock()
+    values = {"v": "old"}
+    load, _ = loader(values)
+    memo.lookup("t", "k", load, clock=clock)
+    values["v"] = "new"  # changed behind the signals' back (QuerySet.update)
+    clock.now += memo.MAX_AGE_SECONDS
+    assert memo.lookup("t", "k", load, clock=clock) == "new"
