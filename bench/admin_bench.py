@@ -1,6 +1,6 @@
 """Admin page timings at scale on PostgreSQL, through gunicorn on loopback.
 
-    .venv/bin/python bench/admin_bench.py [SCALE] [--reuse]
+    .venv/bin/python bench/admin_bench.py [SCALE] [--reuse] [--quick]
 
 SCALE 1.0 (the default) = 1,000,000 contacts, 2,000,000 subscriptions, 10,000,000 history
 rows, generated with INSERT ... SELECT generate_series (minutes, not hours). The database
@@ -24,7 +24,8 @@ import requests
 from common import GUNICORN, ROOT, bench_env, database_url, fresh_database, manage, timed
 
 DB = os.environ.get("BENCH_DB", "portal_bench_admin")
-REPEAT = 7
+REPEAT = 1 if "--quick" in sys.argv else 7  # --quick: one request a page (the smoke test)
+COLD_REPEAT = 1 if "--quick" in sys.argv else 3
 CODES, PROGRAMS_PER_CODE = 10, 5
 
 SETUP = f"""
@@ -253,15 +254,24 @@ def main():
             session.get(base + url)
         results = {label: time_page(session, base + url) for label, url in pages.items()}
         results["dashboard (cold: cache cleared)"] = time_page(
-            session, base + "/admin/dashboard/", repeat=3, before_each=clear_dashboard_cache
+            session,
+            base + "/admin/dashboard/",
+            repeat=COLD_REPEAT,
+            before_each=clear_dashboard_cache,
         )
         # The schedule late: the page counts the days not rolled up from the history (and
         # writes nothing).
         results["dashboard (cold, schedule 1 day late)"] = time_page(
-            session, base + "/admin/dashboard/", repeat=3, before_each=forget_closed_days(1)
+            session,
+            base + "/admin/dashboard/",
+            repeat=COLD_REPEAT,
+            before_each=forget_closed_days(1),
         )
         results["dashboard (cold, schedule never ran: 29 days)"] = time_page(
-            session, base + "/admin/dashboard/", repeat=3, before_each=forget_closed_days(None)
+            session,
+            base + "/admin/dashboard/",
+            repeat=COLD_REPEAT,
+            before_each=forget_closed_days(None),
         )
     finally:
         stop_gunicorn(server)

@@ -205,7 +205,11 @@ def main():
         many_ms = _summary(f"signed-in page, {many_switches} programs", many, few_ms)
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:  # gunicorn.conf.py gives requests graceful_timeout (20 s) to finish
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
     if len(answers) != 1:
         sys.exit("FAIL: known and unknown numbers got different answers")
     return few_ms, many_ms

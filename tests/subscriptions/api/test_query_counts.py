@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from subscriptions.common import limits
 from subscriptions.consent import services
 from subscriptions.consent.context import Context
 from subscriptions.models import ProviderKind, Status, Subscription
@@ -67,10 +68,10 @@ def test_batch_sendable_is_one_query_whatever_its_size(reader, program):
     assert count == 1
 
 
-def test_the_throttle_costs_no_query_per_request_below_its_batch(reader, program, settings):
+def test_the_throttle_costs_no_query_per_request_below_its_batch(reader, program, monkeypatch):
     # Without Redis each process counts locally and adds its hits to the shared row every
     # limits.FLUSH_HITS hits (the test settings' rate is far above EXACT_MARGIN).
-    from subscriptions.common import limits
+    monkeypatch.setattr(limits, "FLUSH_SECONDS", 3600)  # batches by count only here
 
     url = "/api/v1/sendable/"
     params = {"phone": PHONE, "short_code": "12345"}
@@ -85,7 +86,7 @@ def test_the_throttle_costs_no_query_per_request_below_its_batch(reader, program
 
 # Inbound and postbacks: today's counts (issue 14 lists the target; the code paths belong to
 # issues 12 and 17). A change to these numbers must be deliberate: update them with it.
-MO_STOP_QUERIES = 23
+MO_STOP_QUERIES = 22
 POSTBACK_QUERIES = 20
 
 
