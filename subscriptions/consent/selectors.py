@@ -21,7 +21,7 @@ from subscriptions.models import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sendable:
     phone: str
     short_code: str
@@ -131,10 +131,14 @@ def sendable(phone, short_code: ShortCode, keyword: Keyword | None = None) -> Se
     return _answer(normalized, short_code, keyword, states)
 
 
-def _answer(phone, short_code, keyword, states) -> Sendable:
+def _verdict(states) -> tuple[bool, str]:
     reason = rules.best_reason(states - {_STOPPED}, _STOPPED in states)
+    return reason == Status.OPTED_IN, reason
+
+
+def _answer(phone, short_code, keyword, states) -> Sendable:
     word = keyword.word if keyword else None
-    return Sendable(phone, short_code.code, word, reason == Status.OPTED_IN, reason)
+    return Sendable(phone, short_code.code, word, *_verdict(states))
 
 
 def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None) -> list[Sendable]:
@@ -150,12 +154,19 @@ def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None)
             normalized.append(None)
     unique = list(dict.fromkeys(p for p in normalized if p is not None))
     states = _states(unique, short_code, keyword) if unique else {}
-    word = keyword.word if keyword else None
-    answers = {p: _answer(p, short_code, keyword, states.get(p, set())) for p in unique}
-    return [
-        answers[p] if p is not None else Sendable(str(raw), short_code.code, word, False, INVALID)
-        for raw, p in zip(phones, normalized, strict=True)
-    ]
+    code, word = short_code.code, keyword.word if keyword else None
+    verdicts = {}  # a handful of distinct state sets: each decided once
+    none = frozenset()
+    answers = []
+    for raw, phone in zip(phones, normalized, strict=True):
+        if phone is None:
+            answers.append(Sendable(str(raw), code, word, False, INVALID))
+            continue
+        found = frozenset(states.get(phone, none))
+        if (verdict := verdicts.get(found)) is None:
+            verdict = verdicts[found] = _verdict(found)
+        answers.append(Sendable(phone, code, word, *verdict))
+    return answers
 
 
 def contact_by_phone(phone):
