@@ -8,11 +8,17 @@ deploy/systemd/portal-rollup.timer), never in a page view. `activity_counts` onl
 closed days from their roll-up, every other day (today, and a closed day the schedule has
 not reached yet) from the history in one grouped query, so a page is right even when the
 schedule is late, only slower.
+
+The current subscription counts (per program and status) and the provider sync health are
+whole-table counts; `take_snapshot` (the same schedule, every few minutes) keeps them in the
+shared cache with their time, and `current_snapshot` reads them there, counting for itself
+only when the snapshot is missing or older than SNAPSHOT_SECONDS.
 """
 
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.db.models.functions import TruncDate
@@ -24,13 +30,19 @@ from subscriptions.models import (
     ActivitySeries,
     DailyActivity,
     Outcome,
+    ProviderSync,
     Status,
+    Subscription,
     SubscriptionEvent,
+    SyncStatus,
 )
 
 STOP_ACTIONS = (Action.STOP_ALL, Action.CUSTOM_STOP)
 SETTLE = timedelta(hours=1)
 CLOSE_DAYS = 30  # how far back close_days looks by default (the dashboard's range)
+SYNC_HEALTH = (SyncStatus.PENDING, SyncStatus.FAILED, SyncStatus.LOCAL_ONLY)
+SNAPSHOT_KEY = "dashboard-current-v1"
+SNAPSHOT_SECONDS = 15 * 60  # an older snapshot is not used: the page counts for itself
 
 
 def _series(action, new_status):
@@ -124,3 +136,29 @@ def activity_counts(since: datetime, now: datetime) -> list[tuple]:
     live_start = midnight(missing[0]) if missing else max(since, live_from(now))
     live = [row for row in _event_counts(max(since, live_start)) if row[0] not in done]
     return rolled + live
+
+
+def take_snapshot(now: datetime | None = None) -> dict:
+    """Count the subscriptions per program and status and the unhealthy syncs per provider
+    now, and keep the counts in the shared cache for the dashboard."""
+    snapshot = {
+        "subscriptions": list(
+            Subscription.objects.values_list("keyword_id", "status")
+            .annotate(n=Count("id"))
+            .order_by()
+        ),
+        "syncs": list(
+            ProviderSync.objects.filter(status__in=SYNC_HEALTH)
+            .values_list("provider__name", "status")
+            .annotate(n=Count("id"))
+            .order_by()
+        ),
+        "at": now or timezone.now(),
+    }
+    cache.set(SNAPSHOT_KEY, snapshot, SNAPSHOT_SECONDS)
+    return snapshot
+
+
+def current_snapshot() -> dict:
+    """The latest snapshot of the current counts (at most SNAPSHOT_SECONDS old)."""
+    return cache.get(SNAPSHOT_KEY) or take_snapshot()

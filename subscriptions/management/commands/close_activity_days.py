@@ -1,7 +1,9 @@
-"""Roll up the dashboard's closed days (subscriptions.reporting.activity.close_days).
+"""Roll up the dashboard's closed days (subscriptions.reporting.activity.close_days) and take
+the snapshot of its current counts (activity.take_snapshot).
 
 Run it on a schedule, never from a page: as its own process (`manage.py close_activity_days
---every 3600`, the Procfile's `rollup`) or hourly from deploy/systemd/portal-rollup.timer.
+--every 300`, the Procfile's `rollup`) or every 5 minutes from
+deploy/systemd/portal-rollup.timer (the snapshot is used for 15 minutes).
 Several may run at once: a day is summed by whichever gets there first.
 """
 
@@ -13,7 +15,10 @@ from subscriptions.reporting import activity
 
 
 class Command(BaseCommand):
-    help = "Sum each closed day of the consent history into the dashboard's roll-ups, once."
+    help = (
+        "Sum each closed day of the consent history into the dashboard's roll-ups, once, "
+        "and snapshot its current counts."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -33,6 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, days, every, **options):
         while True:
             closed = activity.close_days(days=days)
+            activity.take_snapshot()
             if closed or options["verbosity"] > 1:
                 self.stdout.write(f"rolled up {len(closed)} days")
             if every <= 0:

@@ -45,3 +45,14 @@ def test_the_page_data_reads_without_writing():
     counts = activity.activity_counts(since, timezone.now() + timedelta(days=3))
     assert [(series, n) for _day, _code, _kw, series, n in counts] == [("opt-ins", 1)]
     assert not ActivityDay.objects.exists()
+
+
+def test_current_counts_come_from_the_schedule_s_snapshot():
+    keyword = KeywordFactory(short_code=ShortCodeFactory(code="12345"), word="JOIN")
+    activity.cache.delete(activity.SNAPSHOT_KEY)
+    call_command("close_activity_days", stdout=StringIO())  # takes the snapshot too
+    assert activity.current_snapshot()["subscriptions"] == []
+    services.opt_in("+15555551212", keyword, Context(source="api"))
+    assert activity.current_snapshot()["subscriptions"] == []  # as of the last run
+    activity.take_snapshot()
+    assert activity.current_snapshot()["subscriptions"] == [(keyword.pk, "opted_in", 1)]
