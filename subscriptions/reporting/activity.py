@@ -12,7 +12,10 @@ schedule is late, only slower.
 The current subscription counts (per program and status) and the provider sync health are
 whole-table counts; `take_snapshot` (the same schedule, every few minutes) keeps them in the
 shared cache with their time, and `current_snapshot` reads them there, counting for itself
-only when the snapshot is missing or older than SNAPSHOT_SECONDS.
+only when the snapshot is missing or older than SNAPSHOT_SECONDS. The snapshot also holds
+the live days' activity up to its time, so a page counts from the history only what was
+recorded since (an event whose transaction commits after a snapshot that its recorded_at
+precedes is missing from the chart until its day is rolled up, at most a day later).
 """
 
 from collections import defaultdict
@@ -133,14 +136,29 @@ def activity_counts(since: datetime, now: datetime) -> list[tuple]:
     )
     missing = [first + timedelta(days=i) for i in range((stop - first).days)]
     missing = [day for day in missing if day not in done]
-    live_start = midnight(missing[0]) if missing else max(since, live_from(now))
-    live = [row for row in _event_counts(max(since, live_start)) if row[0] not in done]
-    return rolled + live
+    live_start = max(since, midnight(missing[0]) if missing else live_from(now))
+    snapshot = cache.get(SNAPSHOT_KEY) or {}
+    counted = []
+    if not missing and snapshot.get("live_from") == live_start:
+        # The schedule counted the live days up to its snapshot: only what came since.
+        counted, live_start = snapshot["live"], snapshot["at"]
+    live = [row for row in _event_counts(live_start) if row[0] not in done]
+    return rolled + _merged(counted, live)
+
+
+def _merged(*row_lists):
+    counts = defaultdict(int)
+    for rows in row_lists:
+        for day, code_id, keyword_id, series, n in rows:
+            counts[(day, code_id, keyword_id, series)] += n
+    return [(*key, n) for key, n in counts.items()]
 
 
 def take_snapshot(now: datetime | None = None) -> dict:
     """Count the subscriptions per program and status and the unhealthy syncs per provider
-    now, and keep the counts in the shared cache for the dashboard."""
+    now, and the live days' activity so far, and keep them in the shared cache for the
+    dashboard."""
+    now = now or timezone.now()
     snapshot = {
         "subscriptions": list(
             Subscription.objects.values_list("keyword_id", "status")
@@ -153,7 +171,10 @@ def take_snapshot(now: datetime | None = None) -> dict:
             .annotate(n=Count("id"))
             .order_by()
         ),
-        "at": now or timezone.now(),
+        "at": now,
+        # The live days so far (today's activity on a big history is most of a cold page).
+        "live_from": live_from(now),
+        "live": _event_counts(live_from(now), now),
     }
     cache.set(SNAPSHOT_KEY, snapshot, SNAPSHOT_SECONDS)
     return snapshot

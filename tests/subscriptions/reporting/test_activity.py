@@ -56,3 +56,20 @@ def test_current_counts_come_from_the_schedule_s_snapshot():
     assert activity.current_snapshot()["subscriptions"] == []  # as of the last run
     activity.take_snapshot()
     assert activity.current_snapshot()["subscriptions"] == [(keyword.pk, "opted_in", 1)]
+
+
+def test_the_live_days_come_from_the_snapshot_plus_what_came_since(monkeypatch):
+    code = ShortCodeFactory(code="12345")
+    join, news = (KeywordFactory(short_code=code, word=w) for w in ("JOIN", "NEWS"))
+    services.opt_in("+15555551212", join, Context(source="api"))
+    activity.close_days()  # every earlier day rolled up: the snapshot covers the live ones
+    activity.take_snapshot()
+    snapshot = activity.cache.get(activity.SNAPSHOT_KEY)
+    snapshot["live"] = [(d, c, k, s, n + 100) for d, c, k, s, n in snapshot["live"]]
+    activity.cache.set(activity.SNAPSHOT_KEY, snapshot)  # marks what came from it
+    services.opt_in("+15555551213", join, Context(source="api"))  # after the snapshot
+    services.opt_in("+15555551213", news, Context(source="api"))
+    since = timezone.now() - timedelta(days=3)
+    counts = activity.activity_counts(since, timezone.now())
+    by_word = {kw: n for _day, _code, kw, _series, n in counts}
+    assert by_word == {join.pk: 101 + 1, news.pk: 1}
