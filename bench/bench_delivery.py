@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from subscriptions.consent import batch
+from common import create_database_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,7 +74,7 @@ def recreate_database(database_url):
     base, _, name = database_url.rpartition("/")
     with psycopg.connect(base + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(create_database_sql(name))
 
 
 def manage(*args):
@@ -118,6 +118,7 @@ def wait_until_delivered(max_seconds):
 
 
 def import_rows(keyword, phones, subscribe, origin_account_id=None):
+    from subscriptions.consent import batch
     from subscriptions.consent.batch import BatchRow
     from subscriptions.consent.services import Context
 

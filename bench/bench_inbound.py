@@ -25,7 +25,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from subscriptions.consent import batch
+from common import create_database_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,7 +53,7 @@ def fresh_database(args):
 
     with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.database}"')
+        conn.execute(create_database_sql(args.database))
 
 
 def configure_django(args):
@@ -87,7 +87,7 @@ def prepare_data(args, stop_numbers):
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from subscriptions.consent import services
+    from subscriptions.consent import batch, services
     from subscriptions.models import Keyword, ProviderAccount, ProviderKind, ShortCode
 
     call_command("migrate", verbosity=0)
@@ -127,7 +127,7 @@ def start_gunicorn(args, port):
     # The project's gunicorn.conf.py (gthread workers) applies; only bind and worker count
     # are set here. Its access log goes to stdout, which the bench discards.
     command = [
-        str(ROOT / ".venv/bin/gunicorn"),
+        str(Path(sys.executable).with_name("gunicorn")),
         "portal.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",

@@ -10,11 +10,17 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-# The checkout's own environment, else the interpreter running the bench (a worktree).
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-if not Path(PYTHON).exists():
-    PYTHON = sys.executable
+# The interpreter running the bench (a worktree may share another checkout's .venv).
+PYTHON = sys.executable
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+
+def create_database_sql(name):
+    """CREATE DATABASE `name`, copied from BENCH_TEMPLATE_DB when that is set (an already
+    migrated database: the smoke test migrates once, not once per bench)."""
+    template = os.environ.get("BENCH_TEMPLATE_DB")
+    return f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
 
 
 def database_url(name):
@@ -26,7 +32,7 @@ def fresh_database(name):
     then run the migrations into it."""
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(create_database_sql(name))
     manage(name, "migrate", "--verbosity", "0")
 
 

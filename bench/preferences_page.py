@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-from subscriptions.consent import batch
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ENV = {
@@ -31,6 +29,9 @@ ENV = {
     "SECRET_KEY": "bench-" + "x" * 50,
     "ALLOWED_HOSTS": "127.0.0.1",
     "SECURE_COOKIES": "0",
+    # Production settings but plain HTTP: loopback has no TLS.
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_HSTS_SECONDS": "0",
     "LOG_LEVEL": "WARNING",
     # The bench is one address; as behind a proxy, each request says which client it is for,
     # so the per-address limit (10 an hour) does not turn the bench into a 429 bench.
@@ -51,7 +52,7 @@ def _setup_data(known_count, many_programs):
     django.setup()
     from django.core.management import call_command
 
-    from subscriptions.consent import services
+    from subscriptions.consent import batch, services
     from subscriptions.models import Keyword, ProviderAccount, ShortCode
 
     call_command("migrate", verbosity=0)
@@ -142,6 +143,7 @@ def main():
             "127.0.0.1",
             "-U",
             "postgres",
+            *(["-T", os.environ["BENCH_TEMPLATE_DB"]] if "BENCH_TEMPLATE_DB" in os.environ else []),
             os.environ["DATABASE_URL"].rsplit("/", 1)[1],
         ],
         capture_output=True,
@@ -151,7 +153,7 @@ def main():
     port = _free_port()
     server = subprocess.Popen(
         [
-            str(ROOT / ".venv/bin/gunicorn"),
+            str(Path(sys.executable).with_name("gunicorn")),
             "portal.wsgi",
             "-b",
             f"127.0.0.1:{port}",
@@ -203,7 +205,11 @@ def main():
         many_ms = _summary(f"signed-in page, {many_switches} programs", many, few_ms)
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:  # gunicorn.conf.py gives requests graceful_timeout (20 s) to finish
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
     if len(answers) != 1:
         sys.exit("FAIL: known and unknown numbers got different answers")
     return few_ms, many_ms

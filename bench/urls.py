@@ -1,5 +1,7 @@
 """The portal's URLs plus the benches' baselines, measured in the same run as the product:
 - `bench/insert/`: one INSERT and a tiny JSON answer (bench_inbound.py);
+- `bench/bare/`: the floor of bench_api.py, a bare token-authenticated DRF endpoint returning a
+  constant (DRF's stock TokenAuthentication, IsAuthenticated, no throttle);
 - `bench/constant/`: the cheapest authenticated DRF endpoint, with the same auth, permission
   check and throttle as the API (bench_api.py)."""
 
@@ -8,7 +10,9 @@ import uuid
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,7 +36,19 @@ class Constant(APIView):
         return Response({"ok": True})
 
 
+class Bare(APIView):
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = []
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
 urlpatterns = [
+    path("bench/bare/", Bare.as_view()),
     path("bench/insert/", one_insert),
     path("bench/constant/", Constant.as_view()),
     path("", include("portal.urls")),

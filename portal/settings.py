@@ -40,19 +40,20 @@ INSTALLED_APPS = [
     "subscriptions",
 ]
 
+# Browser* skip themselves on /api/v1/ and /webhooks/ (portal/middleware.py).
 MIDDLEWARE = [
     "portal.observability.RequestIdMiddleware",
     "subscriptions.reporting.metrics.RequestTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "portal.middleware.BrowserLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "portal.middleware.BrowserMessageMiddleware",
+    "portal.middleware.BrowserXFrameOptionsMiddleware",
+    "portal.middleware.BrowserContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -208,7 +209,7 @@ PORTAL_PROXY_HOPS = env.int("PORTAL_PROXY_HOPS", default=0)
 REST_FRAMEWORK = {
     "NUM_PROXIES": PORTAL_PROXY_HOPS or None,
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "subscriptions.api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

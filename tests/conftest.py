@@ -138,3 +138,16 @@ def clock(monkeypatch):
     monkeypatch.setattr(timezone, "now", clock)
     monkeypatch.setattr(db_cache, "tz_now", clock)  # bound at import by the database cache
     return clock
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Per-process caches (tokens, catalog, local throttle windows) start empty in each test:
+    a rolled-back row sends no signal to drop them."""
+    from subscriptions.common import limits, memo
+
+    memo.clear_all()
+    limits.forget_local()
+    yield
+    memo.clear_all()
+    limits.forget_local()

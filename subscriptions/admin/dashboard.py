@@ -1,40 +1,32 @@
 """The staff dashboard: opt-ins, opt-outs and STOPs per day (per short code and per program)
 as server-rendered SVG charts, current subscription counts and provider sync health.
 
-The activity of closed days is summed once into DailyActivity (the history never changes
-afterwards); only today's is counted from the history on each (uncached) view. The page's
-data is cached briefly in the shared cache so a busy console does not recompute it for
-each visit.
+The page only reads: closed days come from the roll-ups that `manage.py close_activity_days`
+writes on a schedule (subscriptions.reporting.activity), only today's activity is counted
+from the history on each (uncached) view; the current counts and sync health come from the
+snapshot the same schedule takes every few minutes (counting 2,000,000 subscriptions takes
+most of a second). `dashboard_data` is the data, apart from the view
+and its template. The data is cached briefly in the shared cache so a busy console does not
+recompute it for each visit.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
-from django.db.models import Count
-from django.db.models.functions import TruncDate
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from subscriptions.models import (
-    Action,
-    ActivityDay,
-    ActivitySeries,
-    DailyActivity,
     Keyword,
-    Outcome,
-    ProviderSync,
     ShortCode,
     Status,
-    Subscription,
-    SubscriptionEvent,
-    SyncStatus,
 )
+from subscriptions.reporting import activity as rollups
 from subscriptions.reporting.csv_export import streaming_csv_response
 from subscriptions.reporting.kpis import kpis
 from subscriptions.revocations import selectors as revocation_selectors
@@ -46,9 +38,6 @@ CACHE_SECONDS = 60
 # The SVG's own coordinates; it is drawn at 100% of its box (viewBox), so it fits any width.
 WIDTH, HEIGHT, PAD, LEFT = 640, 200, 28, 44
 SERIES_COLORS = {"opt-ins": "#2e7d32", "opt-outs": "#c62828", "STOPs": "#1565c0"}
-STOP_ACTIONS = (Action.STOP_ALL, Action.CUSTOM_STOP)
-SYNC_HEALTH = (SyncStatus.PENDING, SyncStatus.FAILED, SyncStatus.LOCAL_ONLY)
-SETTLE = timedelta(hours=1)
 
 
 @dataclass
@@ -127,90 +116,12 @@ def _names():
     return keywords, codes
 
 
-def _series(action, new_status):
-    """Which line of the charts an applied event counts in (None: in none)."""
-    if action in STOP_ACTIONS and not new_status:  # the code-wide STOP event itself
-        return ActivitySeries.STOPS
-    return {Status.OPTED_IN: ActivitySeries.OPT_INS, Status.OPTED_OUT: ActivitySeries.OPT_OUTS}.get(
-        new_status
-    )
-
-
-def _event_counts(start, end=None):
-    """[(day, short code id, keyword id, series, n)] of applied events recorded in
-    [start, end): one grouped query over the indexed recorded_at range."""
-    events = SubscriptionEvent.objects.filter(outcome=Outcome.APPLIED, recorded_at__gte=start)
-    if end is not None:
-        events = events.filter(recorded_at__lt=end)
-    rows = (
-        events.annotate(day=TruncDate("recorded_at"))
-        .values_list("day", "short_code_id", "keyword_id", "action", "new_status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    counts = defaultdict(int)
-    for day, code_id, keyword_id, action, new_status, n in rows:
-        if series := _series(action, new_status):
-            counts[(day, code_id, keyword_id, series)] += n
-    return [(*key, n) for key, n in counts.items()]
-
-
-def _midnight(day):
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def _live_from(now):
-    """Days from here on are counted live; earlier ones are closed (rolled up). A day
-    closes SETTLE after midnight, so a transaction open across midnight has committed."""
-    return _midnight(timezone.localtime(now - SETTLE).date())
-
-
-def _roll_up(day):
-    """Sum one closed day into DailyActivity, once: a concurrent dashboard that got there
-    first wins, the other finds the day done."""
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                ActivityDay.objects.create(day=day)
-        except IntegrityError:
-            return
-        DailyActivity.objects.bulk_create(
-            DailyActivity(
-                day_id=day, short_code_id=code_id, keyword_id=keyword_id, series=series, count=n
-            )
-            for _day, code_id, keyword_id, series, n in _event_counts(
-                _midnight(day), _midnight(day + timedelta(days=1))
-            )
-        )
-
-
-def _closed_day_counts(since, live_from):
-    first, stop = timezone.localdate(since), timezone.localdate(live_from)
-    done = set(
-        ActivityDay.objects.filter(day__gte=first, day__lt=stop).values_list("day", flat=True)
-    )
-    day = first
-    while day < stop:
-        if day not in done:
-            _roll_up(day)
-        day += timedelta(days=1)
-    return list(
-        DailyActivity.objects.filter(day__gte=first, day__lt=stop).values_list(
-            "day_id", "short_code_id", "keyword_id", "series", "count"
-        )
-    )
-
-
 def _daily_activity(since, now, keywords, codes):
     """{(code, word or None): {series name: {day: count}}} for applied events since `since`,
     by the day the portal recorded them (an import of old rows counts on the day it ran):
-    closed days from their roll-up, the live ones from the history."""
-    live_from = max(since, _live_from(now))
+    closed days from their roll-up, the others from the history (reporting.activity)."""
     activity = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for day, code_id, keyword_id, series, n in [
-        *_closed_day_counts(since, live_from),
-        *_event_counts(live_from),
-    ]:
+    for day, code_id, keyword_id, series, n in rollups.activity_counts(since, now):
         code = codes[code_id]
         activity[(code, None)][series][day] += n
         if keyword_id is not None:
@@ -232,11 +143,9 @@ def _charts(activity, days):
     return charts
 
 
-def _current_counts(keywords):
+def _current_counts(keywords, rows):
     counts = defaultdict(lambda: dict.fromkeys(Status.values, 0))
-    for keyword_id, status, n in (
-        Subscription.objects.values_list("keyword_id", "status").annotate(n=Count("id")).order_by()
-    ):
+    for keyword_id, status, n in rows:
         counts[keywords[keyword_id]][status] = n
     return [
         {"code": code, "word": word, **by_status}
@@ -244,14 +153,9 @@ def _current_counts(keywords):
     ]
 
 
-def _sync_health():
-    health = defaultdict(lambda: dict.fromkeys(SYNC_HEALTH, 0))
-    for provider, status, n in (
-        ProviderSync.objects.filter(status__in=SYNC_HEALTH)
-        .values_list("provider__name", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
+def _sync_health(rows):
+    health = defaultdict(lambda: dict.fromkeys(rollups.SYNC_HEALTH, 0))
+    for provider, status, n in rows:
         health[provider][status] = n
     return [{"provider": provider, **by_status} for provider, by_status in sorted(health.items())]
 
@@ -261,13 +165,15 @@ def dashboard_data(now=None, days=DAYS):
     day_list = _day_range(now.date(), days)
     since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     keywords, codes = _names()
+    snapshot = rollups.current_snapshot()
     charts = _charts(_daily_activity(since, now, keywords, codes), day_list)
-    counts = _current_counts(keywords)
+    counts = _current_counts(keywords, snapshot["subscriptions"])
     return {
         "charts": charts,
         "counts": counts,
         "kpis": kpis(charts, counts, days),
-        "sync_health": _sync_health(),
+        "sync_health": _sync_health(snapshot["syncs"]),
+        "counts_at": snapshot["at"],
         "revocations": revocation_selectors.dashboard_numbers(now),
         "computed_at": now,
         "days": days,

@@ -10,8 +10,8 @@ from subscriptions.api.permissions import SUBMIT_INBOUND, requires
 from subscriptions.api.schema import IDEMPOTENCY_KEY
 from subscriptions.api.serializers import ExternalTimeField
 from subscriptions.common.phones import InvalidPhone, normalize
+from subscriptions.consent import selectors
 from subscriptions.inbound import mo
-from subscriptions.models import ShortCode
 
 
 class InboundTextSerializer(serializers.Serializer):
@@ -68,7 +68,7 @@ class InboundView(APIView):
         serializer = InboundTextSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        short_code = ShortCode.objects.select_related("provider").filter(code=data["to"]).first()
+        short_code = selectors.short_code_by_code(data["to"])  # kept per process
         if short_code is None:
             return Response(
                 {

@@ -16,7 +16,6 @@ from subscriptions.models import (
     Keyword,
     OutboundMessage,
     ProviderSync,
-    ShortCode,
     Source,
     Status,
     SubscriptionEvent,
@@ -77,7 +76,7 @@ class ShortCodeField(serializers.CharField):
 
     def run_validation(self, data=serializers.empty):
         code = super().run_validation(data)
-        short_code = ShortCode.objects.select_related("provider").filter(code=code).first()
+        short_code = selectors.short_code_by_code(code)
         if short_code is None:
             raise serializers.ValidationError(
                 f"Unknown short code {code!r}.", code="unknown_short_code"
@@ -206,14 +205,50 @@ class SendableQuerySerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "example": SEED_PHONE},
+        "minItems": 1,
+        "maxItems": BATCH_LIMIT,
+    }
+)
+class PhoneListField(serializers.Field):
+    """Up to BATCH_LIMIT numbers as given (strings, or digits as JSON numbers), unparsed: the
+    selector parses each once and answers a bad one per item. A plain loop, not a ListField
+    of CharFields, whose per-item validation would cost more than the answer."""
+
+    default_error_messages = {
+        "not_a_list": "Expected a list of phone numbers.",
+        "empty": "This list may not be empty.",
+        "max_length": f"Ensure this field has no more than {BATCH_LIMIT} elements.",
+        "item": "Item {index}: a phone number must be a string.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        if not data:
+            self.fail("empty")
+        if len(data) > BATCH_LIMIT:
+            self.fail("max_length")
+        for index, item in enumerate(data):
+            if not isinstance(item, str):
+                if isinstance(item, bool) or not isinstance(item, int):
+                    self.fail("item", index=index)
+                data[index] = str(item)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class SendableBatchSerializer(SendableQuerySerializer):
     phone = None
-    phones = serializers.ListField(
-        child=serializers.CharField(max_length=32),
-        allow_empty=False,
-        max_length=BATCH_LIMIT,
+    phones = PhoneListField(
         help_text=f"Up to {BATCH_LIMIT:,} numbers in any accepted format; the view parses "
-        "them once, in the selector.",
+        "them once, in the selector. A number that does not parse is answered on its own "
+        '(`sendable: false, reason: "invalid"`), the rest as usual.',
     )
 
 
@@ -226,9 +261,9 @@ class SendableSerializer(serializers.Serializer):
 
 
 class SendableBatchItemSerializer(serializers.Serializer):
-    phone = serializers.CharField()
+    phone = serializers.CharField(help_text="E.164, or the text as given when it is invalid.")
     sendable = serializers.BooleanField()
-    reason = serializers.ChoiceField(choices=SENDABLE_REASONS)
+    reason = serializers.ChoiceField(choices=[*SENDABLE_REASONS, "invalid"])
 
 
 class SendableBatchResultSerializer(serializers.Serializer):

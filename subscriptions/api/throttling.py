@@ -1,5 +1,7 @@
-"""Per-token throttling counted in `limits` (Redis when REDIS_URL is set, the database
-otherwise), so every web process shares one count and parallel requests cannot exceed it.
+"""Per-token throttling counted in `limits.admit` (Redis when REDIS_URL is set; otherwise
+each process counts in memory and adds its hits to one shared database row in batches, so
+requests of one token do not queue on that row's lock; the bound on what may pass beyond the
+limit is in limits' docstring).
 
 A fixed window with an atomic counter keeps each request at O(1) work, unlike DRF's
 built-in throttles that store (and rewrite) the timestamp of every request in the window.
@@ -46,7 +48,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         self.window_ends = window_start + self.duration
         self.now = now
         # The window's start in the key: windows are the clock's, the same for every token.
-        return limits.hit(f"{key}:{window_start}", self.duration) <= self.num_requests
+        return limits.admit(f"{key}:{window_start}", self.duration, self.num_requests)
 
     def wait(self):
         return max(1, int(self.window_ends - self.now + 0.999))

@@ -8,7 +8,7 @@ import re
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
@@ -21,7 +21,6 @@ from subscriptions.api.parsers import BoundedJSONParser
 from subscriptions.api.permissions import CHANGE_CONSENT, requires
 from subscriptions.api.schema import ERROR, IDEMPOTENCY_KEY
 from subscriptions.common.client import client_address, user_agent
-from subscriptions.common.phones import InvalidPhone
 from subscriptions.consent import selectors, services
 from subscriptions.models import (
     OutboundMessage,
@@ -248,8 +247,9 @@ class OptOutView(JsonApi, APIView):
 class SendableView(JsonApi, APIView):
     """May we text this number (on this code, for this program)? Pending is never sendable.
 
-    POST answers up to 10,000 numbers at once, in input order, with a constant number of
-    queries. It changes nothing, so it takes no Idempotency-Key: a replayed answer would be
+    POST answers up to 10,000 numbers at once, in input order, in one query; a number that
+    does not parse is answered `sendable: false, reason: "invalid"` on its own. It changes
+    nothing, so it takes no Idempotency-Key: a replayed answer would be
     stale consent.
     """
 
@@ -304,10 +304,7 @@ class SendableView(JsonApi, APIView):
     )
     def post(self, request):
         data = validated(s.SendableBatchSerializer, request.data)
-        try:
-            answers = selectors.sendable_many(data["phones"], data["short_code"], data["keyword"])
-        except InvalidPhone as exc:
-            raise ValidationError({"phones": [str(exc)]}, code="invalid_phone") from exc
+        answers = selectors.sendable_many(data["phones"], data["short_code"], data["keyword"])
         return Response(
             {
                 "results": [

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from subscriptions.admin.dashboard import _live_from, dashboard_data, line_chart
+from subscriptions.admin.dashboard import dashboard_data, line_chart
 from subscriptions.admin.scale import BoundedCountPaginator
 from subscriptions.consent import services
 from subscriptions.consent.services import Context
@@ -25,6 +25,8 @@ from subscriptions.models import (
     SubscriptionEvent,
     SyncStatus,
 )
+from subscriptions.reporting.activity import close_days
+from subscriptions.reporting.activity import live_from as _live_from
 from tests.factories import KeywordFactory
 
 pytestmark = pytest.mark.django_db
@@ -256,7 +258,14 @@ def test_closed_days_are_summed_once_and_read_from_the_roll_up(member, code, new
     assert live["12345 (all programs)"] == {"opt-ins": 2, "opt-outs": 1, "STOPs": 1}
     assert not DailyActivity.objects.exists()  # the earlier, empty days are closed
 
-    assert totals(dashboard_data(now=three_days_later)) == live  # now a closed day
+    # A page only reads: a closed day the schedule has not reached is counted from the
+    # history, and nothing is written.
+    assert totals(dashboard_data(now=three_days_later)) == live
+    assert not ActivityDay.objects.exists()
+
+    assert close_days(now=three_days_later)  # the schedule (manage.py close_activity_days)
+    assert close_days(now=three_days_later) == []  # once
+    assert totals(dashboard_data(now=three_days_later)) == live  # now from the roll-up
     rolled_up = ActivityDay.objects.count()
     assert timezone.localdate() in set(ActivityDay.objects.values_list("day", flat=True))
     assert set(DailyActivity.objects.values_list("keyword__word", "series", "count")) == {

@@ -1,5 +1,9 @@
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
+from subscriptions.common import phones
 from subscriptions.common.phones import InvalidPhone, normalize
 
 
@@ -55,3 +59,36 @@ def test_a_number_possible_only_as_a_local_number_is_refused(text):
 )
 def test_the_seed_and_demo_numbers_still_work(text, e164):
     assert normalize(text, "US") == e164
+
+
+# The fast path (plain North American numbers) must answer exactly as phonenumbers does.
+NANP_DIGITS = st.from_regex(r"[2-9][0-9]{9}", fullmatch=True)
+
+
+def _by_phonenumbers(text, region):
+    try:
+        return phones._slow(text, region)
+    except InvalidPhone:
+        return None
+
+
+@examples(max_examples=400, deadline=None)
+@given(
+    digits=NANP_DIGITS,
+    form=st.sampled_from(["{}", "1{}", "+1{}"]),
+    region=st.sampled_from(["US", "CA", "GB", "DE"]),
+)
+def test_the_fast_path_answers_as_phonenumbers(digits, form, region):
+    text = form.format(digits)
+    fast = phones._fast(text, region)
+    if fast is not None:
+        assert fast == _by_phonenumbers(text, region)
+    if region in ("US", "CA"):
+        assert fast == "+1" + digits  # every plain +1 form takes the fast path there
+
+
+@examples(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="+0123456789 ()-.", min_size=1, max_size=16))
+def test_anything_else_falls_through_or_agrees(text):
+    fast = phones._fast(text, "US")
+    assert fast is None or fast == _by_phonenumbers(text, "US")
