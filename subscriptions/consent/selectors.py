@@ -1,10 +1,11 @@
 """The read side: sendability, a contact's subscriptions, history queries."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import CharField, Q, Value
+from django.db.models import CharField, Q, QuerySet, Value
 
 from subscriptions.common import memo
 from subscriptions.common.phones import InvalidPhone, normalize
@@ -13,6 +14,7 @@ from subscriptions.models import (
     Contact,
     Keyword,
     KeywordKind,
+    ProviderAccount,
     Revocation,
     RevocationDecision,
     RevocationVerdict,
@@ -63,7 +65,9 @@ def program(short_code: ShortCode, word: str) -> Keyword:
     return keyword
 
 
-def program_by_ref(short_code: ShortCode, account, provider_ref: str) -> Keyword | None:
+def program_by_ref(
+    short_code: ShortCode, account: ProviderAccount, provider_ref: str
+) -> Keyword | None:
     """The program on a code that `account` knows as `provider_ref` (a SkyCore CAMPAIGNREF),
     or None. A keyword without its own provider belongs to the short code's account."""
     owned = Q(provider=account) | Q(provider__isnull=True, short_code__provider=account)
@@ -153,7 +157,7 @@ def _states_rows_postgresql(phones, short_code, keyword):
         return cursor.fetchall()
 
 
-def sendable(phone, short_code: ShortCode, keyword: Keyword | None = None) -> Sendable:
+def sendable(phone: str, short_code: ShortCode, keyword: Keyword | None = None) -> Sendable:
     """One number's answer, in one query. InvalidPhone when it does not parse."""
     normalized = normalize(phone)
     states = _states([normalized], short_code, keyword).get(normalized, set())
@@ -172,7 +176,9 @@ def _answer(phone, short_code, keyword, states) -> Sendable:
     return Sendable(phone, short_code.code, word, *_verdict(states))
 
 
-def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None) -> list[Sendable]:
+def sendable_many(
+    phones: list[str], short_code: ShortCode, keyword: Keyword | None = None
+) -> list[Sendable]:
     """Sendability of many numbers on one code (and keyword) in one query, in input order.
     A number that does not parse is answered on its own (sendable false, reason "invalid",
     the text as given) and its neighbours are answered as usual."""
@@ -200,12 +206,12 @@ def sendable_many(phones, short_code: ShortCode, keyword: Keyword | None = None)
     return answers
 
 
-def contact_by_phone(phone):
+def contact_by_phone(phone: str) -> Contact | None:
     """The contact for a number in any accepted format, or None."""
     return Contact.objects.filter(phone=normalize(phone)).first()
 
 
-def subscriptions_of(contact):
+def subscriptions_of(contact: Contact) -> list[Subscription]:
     return list(
         Subscription.objects.filter(contact=contact)
         .select_related("keyword", "short_code")
@@ -213,7 +219,7 @@ def subscriptions_of(contact):
     )
 
 
-def active_stops_of(contact):
+def active_stops_of(contact: Contact) -> list[ShortCodeStop]:
     return list(
         ShortCodeStop.objects.filter(contact=contact, cleared_at__isnull=True)
         .select_related("short_code")
@@ -221,7 +227,14 @@ def active_stops_of(contact):
     )
 
 
-def history(*, phone=None, short_code=None, keyword=None, source=None, since=None):
+def history(
+    *,
+    phone: str | None = None,
+    short_code: ShortCode | None = None,
+    keyword: Keyword | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+) -> QuerySet[SubscriptionEvent]:
     """History rows, newest first, filtered; a queryset so callers can paginate."""
     events = SubscriptionEvent.objects.select_related("contact", "short_code", "keyword")
     if phone:

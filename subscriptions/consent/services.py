@@ -6,6 +6,8 @@ Subscription / ShortCodeStop rows and one SubscriptionEvent per decision, and se
 `subscription_changed` with the applied events before the transaction commits.
 """
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -38,7 +40,7 @@ from subscriptions.models import (
 __all__ = ["Context", "Result", "ServiceError", "get_contact"]  # the service API
 
 
-def set_contact_locale(phone, language):
+def set_contact_locale(phone: str, language: str) -> None:
     """Record `language` (one of LANGUAGES) as the language of the person at `phone`, for
     the texts the portal writes to the number itself. Not consent state: one UPDATE, no
     history, no lock. Only a known contact is updated; choosing a language creates none."""
@@ -48,7 +50,7 @@ def set_contact_locale(phone, language):
 
 
 @transaction.atomic
-def opt_in(phone, keyword: Keyword, ctx: Context) -> Result:
+def opt_in(phone: str, keyword: Keyword, ctx: Context) -> Result:
     """Join one program (pending when it needs double opt-in and the source is live)."""
     require_program(keyword)
     if not claim_receipt(ctx):
@@ -74,7 +76,7 @@ def opt_in(phone, keyword: Keyword, ctx: Context) -> Result:
 
 
 @transaction.atomic
-def opt_out(phone, keyword: Keyword, ctx: Context) -> Result:
+def opt_out(phone: str, keyword: Keyword, ctx: Context) -> Result:
     """Leave one program. Never refused; a row is created even for a number never in it."""
     require_program(keyword)
     if not claim_receipt(ctx):
@@ -105,7 +107,7 @@ def _opt_out_all(writer, contact, subs, action, stop=None):
 
 
 @transaction.atomic
-def stop_all(phone, short_code: ShortCode, ctx: Context) -> Result:
+def stop_all(phone: str, short_code: ShortCode, ctx: Context) -> Result:
     """STOP: every program on the code opted out, and a ShortCodeStop recorded (also for a
     number with no subscription there, as WhatCounts and CTIA allow)."""
     if not claim_receipt(ctx):
@@ -144,7 +146,7 @@ def stop_all(phone, short_code: ShortCode, ctx: Context) -> Result:
 
 
 @transaction.atomic
-def custom_stop(phone, stop_keyword: Keyword, ctx: Context) -> Result:
+def custom_stop(phone: str, stop_keyword: Keyword, ctx: Context) -> Result:
     """A custom stop keyword (e.g. STOP1): every program of that keyword's provider account
     on the code opted out; no code-wide stop."""
     if stop_keyword.kind != KeywordKind.STOP:
@@ -171,7 +173,7 @@ def custom_stop(phone, stop_keyword: Keyword, ctx: Context) -> Result:
     return writer.flush()
 
 
-def pending_in_window(phone, short_code, now=None):
+def pending_in_window(phone: str, short_code: ShortCode, now: datetime | None = None) -> bool:
     """Does this number have a pending subscription on the code still inside the window?"""
     now = now or timezone.now()
     pending = Subscription.objects.filter(
@@ -184,7 +186,7 @@ def pending_in_window(phone, short_code, now=None):
 
 
 @transaction.atomic
-def confirm(phone, short_code: ShortCode, ctx: Context) -> Result:
+def confirm(phone: str, short_code: ShortCode, ctx: Context) -> Result:
     """The confirmation word: pending subscriptions inside the window become opted in;
     outside it they stay pending and the refusal is recorded."""
     if not claim_receipt(ctx):
@@ -217,7 +219,7 @@ def confirm(phone, short_code: ShortCode, ctx: Context) -> Result:
 
 
 @transaction.atomic
-def restart(phone, short_code: ShortCode, ctx: Context) -> Result:
+def restart(phone: str, short_code: ShortCode, ctx: Context) -> Result:
     """START / UNSTOP: lift the STOP and bring back exactly the programs it opted out."""
     if not claim_receipt(ctx):
         return Result(duplicate=True)
@@ -254,7 +256,13 @@ def restart(phone, short_code: ShortCode, ctx: Context) -> Result:
 
 @transaction.atomic
 def record(
-    phone, short_code: ShortCode, action: str, ctx: Context, *, keyword=None, reason=""
+    phone: str,
+    short_code: ShortCode,
+    action: str,
+    ctx: Context,
+    *,
+    keyword: Keyword | None = None,
+    reason: str = "",
 ) -> Result:
     """Record an inbound message that changes nothing (HELP, unknown words)."""
     if not claim_receipt(ctx):

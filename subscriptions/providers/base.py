@@ -20,7 +20,7 @@ from django.utils import timezone
 from urllib3.exceptions import NewConnectionError
 
 from subscriptions.common.errors import PortalError
-from subscriptions.models import ProviderCall
+from subscriptions.models import OutboundMessage, ProviderCall
 
 logger = logging.getLogger("subscriptions.providers")
 
@@ -305,7 +305,7 @@ class Adapter:
         """Bring the provider in line with `rec.desired`; raise ProviderError on failure."""
         raise NotImplementedError
 
-    def send_text(self, message):
+    def send_text(self, message: OutboundMessage) -> str:
         """Send an OutboundMessage; return a short description of what was done."""
         raise PermanentError(f"{self.account.kind} cannot send texts through the portal.")
 

@@ -5,7 +5,8 @@ and demos."""
 
 import logging
 
-from subscriptions.providers.base import Adapter, Capabilities, Reconciled
+from subscriptions.models import OutboundMessage
+from subscriptions.providers.base import Adapter, Capabilities, Reconciled, Reconciliation
 
 logger = logging.getLogger("subscriptions.providers.console.adapter")
 
@@ -16,7 +17,7 @@ class ConsoleAdapter(Adapter):
         keyword_opt_out=True, code_opt_out=True, keyword_opt_in=True, send_text=True
     )
 
-    def reconcile(self, rec):
+    def reconcile(self, rec: Reconciliation) -> Reconciled:
         result = Reconciled()
         for verb, keywords in (("subscribe", rec.joined), ("unsubscribe", rec.left)):
             for keyword in keywords:
@@ -31,7 +32,7 @@ class ConsoleAdapter(Adapter):
     def test_connection(self) -> str:
         return "The console provider records everything locally; there is nothing to reach."
 
-    def send_text(self, message):
+    def send_text(self, message: OutboundMessage) -> str:
         logger.info(
             "console text from %s to %s: %s", message.short_code.code, message.phone, message.text
         )

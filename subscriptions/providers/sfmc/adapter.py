@@ -16,11 +16,13 @@ import hashlib
 
 from django.core.cache import cache
 
+from subscriptions.models import OutboundMessage
 from subscriptions.providers.base import (
     Capabilities,
     HttpAdapter,
     PermanentError,
     Reconciled,
+    Reconciliation,
     RetryableError,
 )
 
@@ -35,7 +37,7 @@ class SfmcAdapter(HttpAdapter):
     kind = "sfmc"
     capabilities = Capabilities(code_opt_out=True, keyword_opt_in=True, send_text=True, lookup=True)
 
-    def reconcile(self, rec):
+    def reconcile(self, rec: Reconciliation) -> Reconciled:
         result = Reconciled()
         for keyword in rec.joined:
             result.sent.append(self.opt_in(rec, keyword))
@@ -119,7 +121,7 @@ class SfmcAdapter(HttpAdapter):
             raise RetryableError(f"SFMC lookup answered unreadable JSON: {exc}") from exc
         return [row for row in contacts if isinstance(row, dict)]
 
-    def send_text(self, message):
+    def send_text(self, message: OutboundMessage) -> str:
         key = (self.account.settings or {}).get("send_message_key")
         if not key:
             raise PermanentError(

@@ -10,6 +10,7 @@ from subscriptions.providers.base import (
     HttpAdapter,
     PermanentError,
     Reconciled,
+    Reconciliation,
     RetryableError,
 )
 
@@ -32,7 +33,7 @@ class SkyCoreAdapter(HttpAdapter):
         keyword_opt_out=True, code_opt_out=False, keyword_opt_in=True, postbacks=True
     )
 
-    def reconcile(self, rec):
+    def reconcile(self, rec: Reconciliation) -> Reconciled:
         result = Reconciled()
         for action, keywords in (("subscribe", rec.joined), ("unsubscribe", rec.left)):
             for keyword in keywords:

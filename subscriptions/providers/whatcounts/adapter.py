@@ -7,6 +7,7 @@ from subscriptions.providers.base import (
     HttpAdapter,
     PermanentError,
     Reconciled,
+    Reconciliation,
     RetryableError,
 )
 
@@ -25,7 +26,7 @@ class WhatCountsAdapter(HttpAdapter):
     kind = "whatcounts"
     capabilities = Capabilities(code_opt_out=True)
 
-    def reconcile(self, rec):
+    def reconcile(self, rec: Reconciliation) -> Reconciled:
         result = Reconciled()
         if rec.any_in and rec.was_any_in is not True:
             result.sent.append(self.command(ADD, rec))
