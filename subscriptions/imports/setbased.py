@@ -39,7 +39,7 @@ from subscriptions.common.phones import normalize
 from subscriptions.common.queueing import QUEUE_BULK, traced_enqueue_each
 from subscriptions.consent.signals import subscription_changed
 from subscriptions.delivery import tasks as delivery_tasks
-from subscriptions.imports import pipeline
+from subscriptions.imports import pipeline, records
 from subscriptions.imports import setbased_sql as sql
 from subscriptions.imports.pipeline import ImportFileError, Progress, RowError
 from subscriptions.models import (
@@ -111,8 +111,9 @@ def run(
         ImportJob.objects.filter(pk=job.pk).update(total=total)
         state = _prepare(job, total, chunk_size or CHUNK_SIZE)
         with open_file() as source:
-            reader = pipeline._reader(source)
-            header = pipeline._header(reader)
+            # The same record reader as the per-row path (imports/records.py): bounded
+            # memory, and a record that cannot be read is a rejected row, not a failed file.
+            header, reader = pipeline._body(source)
             _skip(reader, job.cursor)
             while _chunk(state, reader, header):
                 if on_progress:
@@ -200,11 +201,14 @@ def _parse(state, reader, header):
     errors, staged, consumed, line = [], [], 0, 0
     keywords, job, default_at = state.keywords, state.job, state.default_at
     write = staged.append
-    try:
-        for record in reader:
-            consumed += 1
-            line = reader.line_num
-            values = dict(zip(header, record, strict=False))
+    for record in reader:
+        consumed += 1
+        line = record.line
+        values = dict(zip(header, record.fields, strict=False))
+        if isinstance(record, records.BadRecord):
+            message = f"line {record.line} is {record.message}"
+            errors.append(pipeline._row_error(job, line, values, message))
+        else:
             try:
                 row = pipeline.parse_row(values, line, keywords, fast_normalize)
                 if "\x00" in row.consent_text:
@@ -224,10 +228,8 @@ def _parse(state, reader, header):
                         row.consent_text,
                     )
                 )
-            if consumed >= state.chunk_size:
-                break
-    except (UnicodeDecodeError, pipeline.csv.Error) as exc:
-        raise ImportFileError(f"Line {line + 1}: {exc}") from exc
+        if consumed >= state.chunk_size:
+            break
     return consumed, staged, errors
 
 

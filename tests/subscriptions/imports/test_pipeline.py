@@ -263,7 +263,7 @@ def test_chunks_use_a_constant_number_of_queries(join, django_assert_max_num_que
     rows = [f"+1555555{n:04d},12345,JOIN,Active,," for n in range(500)]
     # 10 chunks: ~12 queries each (batch + progress), plus the job's own bookkeeping.
     with django_assert_max_num_queries(10 * 14 + 10):
-        job = run_csv(csv_bytes(*rows))
+        job = run_csv(csv_bytes(*rows), per_row=True)
     assert job.applied == 500
 
 
@@ -387,7 +387,8 @@ def test_a_row_the_database_refuses_is_a_rejected_row_and_its_chunk_neighbours_a
         return real(rows, ctx, **kwargs)
 
     monkeypatch.setattr(pipeline.batch, "apply_batch", refusing)
-    job = run_csv(csv_bytes(*(f"+1555555000{i},12345,JOIN,Active,," for i in (1, 2, 3))))
+    data = csv_bytes(*(f"+1555555000{i},12345,JOIN,Active,," for i in (1, 2, 3)))
+    job = run_csv(data, per_row=True)
     assert (job.status, job.applied, job.errors) == (ImportStatus.DONE, 2, 1)
     assert job.row_errors.get().line == 3
 
