@@ -160,4 +160,5 @@ class Command(BaseCommand):
         User = get_user_model()
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@example.com", "admin")
-            self.stdout.write("Admin login: http://127.0.0.1:8000/admin/  admin / admin")
+            base = settings.PORTAL_BASE_URL.rstrip("/")
+            self.stdout.write(f"Admin login: {base}/admin/  admin / admin")
