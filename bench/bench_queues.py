@@ -6,14 +6,15 @@
 What it does, on its own PostgreSQL database (recreated each run), with real
 `manage.py db_worker` processes, one set per queue as deployed (people, default = syncs,
 bulk) and the sweeper, against a fake SFMC (tests/fakes) that takes --delay a call:
-1. Baseline, same run, queues empty: --samples STOP texts (each queues its reply) and
+1. Baseline, same run, queues empty: --samples HELP texts (each queues its reply; on an
+   SFMC code a STOP gets the provider's own confirmation, not the portal's) and
    --samples one-time codes (`send_preferences_code`, as the preferences page enqueues it);
    for each, the time from the enqueue to the fake receiving the text.
 2. --syncs provider syncs (opt-ins the provider was never told about) enqueued at once on
    the syncs queue; while the workers work through them, the same samples again.
 3. The time the backlog takes to drain (stops at --max-drain-seconds and projects the rest
    from the rate so far).
-Reported: p50/p99 hand-over time of the STOP replies and of the codes under the backlog,
+Reported: p50/p99 hand-over time of the HELP replies and of the codes under the backlog,
 the ratio to the baseline p99, whether p99 <= 5 s, beside the backlog's drain time.
 A tiny run is the CI smoke test (tests/bench/test_bench_smoke.py).
 """
@@ -37,7 +38,7 @@ TARGET_P99_SECONDS = 5.0
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--syncs", type=int, default=100_000)
-    parser.add_argument("--samples", type=int, default=40, help="STOPs, and as many codes")
+    parser.add_argument("--samples", type=int, default=40, help="HELP texts, and as many codes")
     parser.add_argument("--every", type=float, default=0.25, help="seconds between samples")
     parser.add_argument("--delay", type=float, default=0.05, help="fake SFMC latency (s)")
     parser.add_argument("--sync-workers", type=int, default=2)
@@ -111,7 +112,7 @@ def texts_received(fake):
 
 
 def sample(fake, code, phones, every, label):
-    """A STOP from each of `phones[0::2]`, a one-time code for each of `phones[1::2]`;
+    """A HELP from each of `phones[0::2]`, a one-time code for each of `phones[1::2]`;
     returns ({kind: [hand-over seconds]}, missing)."""
     from django.db import transaction
 
@@ -121,11 +122,11 @@ def sample(fake, code, phones, every, label):
 
     sent = {}
     for n, phone in enumerate(phones):
-        kind = "STOP reply" if n % 2 == 0 else "one-time code"
+        kind = "HELP reply" if n % 2 == 0 else "one-time code"
         started = time.monotonic()
-        if kind == "STOP reply":
+        if kind == "HELP reply":
             with transaction.atomic():
-                mo.handle_mo(mo.MoText(phone=phone, short_code=code, text="STOP"))
+                mo.handle_mo(mo.MoText(phone=phone, short_code=code, text="HELP"))
         else:
             traced_enqueue(send_preferences_code, phone, "en")
         sent[phone.lstrip("+")] = (kind, started)
@@ -134,7 +135,7 @@ def sample(fake, code, phones, every, label):
     while time.monotonic() < deadline and len(set(texts_received(fake)) & set(sent)) < len(sent):
         time.sleep(0.1)
     received = texts_received(fake)
-    latencies = {"STOP reply": [], "one-time code": []}
+    latencies = {"HELP reply": [], "one-time code": []}
     for digits, (kind, started) in sent.items():
         if digits in received:
             latencies[kind].append(received[digits] - started)
@@ -298,7 +299,7 @@ def main(argv=None):
             flush=True,
         )
         ok = missing == 0 and base_missing == 0
-        for kind in ("STOP reply", "one-time code"):
+        for kind in ("HELP reply", "one-time code"):
             worst, idle_p99 = p99(under[kind]), p99(base[kind])
             ok = ok and worst <= TARGET_P99_SECONDS
             print(
