@@ -18,7 +18,7 @@ from django.utils.crypto import salted_hmac
 from subscriptions.common import crypto
 from subscriptions.delivery import policy, tasks
 from subscriptions.models import MessageStatus, OutboundMessage, ProviderKind
-from subscriptions.providers.base import ProviderError, redact, redacted
+from subscriptions.providers.base import PermanentError, ProviderError, redact, redacted
 from subscriptions.providers.registry import adapter_for
 
 MASK = "\u2022" * 6
@@ -82,6 +82,11 @@ def deliver_message(message_id):
     """Send one queued text through its provider. Runs in the worker."""
     message = _claim(message_id, timezone.now())
     if message is None:
+        return
+    if not message.provider.is_active:
+        # A disabled account sends nothing, texts included (as its outbox rows: worker.py).
+        inactive = PermanentError(f"provider account {message.provider.name!r} is inactive")
+        _record_failure(message, inactive)
         return
     masked = message.text
     adapter = adapter_for(message.provider, message=message)

@@ -24,8 +24,7 @@ from subscriptions.providers import postback_tokens
 # Configuration: provider accounts, short codes, keywords -----------------------------------
 
 
-@extend_schema(tags=["configuration"])
-class ProviderAccountViewSet(
+class ConfigurationViewSet(
     JsonApi,
     PartialUpdateMixin,
     mixins.ListModelMixin,
@@ -33,33 +32,47 @@ class ProviderAccountViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
+    """List, create (idempotent), read and partially update; no delete: configuration that
+    consent history points at is disabled, never removed."""
+
+    permission_classes = [ModelPermissions]
+    lookup_value_regex = "[^/]+"
+
+
+def documented_create(serializer, example, value):
+    """The idempotent create of a configuration viewset, with its schema and one example."""
+    schema = extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: serializer, 422: ERROR},
+        examples=[OpenApiExample(example, request_only=True, value=value)],
+    )
+
+    @schema
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return mixins.CreateModelMixin.create(self, request, *args, **kwargs)
+
+    return create
+
+
+@extend_schema(tags=["configuration"])
+class ProviderAccountViewSet(ConfigurationViewSet):
     """Provider accounts. Secrets are write-only and encrypted at rest."""
 
     queryset = ProviderAccount.objects.all()
     serializer_class = cs.ProviderAccountSerializer
-    permission_classes = [ModelPermissions]
-    lookup_value_regex = "[^/]+"
 
-    @extend_schema(
-        parameters=[IDEMPOTENCY_KEY],
-        responses={201: cs.ProviderAccountSerializer, 422: ERROR},
-        examples=[
-            OpenApiExample(
-                "SkyCore account",
-                request_only=True,
-                value={
-                    "name": "SkyCore main",
-                    "kind": "skycore",
-                    "settings": {"api_url": "https://secure.skycore.com/API/wxml/1.3/index.php"},
-                    "secrets": {"api_key": "..."},
-                    "is_active": True,
-                },
-            )
-        ],
+    create = documented_create(
+        cs.ProviderAccountSerializer,
+        "SkyCore account",
+        {
+            "name": "SkyCore main",
+            "kind": "skycore",
+            "settings": {"api_url": "https://secure.skycore.com/API/wxml/1.3/index.php"},
+            "secrets": {"api_key": "..."},
+            "is_active": True,
+        },
     )
-    @idempotent
-    def create(self, request, *args, **kwargs):
-        return super().create(request, *args, **kwargs)
 
     @extend_schema(request=None, responses={200: cs.ProviderAccountSerializer, 403: ERROR})
     @action(
@@ -77,61 +90,35 @@ class ProviderAccountViewSet(
 
 
 @extend_schema(tags=["configuration"])
-class ShortCodeViewSet(
-    JsonApi,
-    PartialUpdateMixin,
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class ShortCodeViewSet(ConfigurationViewSet):
     """Short codes (and long numbers), named by their code string."""
 
     queryset = ShortCode.objects.select_related("provider")
     serializer_class = cs.ShortCodeSerializer
-    permission_classes = [ModelPermissions]
     lookup_field = "code"
-    lookup_value_regex = "[^/]+"
 
     def get_object(self):
         checked_lookup(self.kwargs["code"], s.SHORT_CODE_PATTERN[1:-1], "short code")
         return super().get_object()
 
-    @extend_schema(
-        parameters=[IDEMPOTENCY_KEY],
-        responses={201: cs.ShortCodeSerializer, 422: ERROR},
-        examples=[
-            OpenApiExample(
-                "Seed short code",
-                request_only=True,
-                value={
-                    "code": s.SEED_CODE,
-                    "name": "Acme deals",
-                    "brand": "Acme",
-                    "provider": 1,
-                    "double_opt_in_window_hours": 24,
-                },
-            )
-        ],
+    create = documented_create(
+        cs.ShortCodeSerializer,
+        "Seed short code",
+        {
+            "code": s.SEED_CODE,
+            "name": "Acme deals",
+            "brand": "Acme",
+            "provider": 1,
+            "double_opt_in_window_hours": 24,
+        },
     )
-    @idempotent
-    def create(self, request, *args, **kwargs):
-        return super().create(request, *args, **kwargs)
 
 
 @extend_schema(tags=["configuration"])
-class KeywordViewSet(
-    JsonApi,
-    PartialUpdateMixin,
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class KeywordViewSet(ConfigurationViewSet):
     """Keywords of one short code, named by their word (case-insensitive)."""
 
     serializer_class = cs.KeywordSerializer
-    permission_classes = [ModelPermissions]
     queryset = Keyword.objects.none()  # the model, for ModelPermissions and the schema
 
     @cached_property
@@ -162,24 +149,15 @@ class KeywordViewSet(
     def perform_create(self, serializer):
         serializer.save(short_code=self.short_code)
 
-    @extend_schema(
-        parameters=[IDEMPOTENCY_KEY],
-        responses={201: cs.KeywordSerializer, 422: ERROR},
-        examples=[
-            OpenApiExample(
-                "Program keyword",
-                request_only=True,
-                value={
-                    "word": "JOIN",
-                    "kind": "program",
-                    "title": "Weekly deals",
-                    "description": "One text a week.",
-                    "double_opt_in": False,
-                    "is_public": True,
-                },
-            )
-        ],
+    create = documented_create(
+        cs.KeywordSerializer,
+        "Program keyword",
+        {
+            "word": "JOIN",
+            "kind": "program",
+            "title": "Weekly deals",
+            "description": "One text a week.",
+            "double_opt_in": False,
+            "is_public": True,
+        },
     )
-    @idempotent
-    def create(self, request, *args, **kwargs):
-        return super().create(request, *args, **kwargs)
