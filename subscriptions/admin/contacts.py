@@ -34,7 +34,7 @@ def _rows(entries, tz):
         {
             "at": e.at.astimezone(tz) if e.at else None,
             "entry": e,
-            "details": [(label, value) for label, value in e.details if value],
+            "details": certificate.shown_facts(e, tz),
         }
         for e in entries
     ]
@@ -134,7 +134,7 @@ class ContactAdmin(actions.ActionPermissions, ScaledAdminMixin, ReadOnlyAdmin):
             "staff_zone": str(tz),
             "states": _rows(states, tz),
             "stops": _rows(stops, tz),
-            "revocations": None if revocations is None else _rows(revocations, tz),
+            "revocations": _rows(revocations, tz),
             "timeline": _rows(entries[:TIMELINE_LIMIT], tz),
             "truncated": len(entries) > TIMELINE_LIMIT,
             "timeline_limit": TIMELINE_LIMIT,
