@@ -3,6 +3,8 @@ number's timeline (history events, texts sent, provider deliveries and answers) 
 first in the staff member's time zone, filterable by code and program, and the consent
 certificate in three formats for those who may export evidence."""
 
+from urllib.parse import unquote
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
@@ -24,9 +26,9 @@ TIME_ZONE_COOKIE = "portal_tz"  # set by static/subscriptions/time_zone.js from 
 
 def staff_time_zone(request):
     """?tz=, else the browser's zone (cookie), else PORTAL_STAFF_TIME_ZONE."""
-    return certificate.staff_time_zone(
-        request.GET.get("tz") or request.COOKIES.get(TIME_ZONE_COOKIE)
-    )
+    # time_zone.js writes the zone URL-encoded ("America%2FNew_York"): decode it.
+    browser = unquote(request.COOKIES.get(TIME_ZONE_COOKIE, ""))
+    return certificate.staff_time_zone(request.GET.get("tz") or browser)
 
 
 def _rows(entries, tz):

@@ -120,6 +120,18 @@ def test_contact_page_shows_the_state_first_then_the_timeline(client, compliance
     assert "opted_in" not in page
 
 
+def test_contact_page_and_certificate_use_the_browsers_zone(client, compliance, member):
+    """time_zone.js stores the zone URL-encoded, as document.cookie needs it."""
+    contact = Contact.objects.get(phone=member)
+    client.cookies["portal_tz"] = "America%2FDenver"
+    page = client.get(f"/admin/subscriptions/contact/{contact.pk}/change/").content.decode()
+    assert '<strong id="time-zone">America/Denver</strong>' in page
+    assert " MST" in page or " MDT" in page
+    url = f"/admin/subscriptions/contact/{contact.pk}/certificate/?format=csv"
+    rows = client.get(url).content.decode().splitlines()[1:]
+    assert rows and all(",America/Denver," in row for row in rows)
+
+
 def test_contact_timeline_filters_by_program(client, compliance, member, news, deals):
     contact = Contact.objects.get(phone=member)
     url = f"/admin/subscriptions/contact/{contact.pk}/change/"
