@@ -11,6 +11,7 @@ import base64
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.test import Client
 from playwright.sync_api import expect
 
@@ -18,11 +19,17 @@ from subscriptions.consent import services
 from subscriptions.consent.services import Context
 from subscriptions.models import (
     Contact,
+    Drift,
+    DriftAction,
+    Held,
     MessagePurpose,
     OutboundMessage,
+    ProviderAccount,
     ProviderCall,
     ProviderKind,
     ProviderSync,
+    Reconciliation,
+    ShortCode,
     SyncStatus,
 )
 from subscriptions.preferences import links
@@ -211,20 +218,45 @@ def test_the_provider_form_and_a_connection_test(live_server, page, checks):
     checks.page_ok("provider-connection-tested")
 
 
-def test_the_dashboard(live_server, page, checks, history):
-    signed_in_staff(page, live_server, "Marketing")
+def test_the_dashboard(live_server, page, checks):
+    call_command("seed_demo")  # a month of demo activity, a pending confirmation, a review
+    demo = Contact.objects.get(phone="+15555550101")
+    run = Reconciliation.objects.create(provider=ProviderAccount.objects.get(), dry_run=True)
+    Drift.objects.create(  # a provider found holding a number in that the portal has out
+        reconciliation=run,
+        contact=demo,
+        short_code=ShortCode.objects.get(code="12345"),
+        portal=Held.OUT,
+        provider=Held.IN,
+        action=DriftAction.REPORTED,
+    )
+    signed_in_staff(page, live_server, "Compliance")
     page.goto(f"{live_server.url}/admin/dashboard/")
-    for tile in ("Net growth", "Opt-out rate", "STOP rate", "Pending confirmations"):
+    tiles = ("Net growth", "Opt-out rate", "STOP rate", "Pending confirmations")
+    for tile in (*tiles, "Revocations due", "Drift found"):
         assert page.locator(".dash-kpi-label", has_text=tile).is_visible()
+    assert page.locator("#kpi-revocations-due .dash-kpi-value").inner_text() == "1"
+    assert page.locator("#kpi-drift-found .dash-kpi-value").inner_text() == "1"
+    expect(page.locator("#kpi-drift-found a")).to_have_attribute(
+        "href", "/admin/subscriptions/drift/"
+    )
     chart = page.locator(".dash-chart svg").first
-    page.set_viewport_size({"width": 375, "height": 812})
-    assert chart.bounding_box()["width"] <= 375
-    page.set_viewport_size({"width": 1280, "height": 900})
-    assert page.locator(".dash-chart .tick").count() >= 5  # y and x axis labels
+    for width, height in ((375, 812), (1280, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        assert chart.bounding_box()["width"] <= width
+        # Axis labels a person can read at either width (the SVG scales with its box).
+        label = page.locator(".dash-chart .tick").first.bounding_box()["height"]
+        assert label >= 9, (width, label)
+    assert page.locator(".dash-chart").first.locator(".tick").count() >= 5  # y and x axes
+    totals = page.locator(".dash-chart figcaption").first.inner_text()
+    assert "opt-ins" in totals and "opt-outs" in totals
     page.get_by_label("Period").select_option("7")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**days=7*")
     checks.page_ok("dashboard")
+    csv = page.request.get(f"{live_server.url}/admin/dashboard/?days=7&format=csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text().splitlines()[0] == "day,short_code,program,series,count"
 
 
 @pytest.mark.parametrize(

@@ -235,7 +235,7 @@ def test_dashboard_counts_per_day_per_code_and_program_and_sync_health(
     ]
     page = client.get("/admin/dashboard/").content.decode()
     assert page.count("<polyline") == 3 + 2 + 2
-    assert "<strong>12345 · NEWS</strong>: 1 opt-ins, 1 opt-outs" in page
+    assert "<strong>12345 · NEWS</strong>: 1 opt-in, 1 opt-out" in page
     kpis = {k.key: k.value for k in data["kpis"]}
     # 2 opt-ins - 1 opt-out; audience = 1 opted in now + 1 left; 1 STOP; nothing pending.
     assert kpis == {
