@@ -157,6 +157,19 @@ def test_marketing_sees_no_certificate_by_default(client, marketing, member):
     assert client.get(url).status_code == 403
 
 
+def test_marketing_gets_the_certificate_while_the_setting_allows(
+    client, marketing, member, settings
+):
+    contact = Contact.objects.get(phone=member)
+    url = f"/admin/subscriptions/contact/{contact.pk}/certificate/"
+    settings.PORTAL_MARKETING_EXPORTS_EVIDENCE = True
+    assert client.get(url, {"format": "csv"}).status_code == 200
+    page = client.get(f"/admin/subscriptions/contact/{contact.pk}/change/").content.decode()
+    assert "certificate/?format=pdf" in page
+    settings.PORTAL_MARKETING_EXPORTS_EVIDENCE = False  # taken back at once
+    assert client.get(url, {"format": "csv"}).status_code == 403
+
+
 def test_evidence_export_has_the_complete_timeline_with_provider_activity(
     client, compliance, member, code
 ):
