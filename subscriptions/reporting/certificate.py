@@ -24,6 +24,7 @@ from subscriptions.models import (
     ProviderSync,
     RevocationChannel,
     RevocationDecisionKind,
+    RevocationVerdict,
     Source,
     Status,
     SubscriptionEvent,
@@ -70,16 +71,35 @@ DETAIL_LABELS = {
     "revocation_id": "Revocation number",
     "revocation_channel": "Revoked by",
     "decision": "Staff decision",
+    "revocation": "Read as a revocation",
+    "verdict": "verdict",
+    "matched": "words matched",
     ORIGIN_DETAIL_KEY: "Provider account",
 }
 # Detail keys holding a choice value: shown by its label, never the machine code.
-CHOICE_DETAIL_KEYS = {"revocation_channel": RevocationChannel, "decision": RevocationDecisionKind}
+CHOICE_DETAIL_KEYS = {
+    "revocation_channel": RevocationChannel,
+    "decision": RevocationDecisionKind,
+    "verdict": RevocationVerdict,
+}
 
 # Detail keys holding an ISO time: shown in the reader's time zone like every other time.
 TIME_DETAIL_KEYS = {"received_at"}
 
 
+def _detail_label(key) -> str:
+    return DETAIL_LABELS.get(key, key.replace("_", " ").capitalize())
+
+
 def _detail_value(key, value):
+    """A detail value in words: a choice by its label, a time as a datetime (shown in the
+    reader's zone), a nested object as "label: value" pairs, never a Python or JSON dump."""
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{_detail_label(k)}: {_detail_value(k, v)}" for k, v in sorted(value.items())
+        )
+    if isinstance(value, list):
+        return ", ".join(str(_detail_value(key, v)) for v in value)
     if key in CHOICE_DETAIL_KEYS:
         return label(CHOICE_DETAIL_KEYS[key], value)
     if key in TIME_DETAIL_KEYS and isinstance(value, str):
@@ -97,8 +117,7 @@ def _event_details(event) -> tuple[str, tuple[Fact, ...]]:
     if event.reason and event.reason != reason:
         reason = f"{reason}; {event.reason}" if reason else event.reason
     facts = [
-        (DETAIL_LABELS.get(key, key.replace("_", " ").capitalize()), _detail_value(key, value))
-        for key, value in sorted(detail.items())
+        (_detail_label(key), _detail_value(key, value)) for key, value in sorted(detail.items())
     ]
     facts.append(("Occurred at the source", event.occurred_at))
     if event.external_id:

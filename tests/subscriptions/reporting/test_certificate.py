@@ -74,6 +74,14 @@ def test_an_open_revocation_is_in_the_summary_with_its_due_date_in_the_zone(join
     received = [e for e in cert.timeline if e.entry == "Revocation received"]
     assert [(e.wording, e.status) for e in received] == [("not interested", "May be a revocation")]
     assert shown(revocation.due_by) in render_html(cert).decode()
+    # The event that paused sending says what the portal read, in words (no dict, no slug).
+    rows = list(csv.DictReader(io.StringIO(render_csv(cert).decode())))
+    [paused] = [r for r in rows if r["entry"] == "Consent event" and "Paused" in r["what"]]
+    assert (
+        "Read as a revocation: words matched: not interested; verdict: May be a revocation"
+        in (paused["details"])
+    )
+    assert not any("{" in r["details"] or "'review'" in r["details"] for r in rows)
 
 
 def test_a_decided_revocation_is_no_longer_open_and_its_decision_is_in_words(joined, code):
