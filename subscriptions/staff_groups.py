@@ -23,6 +23,10 @@ MODELS = [
     "unmatchedpostback",
     "revocation",
     "revocationdecision",
+    # Reconciliation runs and the drift they found: the dashboard's "Drift found" links there.
+    "reconciliation",
+    "reconciliationbatch",
+    "drift",
 ]
 VIEW_ALL = [f"view_{model}" for model in MODELS]
 

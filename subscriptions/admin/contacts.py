@@ -3,6 +3,8 @@ number's timeline (history events, texts sent, provider deliveries and answers) 
 first in the staff member's time zone, filterable by code and program, and the consent
 certificate in three formats for those who may export evidence."""
 
+from urllib.parse import unquote
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
@@ -24,9 +26,9 @@ TIME_ZONE_COOKIE = "portal_tz"  # set by static/subscriptions/time_zone.js from 
 
 def staff_time_zone(request):
     """?tz=, else the browser's zone (cookie), else PORTAL_STAFF_TIME_ZONE."""
-    return certificate.staff_time_zone(
-        request.GET.get("tz") or request.COOKIES.get(TIME_ZONE_COOKIE)
-    )
+    # time_zone.js writes the zone URL-encoded ("America%2FNew_York"): decode it.
+    browser = unquote(request.COOKIES.get(TIME_ZONE_COOKIE, ""))
+    return certificate.staff_time_zone(request.GET.get("tz") or browser)
 
 
 def _rows(entries, tz):
@@ -34,7 +36,7 @@ def _rows(entries, tz):
         {
             "at": e.at.astimezone(tz) if e.at else None,
             "entry": e,
-            "details": [(label, value) for label, value in e.details if value],
+            "details": certificate.shown_facts(e, tz),
         }
         for e in entries
     ]
@@ -134,7 +136,7 @@ class ContactAdmin(actions.ActionPermissions, ScaledAdminMixin, ReadOnlyAdmin):
             "staff_zone": str(tz),
             "states": _rows(states, tz),
             "stops": _rows(stops, tz),
-            "revocations": None if revocations is None else _rows(revocations, tz),
+            "revocations": _rows(revocations, tz),
             "timeline": _rows(entries[:TIMELINE_LIMIT], tz),
             "truncated": len(entries) > TIMELINE_LIMIT,
             "timeline_limit": TIMELINE_LIMIT,

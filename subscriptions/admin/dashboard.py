@@ -21,23 +21,30 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from subscriptions.admin.contacts import staff_time_zone
 from subscriptions.models import (
     Keyword,
     ShortCode,
     Status,
 )
+from subscriptions.reconciliation.selectors import drift_numbers
 from subscriptions.reporting import activity as rollups
 from subscriptions.reporting.csv_export import streaming_csv_response
-from subscriptions.reporting.kpis import kpis
+from subscriptions.reporting.kpis import attention_kpis, kpis, linked
 from subscriptions.revocations import selectors as revocation_selectors
 
 DAYS = 30
 RANGES = (7, 30, 90)  # the date ranges the page offers, in days
-CACHE_KEY = "admin-dashboard-v2"
+CACHE_KEY = "admin-dashboard-v3"
 CACHE_SECONDS = 60
 # The SVG's own coordinates; it is drawn at 100% of its box (viewBox), so it fits any width.
-WIDTH, HEIGHT, PAD, LEFT = 640, 200, 28, 44
+# Near a phone's width, so its 11-unit tick labels stay readable there (about 10 px) and on a
+# desktop, where the charts sit two or three abreast (about 13 px).
+WIDTH, HEIGHT, PAD, LEFT = 360, 190, 22, 40
 SERIES_COLORS = {"opt-ins": "#2e7d32", "opt-outs": "#c62828", "STOPs": "#1565c0"}
+
+
+SINGULAR = {"opt-ins": "opt-in", "opt-outs": "opt-out", "STOPs": "STOP"}
 
 
 @dataclass
@@ -47,6 +54,13 @@ class Line:
     points: str
     total: int
     values: list = ()
+
+    @property
+    def phrase(self) -> str:
+        """The total as words: "1 opt-in", "3 opt-outs"."""
+        return (
+            f"{self.total} {SINGULAR.get(self.name, self.name) if self.total == 1 else self.name}"
+        )
 
 
 @dataclass
@@ -168,13 +182,15 @@ def dashboard_data(now=None, days=DAYS):
     snapshot = rollups.current_snapshot()
     charts = _charts(_daily_activity(since, now, keywords, codes), day_list)
     counts = _current_counts(keywords, snapshot["subscriptions"])
+    revocations = revocation_selectors.dashboard_numbers(now)
     return {
         "charts": charts,
         "counts": counts,
         "kpis": kpis(charts, counts, days),
         "sync_health": _sync_health(snapshot["syncs"]),
         "counts_at": snapshot["at"],
-        "revocations": revocation_selectors.dashboard_numbers(now),
+        "revocations": revocations,
+        "attention": attention_kpis(revocations, drift_numbers(since, now), days),
         "computed_at": now,
         "days": days,
     }
@@ -211,6 +227,8 @@ def dashboard(request):
             **admin.site.each_context(request),
             "title": "Consent dashboard",
             **data,
+            "attention": linked(data["attention"], request.user),
+            "staff_zone": str(staff_time_zone(request)),
             "series_colors": SERIES_COLORS,
             "ranges": RANGES,
         },

@@ -109,19 +109,23 @@ def form_for_kind(kind: str) -> type[ProviderAccountForm]:
     fields = {"kind_settings": declaration}
     for setting in declaration.settings:
         widget = forms.URLInput if setting.kind == "url" else forms.TextInput
+        # Addresses get the room to be read whole (provider_account.css).
+        css = "vTextField portal-wide" if setting.kind == "url" else "vTextField"
         fields[SETTING_PREFIX + setting.name] = forms.CharField(
             label=setting.label,
             # Required only while the account is active: the form's clean checks that.
             help_text=setting.help_text + (" Required while active." if setting.required else ""),
             required=False,
-            widget=widget(attrs={"autocomplete": "off", "class": "vTextField"}),
+            widget=widget(attrs={"autocomplete": "off", "class": css}),
         )
     for secret in declaration.secrets:
         fields[SECRET_PREFIX + secret.name] = forms.CharField(
             label=secret.label,
             required=False,
             strip=True,
-            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+            widget=forms.PasswordInput(
+                render_value=False, attrs={"autocomplete": "new-password", "class": "vTextField"}
+            ),
         )
     return type(f"{kind.title()}ProviderAccountForm", (ProviderAccountForm,), fields)
 
@@ -141,6 +145,7 @@ class ProviderAccountAdmin(PortalAdmin):
     change_form_template = "admin/subscriptions/provideraccount/change_form.html"
 
     class Media:
+        css = {"all": ["subscriptions/provider_account.css"]}
         js = ["subscriptions/copy.js"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):

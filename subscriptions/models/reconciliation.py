@@ -112,6 +112,8 @@ class Drift(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "drift row"
+        verbose_name_plural = "drift found"  # the admin's menu: not "Drifts"
         indexes = [
             models.Index(fields=["reconciliation", "id"], name="drift_run_idx"),
             models.Index(fields=["action", "-created_at"], name="drift_action_idx"),

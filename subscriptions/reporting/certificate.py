@@ -8,14 +8,8 @@ reporting/certificate_render.py turn the same rows into HTML, PDF and CSV, so th
 formats cannot disagree."""
 
 import heapq
-import re
-import zoneinfo
-from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from django.apps import apps
-from django.conf import settings
-from django.core.exceptions import FieldError
 from django.db.models import Q
 
 from subscriptions.common.phones import national
@@ -28,17 +22,43 @@ from subscriptions.models import (
     Outcome,
     ProviderCall,
     ProviderSync,
+    RevocationChannel,
+    RevocationDecisionKind,
+    RevocationVerdict,
     Source,
     Status,
     SubscriptionEvent,
     SyncStatus,
 )
 from subscriptions.models.consent import ORIGIN_DETAIL_KEY
-from subscriptions.preferences.service import CODE_DIGITS
+from subscriptions.reporting.certificate_entries import (
+    ALL,
+    CHUNK,
+    CSV_FIELDS,
+    SUMMARY,
+    TIMELINE,
+    Certificate,
+    Entry,
+    Fact,
+    Scope,
+    label,
+    mask_codes,
+    program_label,
+    shown_facts,
+    staff_time_zone,
+)
+from subscriptions.reporting.certificate_revocations import open_revocations, revocation_entries
 
-CHUNK = 2000
-MASK = "•" * CODE_DIGITS
-_CODE = re.compile(rf"(?<!\d)\d{{{CODE_DIGITS}}}(?!\d)")
+# Names the admin, the API and the renderers read from here.
+__all__ = [
+    "CSV_FIELDS",
+    "Certificate",
+    "Entry",
+    "Scope",
+    "national",
+    "shown_facts",
+    "staff_time_zone",
+]
 
 # Readable names for what the services keep in SubscriptionEvent.detail.
 DETAIL_LABELS = {
@@ -48,147 +68,65 @@ DETAIL_LABELS = {
     "import_job": "Import job",
     "file": "Import file",
     "line": "Line of the file",
+    "revocation_id": "Revocation number",
+    "revocation_channel": "Revoked by",
+    "decision": "Staff decision",
+    "revocation": "Read as a revocation",
+    "verdict": "verdict",
+    "matched": "words matched",
     ORIGIN_DETAIL_KEY: "Provider account",
 }
+# Detail keys holding a choice value: shown by its label, never the machine code.
+CHOICE_DETAIL_KEYS = {
+    "revocation_channel": RevocationChannel,
+    "decision": RevocationDecisionKind,
+    "verdict": RevocationVerdict,
+}
 
-SUMMARY, TIMELINE = "summary", "timeline"
-CSV_FIELDS = [
-    "section",
-    "entry",
-    "short_code",
-    "program",
-    "what",
-    "status",
-    "wording",
-    "source",
-    "actor",
-    "ip_address",
-    "user_agent",
-    "reason",
-    "provider",
-    "details",
-]
+# Detail keys holding an ISO time: shown in the reader's time zone like every other time.
+TIME_DETAIL_KEYS = {"received_at"}
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One line of the certificate. `at` is None for summary lines without a time."""
-
-    section: str
-    entry: str
-    at: datetime | None = None
-    short_code: str = ""
-    program: str = ""
-    what: str = ""
-    status: str = ""
-    wording: str = ""
-    source: str = ""
-    actor: str = ""
-    ip_address: str = ""
-    user_agent: str = ""
-    reason: str = ""
-    provider: str = ""
-    details: tuple[tuple[str, str], ...] = ()
+def _detail_label(key) -> str:
+    return DETAIL_LABELS.get(key, key.replace("_", " ").capitalize())
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Which part of a timeline to read: the certificate reads all of it oldest first; the
-    admin's contact page the newest `limit` entries of one code or program."""
-
-    newest_first: bool = False
-    limit: int | None = None
-    code: str = ""
-    keyword_id: int | None = None
-
-    def order(self, *fields):
-        return [f"-{f}" if self.newest_first else f for f in fields]
-
-    def apply(self, queryset, time_field, *, code_field="short_code__code", events=False):
-        if self.code and code_field:
-            queryset = queryset.filter(**{code_field: self.code})
-        if self.keyword_id is not None and events:
-            queryset = queryset.filter(Q(keyword_id=self.keyword_id) | Q(keyword__isnull=True))
-        queryset = queryset.order_by(*self.order(time_field, "id"))
-        return queryset[: self.limit] if self.limit else queryset
-
-
-ALL = Scope()
-
-
-@dataclass
-class Certificate:
-    phone: str
-    phone_display: str
-    exported_by: str
-    exported_at: datetime
-    time_zone: tzinfo
-    states: list[Entry] = field(default_factory=list)
-    stops: list[Entry] = field(default_factory=list)
-    revocations: list[Entry] | None = None  # None: this portal records no revocations
-    timeline: list[Entry] = field(default_factory=list)
-
-    @property
-    def time_zone_name(self) -> str:
-        return str(self.time_zone)
-
-    def local(self, value: datetime | None) -> str:
-        """A time as a reader wants it: to the second, in the export's time zone."""
-        if value is None:
-            return ""
-        return value.astimezone(self.time_zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def staff_time_zone(name: str | None) -> tzinfo:
-    """The named IANA zone, else PORTAL_STAFF_TIME_ZONE (default: TIME_ZONE)."""
-    for candidate in (name, getattr(settings, "PORTAL_STAFF_TIME_ZONE", ""), settings.TIME_ZONE):
-        if not candidate:
-            continue
+def _detail_value(key, value):
+    """A detail value in words: a choice by its label, a time as a datetime (shown in the
+    reader's zone), a nested object as "label: value" pairs, never a Python or JSON dump."""
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{_detail_label(k)}: {_detail_value(k, v)}" for k, v in sorted(value.items())
+        )
+    if isinstance(value, list):
+        return ", ".join(str(_detail_value(key, v)) for v in value)
+    if key in CHOICE_DETAIL_KEYS:
+        return label(CHOICE_DETAIL_KEYS[key], value)
+    if key in TIME_DETAIL_KEYS and isinstance(value, str):
         try:
-            return zoneinfo.ZoneInfo(candidate)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            continue
-    return zoneinfo.ZoneInfo("UTC")
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return str(value)
 
 
-def mask_codes(text: str) -> str:
-    """Every group of exactly CODE_DIGITS digits replaced by bullets."""
-    return _CODE.sub(MASK, text or "")
-
-
-def _label(choices, value) -> str:
-    if not value:
-        return ""
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return str(value)
-
-
-def _program(short_code, keyword) -> str:
-    if keyword is None:
-        return "All programs"
-    return f"{keyword.title or keyword.word} ({keyword.word})"
-
-
-def _event_details(event) -> tuple[str, tuple[tuple[str, str], ...]]:
+def _event_details(event) -> tuple[str, tuple[Fact, ...]]:
     """The staff reason and the other detail keys as (label, value), never raw JSON."""
     detail = dict(event.detail or {})
     reason = str(detail.pop("reason", "") or "")
     if event.reason and event.reason != reason:
         reason = f"{reason}; {event.reason}" if reason else event.reason
     facts = [
-        (DETAIL_LABELS.get(key, key.replace("_", " ").capitalize()), str(value))
-        for key, value in sorted(detail.items())
+        (_detail_label(key), _detail_value(key, value)) for key, value in sorted(detail.items())
     ]
-    facts.append(("Occurred at the source", event.occurred_at.isoformat()))
+    facts.append(("Occurred at the source", event.occurred_at))
     if event.external_id:
         facts.append(("Message id", event.external_id))
     return reason, tuple(facts)
 
 
 def _status_change(event) -> str:
-    old, new = _label(Status, event.old_status), _label(Status, event.new_status)
+    old, new = label(Status, event.old_status), label(Status, event.new_status)
     if old and new and old != new:
         return f"{old} → {new}"
     return new or old
@@ -202,17 +140,17 @@ def _events(contact, scope=ALL):
     )
     for e in events.iterator(chunk_size=CHUNK):
         reason, facts = _event_details(e)
-        outcome = _label(Outcome, e.outcome)
+        outcome = label(Outcome, e.outcome)
         yield Entry(
             section=TIMELINE,
             entry="Consent event",
             at=e.recorded_at,
             short_code=e.short_code.code,
-            program=_program(e.short_code, e.keyword),
-            what=f"{_label(Action, e.action)}: {outcome}",
+            program=program_label(e.keyword),
+            what=f"{label(Action, e.action)}: {outcome}",
             status=_status_change(e),
             wording=e.consent_text,
-            source=_label(Source, e.source),
+            source=label(Source, e.source),
             actor=e.actor_label,
             ip_address=e.ip_address or "",
             user_agent=e.user_agent,
@@ -231,15 +169,15 @@ def _texts(contact, scope=ALL):
     for m in texts.iterator(chunk_size=CHUNK):
         facts = [("Attempts", str(m.attempts))]
         if m.sent_at:
-            facts.append(("Sent at", m.sent_at.isoformat()))
+            facts.append(("Sent at", m.sent_at))
         yield Entry(
             section=TIMELINE,
             entry="Text sent",
             at=m.created_at,
             short_code=m.short_code.code,
             program="All programs",
-            what=_label(MessagePurpose, m.purpose),
-            status=_label(MessageStatus, m.status),
+            what=label(MessagePurpose, m.purpose),
+            status=label(MessageStatus, m.status),
             wording=mask_codes(m.text) if m.purpose == MessagePurpose.ONE_TIME_CODE else m.text,
             reason=m.last_error,
             provider=m.provider.name,
@@ -263,7 +201,7 @@ def _syncs(contact, scope=ALL):
             short_code=s.short_code.code,
             program="All programs",
             what=f"Bring {s.provider.name} in line with the portal",
-            status=_label(SyncStatus, s.status),
+            status=label(SyncStatus, s.status),
             reason=s.last_error,
             provider=s.provider.name,
             details=tuple(facts),
@@ -315,9 +253,9 @@ def _states(contact):
             entry="Current state",
             at=sub.changed_at,
             short_code=sub.short_code.code,
-            program=_program(sub.short_code, sub.keyword),
-            status=_label(Status, sub.status),
-            source=_label(Source, sub.last_source),
+            program=program_label(sub.keyword),
+            status=label(Status, sub.status),
+            source=label(Source, sub.last_source),
         )
 
 
@@ -330,43 +268,14 @@ def _stops(contact):
             short_code=stop.short_code.code,
             program="All programs",
             status="Active" if stop.is_active else "Cleared by a later opt-in",
-            source=_label(Source, stop.source),
-            details=(("Cleared at", stop.cleared_at.isoformat()),) if stop.cleared_at else (),
+            source=label(Source, stop.source),
+            details=(("Cleared at", stop.cleared_at),) if stop.cleared_at else (),
         )
-
-
-def open_revocations(contact) -> list[Entry] | None:
-    """Revocations that still wait to be applied, or None where the portal has no
-    Revocation model (installed by the revocations capability)."""
-    try:
-        model = apps.get_model("subscriptions", "Revocation")
-    except LookupError:
-        return None
-    try:
-        rows = list(model.objects.filter(contact=contact, applied_at__isnull=True))
-    except FieldError:
-        return None
-    entries = []
-    for r in rows:
-        channel = getattr(r, "get_channel_display", lambda: "")()
-        due = getattr(r, "due_by", None)
-        entries.append(
-            Entry(
-                section=SUMMARY,
-                entry="Open revocation",
-                at=getattr(r, "received_at", None),
-                what=f"Received by {channel}" if channel else "Received",
-                status=f"Due by {due.isoformat()}" if due else "Waiting for a decision",
-                wording=getattr(r, "text", ""),
-                actor=getattr(r, "recorded_by_label", ""),
-            )
-        )
-    return entries
 
 
 def timeline(contact: Contact, scope: Scope = ALL) -> list[Entry]:
     """Events, texts, provider deliveries and answers of one number, merged in time order."""
-    sources = [_events, _texts, _syncs, _calls]
+    sources = [_events, _texts, _syncs, _calls, revocation_entries]
     merged = heapq.merge(
         *(source(contact, scope) for source in sources),
         key=lambda entry: entry.at,
@@ -376,8 +285,8 @@ def timeline(contact: Contact, scope: Scope = ALL) -> list[Entry]:
     return entries[: scope.limit] if scope.limit else entries
 
 
-def current_state(contact: Contact) -> tuple[list[Entry], list[Entry], list[Entry] | None]:
-    """Subscriptions, STOPs and open revocations (None: no revocations in this portal)."""
+def current_state(contact: Contact) -> tuple[list[Entry], list[Entry], list[Entry]]:
+    """Subscriptions, STOPs and open revocations."""
     return list(_states(contact)), list(_stops(contact)), open_revocations(contact)
 
 

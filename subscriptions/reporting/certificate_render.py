@@ -45,7 +45,7 @@ def _rows(cert: Certificate, entries: list[Entry]):
         yield {
             "at": cert.local(e.at),
             "entry": e,
-            "details": [(label, value) for label, value in e.details if value],
+            "details": cert.facts(e),
         }
 
 
@@ -55,7 +55,7 @@ def render_html(cert: Certificate, *, html_digest: str = "") -> bytes:
         "exported_at": cert.local(cert.exported_at),
         "states": list(_rows(cert, cert.states)),
         "stops": list(_rows(cert, cert.stops)),
-        "revocations": None if cert.revocations is None else list(_rows(cert, cert.revocations)),
+        "revocations": list(_rows(cert, cert.revocations)),
         "timeline": list(_rows(cert, cert.timeline)),
         "html_digest": html_digest,
     }
@@ -83,8 +83,8 @@ def render_csv(cert: Certificate) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["phone", "at", "time_zone", *CSV_FIELDS])
-    for e in [*cert.states, *cert.stops, *(cert.revocations or []), *cert.timeline]:
-        details = "; ".join(f"{label}: {value}" for label, value in e.details if value)
+    for e in [*cert.states, *cert.stops, *cert.revocations, *cert.timeline]:
+        details = "; ".join(f"{label}: {value}" for label, value in cert.facts(e))
         values = [getattr(e, name) for name in CSV_FIELDS[:-1]]
         # The phone (E.164, validated) and the time are the portal's own: written as is.
         writer.writerow(

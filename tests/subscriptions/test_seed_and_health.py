@@ -3,7 +3,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from subscriptions.consent import selectors
-from subscriptions.models import Keyword, ShortCode, SubscriptionEvent
+from subscriptions.models import Action, Keyword, ShortCode, SubscriptionEvent
+from subscriptions.revocations import selectors as revocation_selectors
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,10 @@ def test_seed_demo_builds_varied_states_and_is_repeatable():
         "+15555550104": "pending",
     }
     demo = SubscriptionEvent.objects.filter(contact__phone__startswith="+1555555")
-    assert demo.filter(contact__phone__lte="+15555550104").count() == 12
+    named = demo.filter(contact__phone__lte="+15555550104")
+    assert named.exclude(action=Action.REVIEW).count() == 12
+    assert len({e.recorded_at.date() for e in named}) >= 4  # dated over the month too
+    assert revocation_selectors.dashboard_numbers().due == 1  # one reply waits for staff
     crowd_days = {e.recorded_at.date() for e in demo.filter(contact__phone__gte="+15555552000")}
     assert len(crowd_days) >= 20  # spread over the month, not all on one day
     assert all(e.occurred_at <= e.recorded_at for e in demo)

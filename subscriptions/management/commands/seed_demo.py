@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from subscriptions.consent import services
 from subscriptions.consent.services import Context
+from subscriptions.inbound import mo
 from subscriptions.models import (
     Keyword,
     KeywordKind,
@@ -97,21 +98,29 @@ class Command(BaseCommand):
         def kw(code, word):
             return Keyword.objects.get(short_code=code, word=word)
 
-        earlier = timezone.now() - timedelta(days=30)
-        web = Context(
-            source="system", occurred_at=earlier, actor_label="seed_demo", consent_text="Demo data"
-        )
-        for phone in ["+15555550101", "+15555550102", "+15555550103"]:
-            services.opt_in(phone, kw(acme, "DEALS"), web)
-            services.opt_in(phone, kw(acme, "ALERTS"), web)
-        services.opt_in("+15555550101", kw(bistro, "NEWS"), web)
-        services.opt_in(
+        now = timezone.now()
+        # The named people are dated like the crowd, so no day of the charts is a spike (a
+        # Context reads the clock when made: made inside the block, it is dated there too).
+        with demo_clock(now - timedelta(days=29)):
+            seed = Context(source="system", actor_label="seed_demo", consent_text="Demo data")
+            for phone in ["+15555550101", "+15555550102", "+15555550103"]:
+                services.opt_in(phone, kw(acme, "DEALS"), seed)
+                services.opt_in(phone, kw(acme, "ALERTS"), seed)
+            services.opt_in("+15555550101", kw(bistro, "NEWS"), seed)
+        with demo_clock(now - timedelta(days=12)):
+            services.opt_out(
+                "+15555550102", kw(acme, "DEALS"), Context(source="system", actor_label="seed_demo")
+            )
+        with demo_clock(now - timedelta(days=5)):
+            services.stop_all("+15555550103", acme, Context(source="mo", actor_label="seed_demo"))
+        services.opt_in(  # waiting for its "Y": the dashboard's pending confirmations
             "+15555550104", kw(acme, "VIP"), Context(source="system", actor_label="seed_demo")
         )
-        services.opt_out(
-            "+15555550102", kw(acme, "DEALS"), Context(source="system", actor_label="seed_demo")
+        # A reply that may be a revocation, waiting for staff (the revocation queue, the
+        # dashboard's "Revocations due").
+        mo.handle_mo(
+            mo.MoText(phone="+15555550102", short_code=acme, text="not interested anymore")
         )
-        services.stop_all("+15555550103", acme, Context(source="mo", actor_label="seed_demo"))
         self._crowd(codes)
         self.stdout.write(
             self.style.SUCCESS(

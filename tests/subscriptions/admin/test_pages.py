@@ -120,6 +120,18 @@ def test_contact_page_shows_the_state_first_then_the_timeline(client, compliance
     assert "opted_in" not in page
 
 
+def test_contact_page_and_certificate_use_the_browsers_zone(client, compliance, member):
+    """time_zone.js stores the zone URL-encoded, as document.cookie needs it."""
+    contact = Contact.objects.get(phone=member)
+    client.cookies["portal_tz"] = "America%2FDenver"
+    page = client.get(f"/admin/subscriptions/contact/{contact.pk}/change/").content.decode()
+    assert '<strong id="time-zone">America/Denver</strong>' in page
+    assert " MST" in page or " MDT" in page
+    url = f"/admin/subscriptions/contact/{contact.pk}/certificate/?format=csv"
+    rows = client.get(url).content.decode().splitlines()[1:]
+    assert rows and all(",America/Denver," in row for row in rows)
+
+
 def test_contact_timeline_filters_by_program(client, compliance, member, news, deals):
     contact = Contact.objects.get(phone=member)
     url = f"/admin/subscriptions/contact/{contact.pk}/change/"
@@ -143,6 +155,19 @@ def test_marketing_sees_no_certificate_by_default(client, marketing, member):
     assert "certificate/?format" not in page
     url = f"/admin/subscriptions/contact/{contact.pk}/certificate/"
     assert client.get(url).status_code == 403
+
+
+def test_marketing_gets_the_certificate_while_the_setting_allows(
+    client, marketing, member, settings
+):
+    contact = Contact.objects.get(phone=member)
+    url = f"/admin/subscriptions/contact/{contact.pk}/certificate/"
+    settings.PORTAL_MARKETING_EXPORTS_EVIDENCE = True
+    assert client.get(url, {"format": "csv"}).status_code == 200
+    page = client.get(f"/admin/subscriptions/contact/{contact.pk}/change/").content.decode()
+    assert "certificate/?format=pdf" in page
+    settings.PORTAL_MARKETING_EXPORTS_EVIDENCE = False  # taken back at once
+    assert client.get(url, {"format": "csv"}).status_code == 403
 
 
 def test_evidence_export_has_the_complete_timeline_with_provider_activity(
@@ -223,7 +248,7 @@ def test_dashboard_counts_per_day_per_code_and_program_and_sync_health(
     ]
     page = client.get("/admin/dashboard/").content.decode()
     assert page.count("<polyline") == 3 + 2 + 2
-    assert "<strong>12345 · NEWS</strong>: 1 opt-ins, 1 opt-outs" in page
+    assert "<strong>12345 · NEWS</strong>: 1 opt-in, 1 opt-out" in page
     kpis = {k.key: k.value for k in data["kpis"]}
     # 2 opt-ins - 1 opt-out; audience = 1 opted in now + 1 left; 1 STOP; nothing pending.
     assert kpis == {
