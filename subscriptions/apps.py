@@ -11,4 +11,5 @@ class SubscriptionsConfig(AppConfig):
         from subscriptions.common import memo_signals  # noqa: F401
         from subscriptions.delivery import receivers  # noqa: F401
         from subscriptions.reporting import metrics  # noqa: F401
+        from subscriptions.revocations import measure  # noqa: F401
         from subscriptions.webhooks import receivers as webhook_receivers  # noqa: F401

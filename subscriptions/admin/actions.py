@@ -1,6 +1,8 @@
 """Staff actions on consent. Each asks for a reason on an intermediate page first, then goes
 through the services with source "admin" (consent changes) or logs the reason with the
-admin's own log (retries, preferences links)."""
+admin's own log (retries, preferences links). A staff opt-out or stop is recorded as a
+revocation (channel `staff`, the reason as its words), confirmed once and measured: staff
+act on a person's request, and a compliance record must count every opt-out."""
 
 from functools import wraps
 
@@ -12,8 +14,10 @@ from django.template.response import TemplateResponse
 from subscriptions.common.client import client_address, user_agent
 from subscriptions.consent import services
 from subscriptions.delivery import worker
-from subscriptions.models import ProviderSync, Source
+from subscriptions.models import ProviderSync, RevocationChannel, Source
 from subscriptions.preferences import links
+from subscriptions.revocations import programs as program_revocations
+from subscriptions.revocations import services as revocations
 
 # Admin actions call the services once per row; a bigger change is an import's job.
 MAX_ROWS = 1000
@@ -104,10 +108,22 @@ def _summary(results):
 
 @with_reason("Opt out of the program", "consent")
 def opt_out(modeladmin, request, queryset, reason):
-    results = []
-    for sub in queryset.select_related("contact", "keyword__short_code"):
-        result = services.opt_out(sub.contact.phone, sub.keyword, admin_context(request, reason))
-        results.append(result)
+    subs = list(queryset.select_related("contact", "keyword__short_code").order_by("pk"))
+    by_phone = {}
+    for sub in subs:
+        by_phone.setdefault(sub.contact.phone, []).append(sub.keyword)
+    results = [
+        # One revocation per person, of the programs selected for them.
+        program_revocations.revoke_programs(
+            phone,
+            keywords,
+            channel=RevocationChannel.STAFF,
+            text=reason,
+            ctx=admin_context(request, reason),
+        )
+        for phone, keywords in sorted(by_phone.items())
+    ]
+    for sub in subs:
         # The admin's own log ("Recent actions") says who did what; the history has the rest.
         modeladmin.log_change(request, sub, f"Opted out of {sub.keyword.word}: {reason}")
     return _summary(results)
@@ -118,7 +134,13 @@ def stop_all(modeladmin, request, queryset, reason):
     subs = list(queryset.select_related("contact", "short_code"))
     pairs = {(sub.contact.phone, sub.short_code) for sub in subs}
     results = [
-        services.stop_all(phone, code, admin_context(request, reason))
+        revocations.record_revocation(
+            phone,
+            channel=RevocationChannel.STAFF,
+            text=reason,
+            ctx=admin_context(request, reason),
+            short_code=code,
+        )
         for phone, code in sorted(pairs, key=lambda p: (p[0], p[1].code))
     ]
     for sub in subs:

@@ -22,6 +22,7 @@ from subscriptions.models import (
     ShortCode,
     Source,
 )
+from subscriptions.models.revocations import RECORDABLE_CHANNELS
 from subscriptions.revocations import selectors
 from subscriptions.revocations import services as revocations
 
@@ -32,7 +33,11 @@ RECORD = "subscriptions.add_revocation"
 class RecordForm(forms.Form):
     phone = forms.CharField(max_length=32)
     channel = forms.ChoiceField(
-        choices=[(v, label) for v, label in RevocationChannel.choices if v != "sms"]
+        choices=[
+            (v, label)
+            for v, label in RevocationChannel.choices
+            if v in RECORDABLE_CHANNELS and v != "sms"
+        ]
         + [("sms", RevocationChannel.SMS.label)]
     )
     text = forms.CharField(

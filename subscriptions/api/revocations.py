@@ -29,6 +29,7 @@ from subscriptions.models import (
     RevocationStatus,
     ShortCode,
 )
+from subscriptions.models.revocations import RECORDABLE_CHANNELS
 from subscriptions.revocations import selectors
 from subscriptions.revocations import services as revocations
 
@@ -38,7 +39,9 @@ VIEW_REVOCATION = "subscriptions.view_revocation"
 
 class RecordSerializer(serializers.Serializer):
     phone = PhoneField()
-    channel = serializers.ChoiceField(choices=RevocationChannel.choices)
+    channel = serializers.ChoiceField(
+        choices=[(v, label) for v, label in RevocationChannel.choices if v in RECORDABLE_CHANNELS]
+    )
     text = serializers.CharField(
         max_length=5000, trim_whitespace=False, help_text="The person's words, verbatim."
     )

@@ -1,14 +1,16 @@
 """The /api/v1/ views. Thin: input serializer -> service or selector -> output.
 
 Consent changes go through `services` with source "api", the token's user as actor and the
-client's consent text, address and user agent as evidence.
+client's consent text, address and user agent as evidence. An opt-out is a person's
+revocation relayed by the integration: it goes through `revocations` (channel `api`), which
+records it, confirms it once and measures it.
 """
 
 import re
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
@@ -22,13 +24,17 @@ from subscriptions.api.permissions import CHANGE_CONSENT, requires
 from subscriptions.api.schema import ERROR, IDEMPOTENCY_KEY
 from subscriptions.common.client import client_address, user_agent
 from subscriptions.consent import selectors, services
+from subscriptions.consent.context import ServiceError
 from subscriptions.models import (
     OutboundMessage,
     Outcome,
     ProviderKind,
     ProviderSync,
+    RevocationChannel,
     Source,
 )
+from subscriptions.revocations import programs as program_revocations
+from subscriptions.revocations import services as revocations
 
 SEED = {"phone": s.SEED_PHONE, "short_code": s.SEED_CODE}
 
@@ -202,6 +208,8 @@ class OptInView(JsonApi, APIView):
 class OptOutView(JsonApi, APIView):
     """Opt a number out of one program, or of every program on the code when no keyword is
     given (like STOP: the number stays stopped there until it opts in again). Never refused.
+    Recorded as the person's revocation (GET revocations/, channel `api`), with the one
+    confirmation text the portal sends where the provider sends none.
     """
 
     permission_classes = [requires(CHANGE_CONSENT)]
@@ -227,20 +235,42 @@ class OptOutView(JsonApi, APIView):
     @idempotent
     def post(self, request):
         data = validated(s.OptOutSerializer, request.data)
+        code, keyword = data["short_code"], data["keyword"]
         ctx = api_context(request)
-        if data["keyword"] is None:
-            result = services.stop_all(data["phone"], data["short_code"], ctx)
-        else:
-            result = services.opt_out(data["phone"], data["keyword"], ctx)
+        try:
+            applied = _opt_out(data["phone"], code, keyword, ctx)
+        except ServiceError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
         return Response(
             {
                 "phone": data["phone"],
-                "short_code": data["short_code"].code,
+                "short_code": code.code,
                 "changed": [
-                    {"keyword": e.keyword.word, "status": e.new_status} for e in result.changed
+                    {"keyword": e.keyword.word, "status": e.new_status}
+                    for e in applied.changed
+                    if e.short_code_id == code.pk  # the brand scope may stop more codes
                 ],
             }
         )
+
+
+def _opt_out(phone, code, keyword, ctx):
+    """The opt-out as the revocation it is: of one program, or of the whole code."""
+    if keyword is None:
+        return revocations.record_revocation(
+            phone,
+            channel=RevocationChannel.API,
+            text=f"opt-out through the API: every program on {code.code}",
+            ctx=ctx,
+            short_code=code,
+        )
+    return program_revocations.revoke_programs(
+        phone,
+        [keyword],
+        channel=RevocationChannel.API,
+        text=f"opt-out through the API: {keyword.word} on {code.code}",
+        ctx=ctx,
+    )
 
 
 @extend_schema(tags=["consent"])

@@ -14,8 +14,16 @@ revocation_received(sender, revocation)
 revocation_decided(sender, revocation)
     Staff decided a revocation under review (revoke, or not a revocation).
 
+revocation_in_step(sender, revocation, in_step)
+    Every provider delivery a revocation caused was acknowledged (a RevocationInStep row,
+    `revocations.measure`); sent in the worker that settled the last one.
+
 drift_found(sender, drift)
     Reconciliation found a provider holding something the portal does not (a Drift row).
+
+sync_settled(sender, sync)
+    A provider sync row reached a settled status (succeeded, or local only: nothing more
+    can be told); sent by the delivery worker after the row's result is committed.
 """
 
 from django.dispatch import Signal
@@ -23,4 +31,6 @@ from django.dispatch import Signal
 subscription_changed = Signal()
 revocation_received = Signal()
 revocation_decided = Signal()
+revocation_in_step = Signal()
 drift_found = Signal()
+sync_settled = Signal()

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from subscriptions.consent.signals import sync_settled
 from subscriptions.delivery import tasks
 from subscriptions.delivery.plan import enqueue_syncs
 from subscriptions.delivery.policy import (
@@ -198,6 +199,19 @@ def _finish(row, reached, **fields):
         logger.warning("sync #%s was taken over while in flight; result dropped", row.pk)
     for name, value in fields.items():
         setattr(row, name, value)
+    if updated and row.status in SETTLED:
+        announce_settled(row)
+
+
+SETTLED = frozenset({SyncStatus.SUCCEEDED, SyncStatus.LOCAL_ONLY})
+
+
+def announce_settled(row):
+    """`sync_settled` for a row whose result is committed; a receiver's failure (it only
+    measures) is logged and never fails the delivery."""
+    for _receiver, response in sync_settled.send_robust(sender=ProviderSync, sync=row):
+        if isinstance(response, Exception):
+            logger.error("sync_settled receiver failed for sync #%s: %r", row.pk, response)
 
 
 def unknown_since(row):

@@ -3,9 +3,10 @@ revocations in other words, keywords) is `consent.rules.mo_class`; every change 
 is a call to `services` (consent) or `revocations.services`, which also refuse repeats
 (same external id) and stale events.
 
-Replies: exactly one per message, except a revocation's confirmation, which is sent once
-per revocation and only when the provider running the code does not text its own
-(`revocations.confirmations`); a repeated STOP gets none.
+Replies: exactly one per message, except a revocation's confirmation (a stop word, other
+words meaning stop, a custom stop keyword), which is sent once per revocation and only
+when no provider the revocation reaches texts its own (`revocations.confirmations`); a
+repeated STOP gets none.
 """
 
 import logging
@@ -28,7 +29,7 @@ from subscriptions.models import (
     Source,
     Status,
 )
-from subscriptions.revocations import confirmations
+from subscriptions.revocations import programs as program_revocations
 from subscriptions.revocations import services as revocations
 
 logger = logging.getLogger("subscriptions.inbound.mo")
@@ -158,12 +159,18 @@ def _revocation(message, ctx, *, provider_applied):
         matched=(ctx.detail.get("revocation") or {}).get("matched", ctx.detail.get("word", "")),
         provider_applied=provider_applied,
     )
+    return _confirmed(MoAction.STOP_ALL, applied)
+
+
+def _confirmed(action, applied):
+    """(action, result, reply, send?) of a revocation: its one confirmation as the reply,
+    sent only when the portal is the one to send it."""
     if applied is None:
-        return MoAction.STOP_ALL, Result(duplicate=True), None
+        return action, Result(duplicate=True), None
     if applied.confirmation == Confirmation.NONE:
-        return MoAction.STOP_ALL, applied.result, None  # the same person again: no second one
-    reply = confirmations.confirmation_text(code)
-    return MoAction.STOP_ALL, applied.result, reply, applied.confirmation == Confirmation.PORTAL
+        return action, applied.result, None  # the same person again: no second one
+    reply = applied.confirmation_text
+    return action, applied.result, reply, applied.confirmation == Confirmation.PORTAL
 
 
 def _stop_all(message, keyword, ctx):
@@ -193,9 +200,11 @@ def _review(message, keyword, ctx):
 
 
 def _custom_stop(message, keyword, ctx):
-    code = message.short_code
-    result = services.custom_stop(message.phone, keyword, ctx)
-    return MoAction.OPT_OUT, result, code.render(code.stop_text)
+    # A revocation of the keyword's account's programs, which that account applied itself.
+    applied = program_revocations.apply_custom_stop(
+        message.phone, keyword, message.text, ctx, received_at=message.received_at
+    )
+    return _confirmed(MoAction.OPT_OUT, applied)
 
 
 def _confirm(message, keyword, ctx):

@@ -51,6 +51,7 @@ from subscriptions.models.revocations import (
     RevocationChannel,
     RevocationDecision,
     RevocationDecisionKind,
+    RevocationInStep,
     RevocationStatus,
     RevocationVerdict,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "RevocationChannel",
     "RevocationDecision",
     "RevocationDecisionKind",
+    "RevocationInStep",
     "RevocationStatus",
     "RevocationVerdict",
     "RunStatus",

@@ -77,6 +77,7 @@ class ProviderAccount(models.Model):
 REPLY_TEMPLATE_FIELDS = (
     "help_text",
     "stop_text",
+    "opt_out_text",
     "opt_in_text",
     "double_opt_in_prompt",
     "confirm_expired_text",
@@ -125,6 +126,11 @@ class ShortCode(models.Model):
     )
     stop_text = models.TextField(
         default="{brand}: you are unsubscribed and will receive no more messages."
+    )
+    opt_out_text = models.TextField(
+        default="{brand}: you are unsubscribed from {program}.",
+        help_text="The confirmation of a revocation of some programs only (one turned off "
+        "on the preferences page, an opt-out of one program): no marketing.",
     )
     opt_in_text = models.TextField(
         default="{brand}: you joined {program}. Reply HELP for help, STOP to cancel."

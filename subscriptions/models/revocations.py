@@ -14,8 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from subscriptions.common.errors import AppendOnlyViolation
-from subscriptions.models.catalog import ShortCode
+from subscriptions.models.catalog import Keyword, ShortCode
 from subscriptions.models.consent import AppendOnlyQuerySet, Contact
+from subscriptions.models.outbox import ProviderSync
 
 
 class RevocationChannel(models.TextChoices):
@@ -27,6 +28,17 @@ class RevocationChannel(models.TextChoices):
     IN_PERSON = "in_person", "In person"
     CHAT = "chat", "Chat"
     OTHER = "other", "Other"
+    # The portal's own opt-out paths, recorded as revocations by those paths themselves:
+    API = "api", "Integration (API opt-out)"
+    STAFF = "staff", "Staff action in the admin"
+
+
+# What staff and integrations may name when they record a revocation (POST revocations/,
+# admin "Record a revocation"): how the person said it. `api` and `staff` are the opt-out
+# endpoints' and admin actions' own.
+RECORDABLE_CHANNELS = tuple(
+    c for c in RevocationChannel.values if c not in (RevocationChannel.API, RevocationChannel.STAFF)
+)
 
 
 class RevocationStatus(models.TextChoices):
@@ -64,7 +76,7 @@ class _AppendOnly(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
             raise AppendOnlyViolation("Revocations are append-only: rows cannot be updated.")
-        self.full_clean(exclude=["short_codes"])
+        self.full_clean(exclude=["short_codes", "keywords", "syncs"])
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
@@ -80,6 +92,20 @@ class Revocation(_AppendOnly):
     due_by = models.DateTimeField(help_text="received_at + 10 US business days.")
     short_codes = models.ManyToManyField(
         ShortCode, related_name="revocations", help_text="The scope: the codes it applies to."
+    )
+    keywords = models.ManyToManyField(
+        Keyword,
+        blank=True,
+        related_name="revocations",
+        help_text="A revocation of some programs only (one turned off): those programs. "
+        "Empty: every program on its codes (a STOP).",
+    )
+    syncs = models.ManyToManyField(
+        ProviderSync,
+        blank=True,
+        related_name="revocations",
+        help_text="The provider deliveries it caused (at receipt, or at a revoke decision); "
+        "added once, never removed.",
     )
     verdict = models.CharField(max_length=10, choices=RevocationVerdict.choices)
     matched = models.CharField(max_length=120, blank=True, help_text="What the classifier read.")
@@ -139,3 +165,22 @@ class RevocationDecision(_AppendOnly):
     def clean(self):
         if not (self.reason or "").strip():
             raise ValidationError({"reason": "A decision needs a reason."})
+
+
+class RevocationInStep(_AppendOnly):
+    """The moment every provider delivery a revocation caused was acknowledged (or found
+    unable to be told: local only), written once by `revocations.measure` when the last of
+    them settles. Its absence means: not yet in step."""
+
+    revocation = models.OneToOneField(Revocation, on_delete=models.PROTECT, related_name="in_step")
+    in_step_at = models.DateTimeField(default=timezone.now)
+    syncs = models.PositiveIntegerField(help_text="Provider deliveries it waited for.")
+    local_only = models.PositiveIntegerField(
+        default=0, help_text="Of those, the ones the provider could not be told."
+    )
+
+    class Meta:
+        ordering = ["-in_step_at", "-id"]
+
+    def __str__(self):
+        return f"revocation {self.revocation_id} in step at {self.in_step_at}"

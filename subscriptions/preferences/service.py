@@ -28,6 +28,7 @@ from subscriptions.models import (
     Keyword,
     KeywordKind,
     MessagePurpose,
+    RevocationChannel,
     ShortCode,
     ShortCodeStop,
     Source,
@@ -35,6 +36,8 @@ from subscriptions.models import (
     Subscription,
 )
 from subscriptions.preferences.tasks import send_preferences_code
+from subscriptions.revocations import programs as program_revocations
+from subscriptions.revocations import services as revocations
 
 CODE_DIGITS = 6
 CODE_LIFETIME = 10 * 60
@@ -317,6 +320,12 @@ class Visitor:
     # made on the person's behalf, and recorded so (source admin), not as the person's own.
     assisted_by: str = ""
 
+    @property
+    def channel(self):
+        """How the revocation of a change made here arrived: the person on the web, or
+        staff on their behalf."""
+        return RevocationChannel.STAFF if self.assisted_by else RevocationChannel.WEB
+
     def context(self, consent_text):
         if self.assisted_by:
             return services.Context(
@@ -358,13 +367,28 @@ def join(visitor, keyword):
     return result
 
 
+# Leaving a program and stopping a code are the person's revocations (FCC 24-24): recorded
+# as such (channel web, or staff for an assisted session), with their one confirmation, the
+# wording they chose as their words.
+
+
 def leave(visitor, keyword):
-    return services.opt_out(
-        visitor.phone, keyword, visitor.context(leave_wording(keyword, visitor.phone))
+    wording = leave_wording(keyword, visitor.phone)
+    return program_revocations.revoke_programs(
+        visitor.phone,
+        [keyword],
+        channel=visitor.channel,
+        text=wording,
+        ctx=visitor.context(wording),
     )
 
 
 def stop_all(visitor, short_code):
-    return services.stop_all(
-        visitor.phone, short_code, visitor.context(stop_all_wording(short_code, visitor.phone))
+    wording = stop_all_wording(short_code, visitor.phone)
+    return revocations.record_revocation(
+        visitor.phone,
+        channel=visitor.channel,
+        text=wording,
+        ctx=visitor.context(wording),
+        short_code=short_code,
     )

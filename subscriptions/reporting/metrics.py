@@ -29,6 +29,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from subscriptions.consent.signals import (
     revocation_decided,
+    revocation_in_step,
     revocation_received,
     subscription_changed,
 )
@@ -56,6 +57,15 @@ REQUEST_SECONDS = Histogram(
 REVOCATION_APPLY_SECONDS = Histogram(
     "portal_revocation_apply_seconds",
     "Seconds from a revocation's received_at to applied_at, by channel and how applied",
+    ["channel", "path"],
+    registry=PROCESS_REGISTRY,
+    buckets=(1, 5, 30, 60, 300, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400),
+)
+# Time from a revocation's received_at to the moment every provider delivery it caused was
+# acknowledged (revocations.measure, a RevocationInStep row).
+REVOCATION_IN_STEP_SECONDS = Histogram(
+    "portal_revocation_in_step_seconds",
+    "Seconds from a revocation's received_at to every provider in step, by channel and how applied",
     ["channel", "path"],
     registry=PROCESS_REGISTRY,
     buckets=(1, 5, 30, 60, 300, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400),
@@ -104,6 +114,14 @@ def time_revocation_applied_by_staff(sender, revocation, **kwargs):
     decision = revocation.decision
     if decision.decision == RevocationDecisionKind.REVOKE:
         _observe_applied(revocation, decision.decided_at, "decided")
+
+
+@receiver(revocation_in_step, dispatch_uid="metrics.revocation_in_step")
+@_never_raises
+def time_revocation_in_step(sender, revocation, in_step, **kwargs):
+    path = "at_receipt" if revocation.applied_at is not None else "decided"
+    seconds = max(0.0, (in_step.in_step_at - revocation.received_at).total_seconds())
+    REVOCATION_IN_STEP_SECONDS.labels(revocation.channel, path).observe(seconds)
 
 
 class OutboxCollector:

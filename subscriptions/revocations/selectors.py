@@ -13,6 +13,7 @@ from subscriptions.common.phones import normalize
 from subscriptions.models import (
     Revocation,
     RevocationDecisionKind,
+    RevocationInStep,
     RevocationStatus,
     RevocationVerdict,
 )
@@ -120,10 +121,14 @@ class DashboardNumbers:
     overdue: int  # open past due_by
     median_seconds_to_apply: float | None  # received_at -> applied_at, last 30 days
     applied_last_30_days: int
+    median_seconds_to_in_step: float | None = None  # received_at -> every provider in step
+    in_step_last_30_days: int = 0
+    waiting_for_providers: int = 0  # applied in the last 30 days, not yet in step
 
 
 def dashboard_numbers(now: datetime | None = None, days: int = 30) -> DashboardNumbers:
-    """Revocations due, overdue and the median time to apply (for the dashboard)."""
+    """Revocations due, overdue, the median time to apply and the median time to every
+    provider in step (for the dashboard)."""
     now = now or timezone.now()
     open_rows = Revocation.objects.filter(OPEN)
     recent = (
@@ -132,9 +137,18 @@ def dashboard_numbers(now: datetime | None = None, days: int = 30) -> DashboardN
         .values_list("received_at", "effective_applied_at")
     )
     waits = [max(0.0, (applied - received).total_seconds()) for received, applied in recent]
+    in_step = list(
+        RevocationInStep.objects.filter(
+            revocation__received_at__gte=now - timedelta(days=days)
+        ).values_list("revocation__received_at", "in_step_at")
+    )
+    steps = [max(0.0, (at - received).total_seconds()) for received, at in in_step]
     return DashboardNumbers(
         due=open_rows.count(),
         overdue=open_rows.filter(due_by__lt=now).count(),
         median_seconds_to_apply=median(waits) if waits else None,
         applied_last_30_days=len(waits),
+        median_seconds_to_in_step=median(steps) if steps else None,
+        in_step_last_30_days=len(steps),
+        waiting_for_providers=max(0, len(waits) - len(steps)),
     )

@@ -3,16 +3,16 @@
 Each entry point is one transaction: it locks the contact row (the consent services' lock),
 applies the STOP through `consent.services.stop_all` for every code in scope (so the
 outbox tells every provider account there), writes the append-only Revocation (and
-RevocationDecision) rows and their history events, queues the one confirmation when the
-portal is the one to send it, and sends `revocation_received` / `revocation_decided`.
+RevocationDecision) rows and their history events, links the provider deliveries it caused
+(`measure`), queues the one confirmation when the portal is the one to send it, and sends
+`revocation_received` / `revocation_decided`. Revocations of some programs only (a program
+turned off, a custom stop keyword) are `programs.py`'s.
 """
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from subscriptions.consent import services as consent
@@ -32,17 +32,20 @@ from subscriptions.models import (
     RevocationDecisionKind,
     RevocationVerdict,
     ShortCode,
-    ShortCodeStop,
     Source,
-    Subscription,
     SubscriptionEvent,
 )
 from subscriptions.models.consent import ORIGIN_DETAIL_KEY
-from subscriptions.revocations import confirmations
+from subscriptions.revocations import confirmations, measure
+from subscriptions.revocations.scope import (  # noqa: F401 (re-exported: the service API)
+    SCOPE_BRAND,
+    SCOPE_CODE,
+    SCOPES,
+    revoke_all_scope,
+    scope_codes,
+    texted_first,
+)
 
-SCOPE_CODE = "code"
-SCOPE_BRAND = "brand"
-SCOPES = (SCOPE_CODE, SCOPE_BRAND)
 REVIEW_REASON = "may be a revocation: sending paused until staff decide"
 
 
@@ -54,6 +57,7 @@ class Applied:
     results: list = field(default_factory=list)  # consent Results, one per code
     confirmation: str = Confirmation.NONE
     confirmation_code: ShortCode | None = None  # where the confirmation goes
+    confirmation_text: str = ""
 
     @property
     def events(self):
@@ -66,39 +70,6 @@ class Applied:
     @property
     def result(self) -> Result:
         return Result(events=self.events)
-
-
-def revoke_all_scope() -> str:
-    scope = getattr(settings, "PORTAL_REVOKE_ALL_SCOPE", SCOPE_CODE)
-    if scope not in SCOPES:
-        raise ServiceError(f"PORTAL_REVOKE_ALL_SCOPE must be one of {SCOPES}, not {scope!r}.")
-    return scope
-
-
-def scope_codes(contact, *, short_code=None, brand=None) -> list[ShortCode]:
-    """The codes a revocation applies to: the code named, the brand's codes, or (neither)
-    every code the number is known on; with PORTAL_REVOKE_ALL_SCOPE=brand each code brings
-    every code of its brand (the FCC's "revoke all" rule)."""
-    codes = ShortCode.objects.select_related("provider")
-    if short_code is not None:
-        chosen = codes.filter(pk=short_code.pk)
-    elif brand:
-        chosen = codes.filter(brand=brand)
-    else:
-        # Subqueries, not joins: an OR over three reverse joins multiplies their rows.
-        chosen = codes.filter(
-            Q(pk__in=Subscription.objects.filter(contact=contact).values("short_code_id"))
-            | Q(pk__in=ShortCodeStop.objects.filter(contact=contact).values("short_code_id"))
-            | Q(pk__in=SubscriptionEvent.objects.filter(contact=contact).values("short_code_id"))
-        )
-    chosen = list(chosen)
-    if chosen and revoke_all_scope() == SCOPE_BRAND:
-        chosen = list(codes.filter(brand__in={code.brand for code in chosen}))
-    return sorted(chosen, key=lambda code: code.code)
-
-
-def _texted_first(short_code, codes):
-    return [short_code, *[code for code in codes if code != short_code]]
 
 
 def _stop_codes(phone, codes, ctx):
@@ -129,22 +100,48 @@ def _stopped_now(results, codes):
     return [code for code in codes if code.pk in new]
 
 
-def _confirm(applied, contact, changed_codes, *, provider_applied, purpose, queue):
-    applied.confirmation = confirmations.who_confirms(
-        contact, changed_codes, provider_applied=provider_applied
-    )
-    applied.confirmation_code = changed_codes[0] if changed_codes else None
+def confirm(applied, contact, reached, *, purpose, queue, programs=()):
+    """Decide who confirms `reached` (confirmations.who_confirms) and, when it is the portal
+    and `queue`, queue the text (after commit) on the first code reached."""
+    applied.confirmation = confirmations.who_confirms(contact, reached)
+    code = reached[0].short_code if reached else None
+    applied.confirmation_code = code
+    if code is not None:
+        applied.confirmation_text = confirmations.confirmation_text(code, programs)
     if queue and applied.confirmation == Confirmation.PORTAL:
-        code = applied.confirmation_code
-        messages.queue_text(contact.phone, code, confirmations.confirmation_text(code), purpose)
+        messages.queue_text(contact.phone, code, applied.confirmation_text, purpose)
 
 
-def _create(contact, codes, **fields):
+def _confirm_codes(applied, contact, results, codes, *, applied_by=None, purpose, queue):
+    reached = [
+        target
+        for code in _stopped_now(results, codes)
+        for target in confirmations.code_wide(code, applied_by=applied_by)
+    ]
+    confirm(applied, contact, reached, purpose=purpose, queue=queue)
+
+
+def create(contact, codes, events, *, keywords=(), **fields) -> Revocation:
+    """The Revocation row, its scope, the deliveries its `events` caused; in step at once
+    when none is owed."""
     revocation = Revocation(contact=contact, **fields)
     revocation.due_by = due_by(revocation.received_at)
     revocation.save()
     revocation.short_codes.set(codes)
+    if keywords:
+        revocation.keywords.set(keywords)
+    syncs = measure.link_syncs(revocation, events)
+    if revocation.applied_at is not None:
+        measure.record_at_creation(revocation, syncs)
     return revocation
+
+
+def recorded_by(ctx):
+    return {
+        "recorded_by": ctx.actor,
+        "recorded_by_label": ctx.actor_label[:150],
+        "external_id": ctx.external_id[:200],
+    }
 
 
 @transaction.atomic
@@ -166,26 +163,25 @@ def apply_text(
     `queue_confirmation`; `Applied.confirmation` says whether a text is due from the portal.
     """
     contact = locked_contact(phone)
-    codes = [
-        short_code,
-        *[c for c in scope_codes(contact, short_code=short_code) if c != short_code],
-    ]
+    codes = texted_first(short_code, scope_codes(contact, short_code=short_code))
     results = _stop_codes(phone, codes, ctx)
     if results[0].duplicate:
         return None
     now = timezone.now()
     applied = Applied(revocation=None, results=results)
-    _confirm(
+    _confirm_codes(
         applied,
         contact,
-        _stopped_now(results, codes),
-        provider_applied=provider_applied,
+        results,
+        codes,
+        applied_by=short_code.provider_id if provider_applied else None,
         purpose=MessagePurpose.REPLY,
         queue=queue_confirmation,
     )
-    applied.revocation = _create(
+    applied.revocation = create(
         contact,
         codes,
+        applied.events,
         channel=RevocationChannel.SMS,
         text=text,
         received_at=min(received_at or now, now),
@@ -193,9 +189,7 @@ def apply_text(
         matched=matched[:120],
         applied_at=now,
         confirmation=applied.confirmation,
-        recorded_by=ctx.actor,
-        recorded_by_label=ctx.actor_label[:150],
-        external_id=ctx.external_id[:200],
+        **recorded_by(ctx),
     )
     revocation_received.send(sender=Revocation, revocation=applied.revocation)
     return applied
@@ -227,27 +221,32 @@ def open_review(
     if not claim_receipt(ctx):
         return None
     contact = locked_contact(phone)
-    codes = [
-        short_code,
-        *[c for c in scope_codes(contact, short_code=short_code) if c != short_code],
-    ]
+    codes = texted_first(short_code, scope_codes(contact, short_code=short_code))
     result = _history(contact, codes, Action.REVIEW, ctx, REVIEW_REASON)
     now = timezone.now()
-    revocation = _create(
+    revocation = create(
         contact,
         codes,
+        [],
         channel=RevocationChannel.SMS,
         text=text,
         received_at=min(received_at or now, now),
         verdict=RevocationVerdict.REVIEW,
         matched=matched[:120],
         confirmation=Confirmation.PENDING,
-        recorded_by=ctx.actor,
-        recorded_by_label=ctx.actor_label[:150],
-        external_id=ctx.external_id[:200],
+        **recorded_by(ctx),
     )
     revocation_received.send(sender=Revocation, revocation=revocation)
     return Applied(revocation=revocation, results=[result])
+
+
+def check_words(channel: str, text: str, received_at: datetime | None) -> None:
+    if channel not in RevocationChannel.values:
+        raise ServiceError(f"Unknown channel {channel!r}.")
+    if not (text or "").strip():
+        raise ServiceError("The person's words are required, verbatim.")
+    if received_at is not None and received_at > timezone.now():
+        raise ServiceError("received_at is in the future.")
 
 
 @transaction.atomic
@@ -261,18 +260,16 @@ def record_revocation(
     short_code: ShortCode | None = None,
     brand: str | None = None,
 ) -> Applied:
-    """A revocation through any channel, recorded by staff or an integration: applied at
-    once to its scope (a code, a brand, or every code the number is known on) with one
+    """A revocation through any channel (recorded by staff or an integration, or the
+    preferences page's, the API's and the admin's own code-wide opt-outs): applied at once
+    to its scope (a code, a brand, or every code the number is known on) with one
     confirmation, which the portal sends when no provider does."""
-    if channel not in RevocationChannel.values:
-        raise ServiceError(f"Unknown channel {channel!r}.")
-    if not (text or "").strip():
-        raise ServiceError("The person's words are required, verbatim.")
+    check_words(channel, text, received_at)
     now = timezone.now()
-    if received_at is not None and received_at > now:
-        raise ServiceError("received_at is in the future.")
     contact = locked_contact(phone)
     codes = scope_codes(contact, short_code=short_code, brand=brand)
+    if short_code is not None:
+        codes = texted_first(short_code, codes)
     if not codes:
         raise ServiceError(
             "The number is known on no short code; name the short_code or brand it revokes."
@@ -282,29 +279,35 @@ def record_revocation(
     if results[0].duplicate:
         raise ServiceError("This revocation was recorded already (same external id).")
     applied = Applied(revocation=None, results=results)
-    _confirm(
-        applied,
-        contact,
-        _stopped_now(results, codes),
-        provider_applied=False,
-        purpose=MessagePurpose.CONFIRMATION,
-        queue=True,
+    _confirm_codes(
+        applied, contact, results, codes, purpose=MessagePurpose.CONFIRMATION, queue=True
     )
-    applied.revocation = _create(
+    applied.revocation = create(
         contact,
         codes,
+        applied.events,
         channel=channel,
         text=text,
         received_at=received_at or now,
         verdict=RevocationVerdict.RECORDED,
         applied_at=now,
         confirmation=applied.confirmation,
-        recorded_by=ctx.actor,
-        recorded_by_label=ctx.actor_label[:150],
-        external_id=ctx.external_id[:200],
+        **recorded_by(ctx),
     )
     revocation_received.send(sender=Revocation, revocation=applied.revocation)
     return applied
+
+
+def _open_for_decision(revocation_id):
+    revocation = Revocation.objects.select_related("contact").filter(pk=revocation_id).first()
+    if revocation is None:
+        raise ServiceError(f"No revocation {revocation_id}.")
+    contact = locked_contact(revocation.contact.phone)
+    if revocation.verdict != RevocationVerdict.REVIEW:
+        raise ServiceError("This revocation was applied when it arrived; nothing to decide.")
+    if RevocationDecision.objects.filter(revocation=revocation).exists():
+        raise ServiceError("This revocation was decided already.")
+    return revocation, contact
 
 
 @transaction.atomic
@@ -316,14 +319,7 @@ def decide(revocation_id: int, decision: str, reason: str, *, actor=None) -> App
         raise ServiceError(f"decision must be one of {RevocationDecisionKind.values}.")
     if not (reason or "").strip():
         raise ServiceError("A decision needs a reason.")
-    revocation = Revocation.objects.select_related("contact").filter(pk=revocation_id).first()
-    if revocation is None:
-        raise ServiceError(f"No revocation {revocation_id}.")
-    contact = locked_contact(revocation.contact.phone)
-    if revocation.verdict != RevocationVerdict.REVIEW:
-        raise ServiceError("This revocation was applied when it arrived; nothing to decide.")
-    if RevocationDecision.objects.filter(revocation=revocation).exists():
-        raise ServiceError("This revocation was decided already.")
+    revocation, contact = _open_for_decision(revocation_id)
     codes = list(revocation.short_codes.select_related("provider").order_by("code"))
     ctx = Context(
         source=Source.ADMIN,
@@ -334,11 +330,11 @@ def decide(revocation_id: int, decision: str, reason: str, *, actor=None) -> App
     applied = Applied(revocation=revocation)
     if decision == RevocationDecisionKind.REVOKE:
         applied.results = _stop_codes(contact.phone, codes, ctx)
-        _confirm(
+        _confirm_codes(
             applied,
             contact,
-            _stopped_now(applied.results, codes),
-            provider_applied=False,
+            applied.results,
+            codes,
             purpose=MessagePurpose.CONFIRMATION,
             queue=True,
         )
@@ -354,5 +350,7 @@ def decide(revocation_id: int, decision: str, reason: str, *, actor=None) -> App
         decided_by_label=ctx.actor_label[:150],
         confirmation=applied.confirmation,
     )
+    measure.link_syncs(revocation, applied.events)
+    measure.record_if_in_step(revocation)
     revocation_decided.send(sender=Revocation, revocation=revocation)
     return applied

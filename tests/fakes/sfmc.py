@@ -17,7 +17,9 @@ class FakeSfmc(FakeProvider):
     of every keyword of that short code it knows (`stop_words` lists the custom ones).
     `short_codes[keyword]` is the code a keyword belongs to (learned from queueMO; set it
     for the others): the lookup answers with it. `set_held(...)` makes drift, as a journey
-    or a change in SFMC's console would."""
+    or a change in SFMC's console would. `texts` are the Override sends (the portal's texts),
+    `confirmations` the STOP confirmations SFMC texts itself, [(mobile, stop word)], one per
+    stop word it processes (from the handset or a queueMO)."""
 
     def __init__(
         self,
@@ -38,6 +40,7 @@ class FakeSfmc(FakeProvider):
         self.short_codes = {}
         self.keywords_seen = set()
         self.texts = []
+        self.confirmations = []
 
     def expire_tokens(self):
         """Every token issued so far answers 401 from now on."""
@@ -129,6 +132,7 @@ class FakeSfmc(FakeProvider):
         word = text.split()[0].upper()
         for number in numbers:
             if word in self.stop_words:
+                self.confirmations.append((number, word))
                 for key in [k for k in self.state if k[0] == number]:
                     self.state[key] = False
             else:

@@ -73,10 +73,11 @@ def hanging_account(account, read_timeout=2):
 
 
 def programs(account, *words, **fields):
-    """A short code of `account` with program keywords `words` (provider_ref = word ref)."""
+    """A short code of `account` with program keywords `words` (provider_ref = ref-WORD
+    unless `fields` say otherwise)."""
     code = ShortCodeFactory(provider=account)
     return code, [
-        KeywordFactory(short_code=code, word=word, provider_ref=f"ref-{word}", **fields)
+        KeywordFactory(**{"short_code": code, "word": word, "provider_ref": f"ref-{word}"} | fields)
         for word in words
     ]
 

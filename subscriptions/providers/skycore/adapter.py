@@ -1,10 +1,13 @@
 """SkyCore over the v1.3 XML API: subscribe / unsubscribe per campaign (CAMPAIGNREF =
-the program keyword's provider_ref). docs/providers.md "SkyCore"."""
+the program keyword's provider_ref) and sendSMS for the portal's own texts.
+docs/providers.md "SkyCore"."""
 
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from defusedxml.ElementTree import ParseError, fromstring
+from django.db.models import Q
 
+from subscriptions.models import Keyword, KeywordKind, OutboundMessage
 from subscriptions.providers.base import (
     Capabilities,
     HttpAdapter,
@@ -16,6 +19,7 @@ from subscriptions.providers.base import (
 
 DEFAULT_API_URL = "https://secure.skycore.com/API/wxml/1.3/index.php"
 LIST_CAMPAIGNS = "getMessagingCampaigns"  # read-only
+SEND_SMS = "sendSMS"
 RETRYABLE_CODES = {"E106"}  # rate limited
 ERROR_MEANINGS = {
     "E100": "invalid request",
@@ -24,13 +28,18 @@ ERROR_MEANINGS = {
     "E106": "rate limited",
     "E107": "no rights to this action",
     "E108": "XML parse error",
+    "E713": "billing problem on the SkyCore account",
 }
 
 
 class SkyCoreAdapter(HttpAdapter):
     kind = "skycore"
     capabilities = Capabilities(
-        keyword_opt_out=True, code_opt_out=False, keyword_opt_in=True, postbacks=True
+        keyword_opt_out=True,
+        code_opt_out=False,
+        keyword_opt_in=True,
+        send_text=True,
+        postbacks=True,
     )
 
     def reconcile(self, rec: Reconciliation) -> Reconciled:
@@ -54,6 +63,20 @@ class SkyCoreAdapter(HttpAdapter):
             fields["NOTIFY"] = "no"  # the portal sends the one confirmation text itself
         return self._send(action, fields)
 
+    def send_text(self, message: OutboundMessage) -> str:
+        """sendSMS from the short code; the campaign of one of the account's programs on
+        the code goes with it (`text_campaign_ref`)."""
+        fields = {"TO": message.phone.lstrip("+"), "FROM": message.short_code.code}
+        campaign_ref = text_campaign_ref(self.account, message.short_code)
+        if campaign_ref:
+            fields["CAMPAIGNREF"] = campaign_ref
+        fields["TEXT"] = message.text
+        root = self._send(SEND_SMS, fields)
+        tracking = (root.findtext("TRACKINGID") or "").strip()
+        return f"{SEND_SMS} from {message.short_code.code}" + (
+            f", tracking id {tracking}" if tracking else ""
+        )
+
     def test_connection(self) -> str:
         """getMessagingCampaigns: a read of the account's campaigns with the API key."""
         root = self._send(LIST_CAMPAIGNS, {})
@@ -68,6 +91,21 @@ class SkyCoreAdapter(HttpAdapter):
         url = (self.account.settings or {}).get("api_url") or DEFAULT_API_URL
         response = self.call("POST", url, data={"xml": tostring(root, encoding="unicode")})
         return parse_response(response)
+
+
+def text_campaign_ref(account, short_code) -> str:
+    """The CAMPAIGNREF a text on `short_code` is sent under: that of the account's first
+    program keyword on the code (by word) that has one, or "" when none has. An account
+    with SkyCore's "Enforce Campaign Check" refuses a sendSMS without a campaign, and the
+    campaign is how SkyCore files the text (its reports, its per-campaign opt-outs)."""
+    owned = Q(provider=account) | Q(provider__isnull=True, short_code__provider=account)
+    return (
+        Keyword.objects.filter(owned, short_code=short_code, kind=KeywordKind.PROGRAM)
+        .exclude(provider_ref="")
+        .order_by("word", "pk")
+        .values_list("provider_ref", flat=True)
+        .first()
+    ) or ""
 
 
 def parse_response(response):

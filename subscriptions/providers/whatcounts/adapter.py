@@ -1,7 +1,9 @@
 """WhatCounts over the api_web command interface. Everything is per SENDER CODE (the short
 code); there are no keywords, so the number is added when its first program on the code is
-joined and stopped when no program there remains opted in. docs/providers.md "WhatCounts"."""
+joined and stopped when no program there remains opted in; the portal's texts go out with
+smssendmessagetophone. docs/providers.md "WhatCounts"."""
 
+from subscriptions.models import OutboundMessage
 from subscriptions.providers.base import (
     Capabilities,
     HttpAdapter,
@@ -15,16 +17,20 @@ ADD = "addphonetosendercode"
 # Read-only: the realm's feature settings; needs the realm and the API password.
 REALM_SETTINGS = "getrealmsettings"
 STOP = "smsstopsubscribersend"
+# Sends one text from the sender code. WhatCounts honours its own opt-outs: a number it
+# stopped gets nothing (FAILURE), which is why its stop message is the confirmation.
+SEND = "smssendmessagetophone"
 # FAILURE texts that mean the provider is already in the wanted state.
 ALREADY = {
     ADD: ("subscription exists", "already"),
     STOP: ("does not exist", "no subscription", "not found", "already"),
+    SEND: (),  # a text that did not go out never counts as sent
 }
 
 
 class WhatCountsAdapter(HttpAdapter):
     kind = "whatcounts"
-    capabilities = Capabilities(code_opt_out=True)
+    capabilities = Capabilities(code_opt_out=True, send_text=True)
 
     def reconcile(self, rec: Reconciliation) -> Reconciled:
         result = Reconciled()
@@ -45,6 +51,13 @@ class WhatCountsAdapter(HttpAdapter):
     def command(self, command, rec):
         response = self._post(command, phone=rec.digits, sender_code=rec.short_code.code)
         return f"{command} {rec.short_code.code}: {parse_reply(command, response)}"
+
+    def send_text(self, message: OutboundMessage) -> str:
+        code = message.short_code.code
+        response = self._post(
+            SEND, phone=message.phone.lstrip("+"), sender_code=code, message_text=message.text
+        )
+        return f"{SEND} {code}: {parse_reply(SEND, response)}"
 
     def test_connection(self) -> str:
         """getrealmsettings: a read of the realm's settings with the realm and password."""

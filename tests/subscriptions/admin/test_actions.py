@@ -10,6 +10,7 @@ from subscriptions.models import (
     Action,
     Contact,
     ProviderSync,
+    Revocation,
     ShortCodeStop,
     Status,
     Subscription,
@@ -145,3 +146,20 @@ def test_actions_refuse_more_rows_than_a_staff_action_takes(
     )
     assert "More than 1 rows selected" in next(str(m) for m in response.context["messages"])
     assert not SubscriptionEvent.objects.filter(source="admin").exists()
+
+
+def test_a_staff_opt_out_or_stop_is_recorded_as_a_revocation_by_staff(
+    client, marketing, member, deals
+):
+    sub = Subscription.objects.get(keyword=deals)
+    act(client, SUBS, "opt_out", [sub], reason="Caller asked on the phone")
+    act(client, SUBS, "stop_all", [sub], reason="Email: please stop everything")
+
+    program, code = Revocation.objects.order_by("id")
+    assert [(r.channel, r.text, r.recorded_by) for r in (program, code)] == [
+        ("staff", "Caller asked on the phone", marketing),
+        ("staff", "Email: please stop everything", marketing),
+    ]
+    assert [k.word for k in program.keywords.all()] == ["DEALS"]
+    assert [c.code for c in code.short_codes.all()] == [deals.short_code.code]
+    assert code.applied_at is not None and code.due_by > code.received_at

@@ -187,7 +187,8 @@ def test_custom_stop_keyword_opts_out_only_its_accounts_programs(code, deals):
     assert (outcome.action, outcome.changed) == (MoAction.OPT_OUT, [("PARTNER", "opted_out")])
     assert (status_of(deals), status_of(partner)) == (Status.OPTED_IN, Status.OPTED_OUT)
     assert not ShortCodeStop.objects.exists()
-    assert outcome.reply == code.render(code.stop_text)
+    # A revocation of that account's programs: the confirmation names them.
+    assert outcome.reply == code.render(code.opt_out_text, program=partner.display_title)
     # The account that owns the stop keyword ran it already: not sent back to it.
     stops = SubscriptionEvent.objects.filter(action=Action.CUSTOM_STOP)
     assert {e.detail["provider_account_id"] for e in stops} == {other_account.pk}

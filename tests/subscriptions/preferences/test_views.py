@@ -16,6 +16,7 @@ from subscriptions.consent import selectors, services
 from subscriptions.consent.services import Context
 from subscriptions.models import (
     OutboundMessage,
+    Revocation,
     ShortCodeStop,
     Source,
     Status,
@@ -423,3 +424,43 @@ def test_staff_link_changes_carry_the_staff_actor_not_the_persons_web_source(cli
     assert {e.actor_label for e in events} == {"alice"}
     assert all(e.detail["assisted_by"] == "alice" for e in events)
     assert not SubscriptionEvent.objects.filter(source=Source.WEB).exists()
+
+
+def test_the_pages_opt_outs_are_the_persons_revocations(client, deals, on_commit):
+    # FCC 24-24: an opt-out by any channel is a revocation: recorded (channel web, the
+    # wording the person chose as their words), confirmed once, measured.
+    news = KeywordFactory(short_code=deals.short_code, word="NEWS", title="News")
+    services.opt_in(PHONE, news, Context(source="mo"))
+    _signed_in(client)
+    code = deals.short_code
+
+    with on_commit():
+        client.post("/preferences/programs/", {"keyword": deals.pk})
+    with on_commit():
+        client.post("/preferences/stop/", {"short_code": code.pk})
+
+    left, stopped = Revocation.objects.order_by("id")
+    assert (left.channel, left.text, list(left.keywords.all())) == (
+        "web",
+        service.leave_wording(deals, PHONE),
+        [deals],
+    )
+    assert (stopped.channel, stopped.text, list(stopped.keywords.all())) == (
+        "web",
+        service.stop_all_wording(code, PHONE),
+        [],
+    )
+    assert [r.recorded_by_label for r in (left, stopped)] == [PHONE, PHONE]
+    sent = OutboundMessage.objects.filter(phone=PHONE).order_by("id").values_list("text", flat=True)
+    assert list(sent) == [
+        code.render(code.opt_out_text, program="Weekly deals"),
+        code.render(code.stop_text),
+    ]
+
+
+def test_a_staff_assisted_opt_out_is_a_revocation_recorded_by_staff(client, deals):
+    client.get(links.preferences_link_path(PHONE, "alice"))
+    client.post("/preferences/stop/", {"short_code": deals.short_code_id})
+
+    revocation = Revocation.objects.get()
+    assert (revocation.channel, revocation.recorded_by_label) == ("staff", "alice")

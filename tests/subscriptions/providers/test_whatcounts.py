@@ -3,9 +3,10 @@
 import pytest
 
 from subscriptions.consent import services
+from subscriptions.delivery import messages
 from subscriptions.inbound import mo
-from subscriptions.models import ProviderSync, SyncStatus
-from tests.subscriptions.conftest import DIGITS, programs
+from subscriptions.models import MessageStatus, ProviderCall, ProviderSync, SyncStatus
+from tests.subscriptions.conftest import DIGITS, PHONE, programs
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +110,68 @@ def test_unknown_provider_state_is_resent_whichever_way(
     change(services.opt_in, deals, "api")
     assert whatcounts.calls() == [("addphonetosendercode", DIGITS, code.code)] * 2
     assert whatcounts.state == {(DIGITS, code.code)}
+
+
+# Texts: smssendmessagetophone ----------------------------------------------------------
+
+
+def sent(committed, code, text, purpose="reply", **kwargs):
+    with committed():
+        message = messages.queue_text(PHONE, code, text, purpose, **kwargs)
+    message.refresh_from_db()
+    return message
+
+
+def test_a_text_is_smssendmessagetophone_from_the_sender_code(world, whatcounts, committed):
+    code, _ = world
+
+    message = sent(committed, code, "Acme: reply STOP to cancel")
+
+    assert message.status == MessageStatus.SENT
+    assert form(whatcounts, 0) == {
+        "c": "smssendmessagetophone",
+        "r": "acme",
+        "p": "wc-pass-456",
+        "phone": DIGITS,
+        "sender_code": code.code,
+        "message_text": "Acme: reply STOP to cancel",
+    }
+    assert whatcounts.texts == [(DIGITS, code.code, "Acme: reply STOP to cancel")]
+
+
+def test_after_its_stop_whatcounts_delivers_no_text_of_the_portal(
+    world, whatcounts, change, committed
+):
+    code, (deals, _news) = world
+    change(services.opt_in, deals, "api")
+    change(services.stop_all, code, "web")
+    assert whatcounts.confirmations == [(DIGITS, code.code)]  # its own stop message
+
+    with committed():
+        message = messages.queue_text(PHONE, code, "Acme: bye", "confirmation")
+    message.refresh_from_db()
+
+    assert message.status == MessageStatus.FAILED
+    assert "opted out" in message.last_error
+    assert whatcounts.texts == [(DIGITS, code.code, "You are unsubscribed.")]
+
+
+def test_a_one_time_code_reaches_whatcounts_but_never_the_call_log(world, whatcounts, committed):
+    code, _ = world
+
+    message = sent(committed, code, "Acme code: 482915", "one_time_code", secret="482915")
+
+    assert whatcounts.texts == [(DIGITS, code.code, "Acme code: 482915")]
+    call = ProviderCall.objects.get(message=message)
+    assert "482915" not in call.request_body + call.response_body
+    assert "wc-pass-456" not in call.request_body
+    assert "482915" not in message.text
+
+
+def test_a_reply_that_is_neither_success_nor_failure_is_retried(world, whatcounts, committed):
+    code, _ = world
+    whatcounts.fail(1, status=200, body="<html>maintenance</html>")
+
+    message = sent(committed, code, "hello")
+
+    assert (message.status, message.attempts) == (MessageStatus.QUEUED, 1)

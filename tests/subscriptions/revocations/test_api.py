@@ -218,3 +218,29 @@ def test_the_database_refuses_updates_and_deletes_of_revocations(codes):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             connection.cursor().execute(sql)
     assert Revocation.objects.get().text == "not interested"
+
+
+def test_an_api_opt_out_is_recorded_as_the_persons_revocation(recorder, codes):
+    whole = post(recorder, "/api/v1/opt-outs/", {"phone": PHONE, "short_code": "12345"})
+    one = post(
+        recorder, "/api/v1/opt-outs/", {"phone": PHONE, "short_code": "67890", "keyword": "DEALS"}
+    )
+
+    assert whole.status_code == one.status_code == 200
+    assert whole.json()["changed"] == [{"keyword": "DEALS", "status": "opted_out"}]
+    listed = recorder.get(URL + "?phone=" + PHONE).json()["results"]
+    assert [(r["channel"], r["status"], r["scope"], r["recorded_by"]) for r in listed] == [
+        ("api", "applied", ["67890"], recorder.user.username),
+        ("api", "applied", ["12345"], recorder.user.username),
+    ]
+    assert listed[1]["text"] == "opt-out through the API: every program on 12345"
+    program = Revocation.objects.get(short_codes__code="67890")
+    assert [k.word for k in program.keywords.all()] == ["DEALS"]
+    assert stopped_codes() == ["12345"]  # a program opt-out is no STOP
+
+
+def test_the_portals_own_channels_cannot_be_named_when_recording(recorder, codes):
+    for channel in ("api", "staff"):
+        response = post(recorder, URL, {"phone": PHONE, "channel": channel, "text": "x"})
+        assert response.status_code == 400, response.content
+    assert not Revocation.objects.exists()

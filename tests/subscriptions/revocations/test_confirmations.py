@@ -1,8 +1,11 @@
 """Exactly one confirmation per revocation, for every provider kind and every way a
 revocation arrives, counting the provider's own STOP confirmation (revocations/
-confirmations.py); and a revocation recorded from a phone call reaches every provider
-account on the code."""
+confirmations.py): each test counts what reached the person's handset at the provider (the
+fakes record the portal's texts they took and the confirmations they texted themselves; the
+console provider's handset is its outbox). A repeat from the same person adds none. And a
+revocation recorded from a phone call reaches every provider account on the code."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -13,39 +16,81 @@ from subscriptions.consent.services import Context
 from subscriptions.inbound import mo
 from subscriptions.models import (
     Confirmation,
+    MessageStatus,
     OutboundMessage,
     ProviderSync,
     Revocation,
     RevocationDecision,
     Source,
+    Subscription,
 )
+from subscriptions.preferences import service as preferences
 from subscriptions.revocations import services as revocations
 from tests.factories import KeywordFactory, ProviderAccountFactory, UserFactory
+from tests.subscriptions.admin.conftest import staff_in
+from tests.subscriptions.api.conftest import token_client
 from tests.subscriptions.conftest import DIGITS, PHONE, programs
 
 pytestmark = pytest.mark.django_db
 
-WAYS = ["handset_stop_word", "handset_plain_words", "phone_call", "review_then_revoke"]
+HANDSET_WAYS = ["handset_stop_word", "handset_plain_words", "review_then_revoke"]
+WAYS = [
+    *HANDSET_WAYS,
+    "phone_call",
+    "web_stop_all",
+    "web_program_off",
+    "api_opt_out",
+    "api_program_opt_out",
+    "staff_stop",
+    "staff_program_opt_out",
+]
+VISITOR = preferences.Visitor(phone=PHONE, ip_address="203.0.113.9", user_agent="test")
 
 
-def portal_confirmations(code):
-    """Texts the portal handed to the code's provider with the stop text."""
-    return OutboundMessage.objects.filter(
-        phone=PHONE, short_code=code, text=code.render(code.stop_text)
-    ).count()
+def confirmation_texts(code, deals):
+    return {code.render(code.stop_text), code.render(code.opt_out_text, program=deals.title)}
 
 
-def revoke(way, code, fake=None):
-    """Revoke in one of the WAYS; returns the provider confirmations a handset's own stop
-    word caused at the provider before the portal saw it (0 or 1)."""
-    handset = 0
+def received(kind, fake, code, deals):
+    """Confirmations that reached the handset: the provider's own plus the portal's texts."""
+    texts = confirmation_texts(code, deals)
+    if kind == "console":
+        return OutboundMessage.objects.filter(
+            phone=PHONE, short_code=code, status=MessageStatus.SENT, text__in=texts
+        ).count()
+    own = [c for c in fake.confirmations if c[0] == DIGITS]
+    text_at = 1 if kind == "sfmc" else 2  # where each fake keeps the text in its tuples
+    portal = [t for t in fake.texts if t[0] == DIGITS and t[text_at] in texts]
+    return len(own) + len(portal)
+
+
+def _staff_action(client, action, subscription):
+    client.force_login(staff_in("Marketing"))
+    response = client.post(
+        "/admin/subscriptions/subscription/",
+        {"action": action, "_selected_action": [subscription.pk], "reason": "She called: stop"},
+    )
+    assert response.status_code == 302
+
+
+def _api(body):
+    response = token_client("change_consent").post(
+        "/api/v1/opt-outs/", json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+
+
+def revoke(way, code, deals, fake, client):
+    """Revoke in one of the WAYS."""
     if way == "handset_stop_word":
-        if fake is not None and hasattr(fake, "handset_text"):
-            fake.handset_text(DIGITS, "STOP")
-        handset = 1 if code.provider.kind in ("sfmc", "whatcounts") else 0
+        if fake is not None:
+            fake.handset_text(DIGITS, "STOP")  # the provider applies it before forwarding it
         mo.handle_mo(mo.MoText(phone=PHONE, short_code=code, text="STOP", message_id="m1"))
     elif way == "handset_plain_words":
         mo.handle_mo(mo.MoText(phone=PHONE, short_code=code, text="please stop", message_id="m1"))
+    elif way == "review_then_revoke":
+        mo.handle_mo(mo.MoText(phone=PHONE, short_code=code, text="not interested"))
+        revocations.decide(Revocation.objects.get().pk, "revoke", "means stop", actor=UserFactory())
     elif way == "phone_call":
         revocations.record_revocation(
             PHONE,
@@ -54,10 +99,26 @@ def revoke(way, code, fake=None):
             ctx=Context(source=Source.ADMIN, actor=UserFactory(), reason="phone call"),
             short_code=code,
         )
+    elif way == "web_stop_all":
+        preferences.stop_all(VISITOR, code)
+    elif way == "web_program_off":
+        preferences.leave(VISITOR, deals)
+    elif way == "api_opt_out":
+        _api({"phone": PHONE, "short_code": code.code})
+    elif way == "api_program_opt_out":
+        _api({"phone": PHONE, "short_code": code.code, "keyword": deals.word})
+    elif way == "staff_stop":
+        _staff_action(client, "stop_all", Subscription.objects.get(keyword=deals))
     else:
-        mo.handle_mo(mo.MoText(phone=PHONE, short_code=code, text="not interested"))
-        revocations.decide(Revocation.objects.get().pk, "revoke", "means stop", actor=UserFactory())
-    return handset
+        _staff_action(client, "opt_out", Subscription.objects.get(keyword=deals))
+
+
+def again(way, code, deals, fake, client):
+    """The same person again: a text that is no provider's stop word, or the same way."""
+    if way in HANDSET_WAYS:
+        mo.handle_mo(mo.MoText(phone=PHONE, short_code=code, text="Please stop", message_id="m9"))
+    else:
+        revoke(way, code, deals, fake, client)
 
 
 def joined(committed, keyword):
@@ -73,78 +134,89 @@ def confirmation_of(revocation):
     return decision.confirmation if decision else revocation.confirmation
 
 
-def twice(way, committed, code, fake=None):
-    """The revocation, then the same person again: the second gets no confirmation."""
+def once_then_none(way, committed, kind, fake, account, client):
+    """Revoke, count what arrived (one), then the same person again (still one); returns
+    the first revocation's Confirmation and the short code and program."""
+    code, (deals,) = programs(account, "DEALS", title="Deals")
+    joined(committed, deals)
+
     with committed():
-        handset = revoke(way, code, fake)
+        revoke(way, code, deals, fake, client)
+    assert received(kind, fake, code, deals) == 1
     with committed():
-        mo.handle_mo(mo.MoText(phone=PHONE, short_code=code, text="STOP!!", message_id="m9"))
-    return handset
+        again(way, code, deals, fake, client)
+    assert received(kind, fake, code, deals) == 1
+
+    first, *repeats = Revocation.objects.order_by("id")
+    assert [confirmation_of(r) for r in repeats] == [Confirmation.NONE] * len(repeats)
+    assert first.channel == {
+        "web_stop_all": "web",
+        "web_program_off": "web",
+        "api_opt_out": "api",
+        "api_program_opt_out": "api",
+        "staff_stop": "staff",
+        "staff_program_opt_out": "staff",
+        "phone_call": "phone_call",
+    }.get(way, "sms")
+    return confirmation_of(first), code, deals
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_console_the_portal_sends_the_one_confirmation(way, committed):
-    code, (deals,) = programs(ProviderAccountFactory(kind="console"), "DEALS")
-    joined(committed, deals)
+def test_console_the_portal_sends_the_one_confirmation(way, committed, client):
+    account = ProviderAccountFactory(kind="console")
 
-    twice(way, committed, code)
+    confirmation, _code, _deals = once_then_none(way, committed, "console", None, account, client)
 
-    assert portal_confirmations(code) == 1
-    first, again = Revocation.objects.order_by("id")
-    assert (confirmation_of(first), confirmation_of(again)) == (
-        Confirmation.PORTAL,
-        Confirmation.NONE,
-    )
+    assert confirmation == Confirmation.PORTAL
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_sfmc_texts_its_own_confirmation_and_the_portal_none(way, committed, sfmc, sfmc_account):
-    code, (deals,) = programs(sfmc_account, "DEALS")
-    joined(committed, deals)
+def test_sfmc_texts_its_own_confirmation_and_the_portal_none(
+    way, committed, client, sfmc, sfmc_account
+):
+    confirmation, _code, _deals = once_then_none(way, committed, "sfmc", sfmc, sfmc_account, client)
 
-    handset = twice(way, committed, code, sfmc)
-
-    stops_sent = [
-        body
-        for path, body in sfmc.rest_calls()
-        if path == "/sms/v1/queueMO" and body["messageText"] == "STOP"
-    ]
-    assert portal_confirmations(code) == 0
-    assert handset + len(stops_sent) == 1
+    assert confirmation == Confirmation.PROVIDER
+    assert sfmc.texts == []  # the portal texted nothing
     assert sfmc.state[(DIGITS, "DEALS")] is False
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_whatcounts_stop_command_is_the_one_confirmation(
-    way, committed, whatcounts, whatcounts_account
+def test_whatcounts_stop_message_is_the_one_confirmation(
+    way, committed, client, whatcounts, whatcounts_account
 ):
-    code, (deals,) = programs(whatcounts_account, "DEALS")
-    joined(committed, deals)
-    assert (DIGITS, code.code) in whatcounts.state
+    confirmation, code, deals = once_then_none(
+        way, committed, "whatcounts", whatcounts, whatcounts_account, client
+    )
 
-    handset = twice(way, committed, code, whatcounts)
-
-    stops_sent = [c for c in whatcounts.calls() if c[0] == "smsstopsubscribersend"]
-    assert portal_confirmations(code) == 0
-    assert handset + len(stops_sent) == 1
+    assert confirmation == Confirmation.PROVIDER
+    assert len(whatcounts.confirmations) == 1  # its stop message, and no text of the portal
+    texts = confirmation_texts(code, deals)
+    assert not [t for t in whatcounts.texts if t[2] in texts]
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_skycore_unsubscribes_without_notify_and_the_portal_texts(
-    way, committed, skycore, skycore_account
+def test_skycore_unsubscribes_without_notify_and_the_portal_texts_through_skycore(
+    way, committed, client, skycore, skycore_account
 ):
-    code, (deals,) = programs(skycore_account, "DEALS")
-    joined(committed, deals)
+    confirmation, code, deals = once_then_none(
+        way, committed, "skycore", skycore, skycore_account, client
+    )
 
-    twice(way, committed, code, skycore)
-
-    unsubscribes = [skycore.xml(r) for r in skycore.requests]
-    unsubscribes = [x for x in unsubscribes if x["ACTION"] == "unsubscribe"]
+    assert confirmation == Confirmation.PORTAL
+    unsubscribes = [x for x in map(skycore.xml, skycore.requests) if x["ACTION"] == "unsubscribe"]
     if way == "handset_stop_word":  # SkyCore applied the handset's STOP itself
         assert unsubscribes == []
     else:
         assert unsubscribes and {x.get("NOTIFY") for x in unsubscribes} == {"no"}
-    assert portal_confirmations(code) == 1
+    assert skycore.confirmations == []  # NOTIFY=no: SkyCore texted nothing of its own
+    texts = confirmation_texts(code, deals)
+    sent = [x for x in skycore.sent_texts() if x["TEXT"] in texts]
+    assert [(x["TO"], x["FROM"], x["CAMPAIGNREF"]) for x in sent] == [
+        (DIGITS, code.code, "ref-DEALS")
+    ]
+    message = OutboundMessage.objects.get(text=sent[0]["TEXT"])
+    assert message.status == MessageStatus.SENT
 
 
 def test_a_phone_call_reaches_every_provider_account_on_the_code(
@@ -176,3 +248,10 @@ def test_a_phone_call_reaches_every_provider_account_on_the_code(
     assert (DIGITS, code.code) not in whatcounts.state
     assert skycore.state[(DIGITS, "77")] is False
     assert [code.code] == [c.code for c in applied.revocation.short_codes.all()]
+    # Providers that text their own confirmation do: the portal sends none.
+    assert applied.confirmation == Confirmation.PROVIDER
+    assert skycore.texts == [] and sfmc.texts == []
+    assert not OutboundMessage.objects.filter(text=code.render(code.stop_text)).exists()
+    # Every delivery it caused was acknowledged: the revocation is in step.
+    assert applied.revocation.syncs.count() == 3
+    assert Revocation.objects.get(pk=applied.revocation.pk).in_step.syncs == 3

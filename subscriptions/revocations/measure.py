@@ -1,0 +1,136 @@
+"""When every provider is in step with a revocation (issue "Revocation by any reasonable
+means", measurement).
+
+A revocation is linked, when it is applied (at receipt, or by a revoke decision), to the
+provider deliveries it caused (`Revocation.syncs`: the ProviderSync rows its history events
+planned). It is in step once each of them is settled: succeeded (an echo of a change the
+provider applied itself included), local only (the provider cannot be told; the portal's
+sendability check enforces it, and nothing further will be sent), or superseded by a later
+delivery to the same target that settled (a later delivery sends the portal's state at its
+time, this revocation included). A failed one is not settled until staff retry it and it
+succeeds. The moment is written once, as a RevocationInStep row, by whichever settles last:
+the worker's `sync_settled` signal, or the revocation itself when nothing was owed.
+`revocation_in_step` then lets reporting.metrics observe the time since received_at.
+"""
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+from django.utils import timezone
+
+from subscriptions.consent.signals import revocation_in_step, sync_settled
+from subscriptions.delivery.state import target_of
+from subscriptions.models import (
+    ProviderSync,
+    Revocation,
+    RevocationDecision,
+    RevocationDecisionKind,
+    RevocationInStep,
+    SyncStatus,
+)
+
+logger = logging.getLogger("subscriptions.revocations")
+
+SETTLED = (SyncStatus.SUCCEEDED, SyncStatus.LOCAL_ONLY)
+
+
+def link_syncs(revocation: Revocation, events) -> list[ProviderSync]:
+    """Link the provider deliveries `events` planned (rows are written in the service's
+    transaction, before this runs); returns them."""
+    ids = [event.pk for event in events if event.pk]
+    syncs = list(ProviderSync.objects.filter(event_id__in=ids)) if ids else []
+    if syncs:
+        Revocation.syncs.through.objects.bulk_create(
+            [
+                Revocation.syncs.through(revocation_id=revocation.pk, providersync_id=sync.pk)
+                for sync in syncs
+            ],
+            ignore_conflicts=True,
+        )
+    return syncs
+
+
+def _settled_as(sync: ProviderSync) -> str | None:
+    """The settled status that stands for `sync`, or None while it is owed."""
+    if sync.status in SETTLED:
+        return sync.status
+    if sync.status == SyncStatus.SUPERSEDED:
+        return (
+            target_of(sync)
+            .filter(pk__gt=sync.pk, status__in=SETTLED)
+            .order_by("pk")
+            .values_list("status", flat=True)
+            .first()
+        )
+    return None
+
+
+def _is_applied(revocation: Revocation) -> bool:
+    if revocation.applied_at is not None:
+        return True
+    return RevocationDecision.objects.filter(
+        revocation=revocation, decision=RevocationDecisionKind.REVOKE
+    ).exists()
+
+
+def _in_step(revocation, statuses, now):
+    return RevocationInStep(
+        revocation=revocation,
+        in_step_at=now or timezone.now(),
+        syncs=len(statuses),
+        local_only=statuses.count(SyncStatus.LOCAL_ONLY),
+    )
+
+
+def record_if_in_step(revocation: Revocation, now: datetime | None = None):
+    """Write the revocation's RevocationInStep when it is applied and every delivery it
+    caused has settled; None when not yet (or written already)."""
+    if RevocationInStep.objects.filter(revocation=revocation).exists():
+        return None
+    if not _is_applied(revocation):
+        return None
+    statuses = [_settled_as(sync) for sync in revocation.syncs.all()]
+    if None in statuses:
+        return None
+    try:
+        with transaction.atomic():
+            step = _in_step(revocation, statuses, now)
+            step.save()
+    except IntegrityError:  # another worker settled the last one at the same moment
+        return None
+    revocation_in_step.send(sender=Revocation, revocation=revocation, in_step=step)
+    return step
+
+
+def record_at_creation(revocation: Revocation, syncs: list[ProviderSync]):
+    """A revocation just applied, in the transaction that wrote it (nobody else can see it
+    yet): in step at once when none of its deliveries is owed (nothing to tell, or only
+    echoes of what the provider applied itself); otherwise the worker settles it."""
+    statuses = [_settled_as(sync) for sync in syncs]
+    if None in statuses:
+        return None
+    step = _in_step(revocation, statuses, revocation.applied_at)
+    # Its fields are the portal's own, just computed: one INSERT, no validation reads.
+    RevocationInStep.objects.bulk_create([step])
+    revocation_in_step.send(sender=Revocation, revocation=revocation, in_step=step)
+    return step
+
+
+def waiting_on(sync: ProviderSync):
+    """Revocations not yet in step that one of this row's target's deliveries up to it
+    was owed to."""
+    return Revocation.objects.filter(
+        syncs__contact_id=sync.contact_id,
+        syncs__short_code_id=sync.short_code_id,
+        syncs__provider_id=sync.provider_id,
+        syncs__pk__lte=sync.pk,
+        in_step__isnull=True,
+    ).distinct()
+
+
+@receiver(sync_settled, dispatch_uid="revocations.in_step")
+def settle(sender, sync, **kwargs):
+    for revocation in waiting_on(sync):
+        record_if_in_step(revocation)
