@@ -83,7 +83,7 @@ def claim_batch(endpoint_id: int, now: datetime, limit: int) -> Batch | None:
     """Lease up to `limit` lane heads of an active endpoint, oldest first; None when there
     is nothing to send now. Rows another drain is claiming at this moment are skipped, not
     waited for. A row whose attempts ran out under killed workers is failed here."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # its own, or part of a drain step's
         endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).first()
         if endpoint is None:
             return None
@@ -136,7 +136,7 @@ def record(batch: Batch, answers: list[Answer | None], now: datetime) -> Outcome
     lease would not have covered them) released with their attempt given back."""
     outcome = Outcome()
     delivered: dict[tuple[int, int], list[int]] = {}
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # its own, or part of a drain step's
         for row, answer in zip(batch.rows, answers, strict=True):
             if answer is None:
                 still_ours([row.pk], row.attempts).update(

@@ -18,9 +18,12 @@ with the rest of its rows would not help.
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from subscriptions.models import WebhookDelivery
@@ -31,6 +34,7 @@ from subscriptions.webhooks.outbox import enqueue_drains, schedule_drain
 logger = logging.getLogger("subscriptions.webhooks")
 __all__ = ["backoff_seconds", "deliver", "drain"]
 
+PIPELINE_DEPTH = 2  # batches of one drain in flight at once: one sent while one is claimed
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
@@ -57,54 +61,89 @@ def deliver(delivery_id: int, now=None) -> None:
 
 
 def drain(endpoint_id: int, now=None) -> None:
-    """Send the endpoint's due deliveries until none is due, the endpoint fails a whole
-    batch, or PORTAL_WEBHOOKS_DRAIN_SECONDS are spent (then a drain is queued to go on, so
-    other bulk work gets the worker in between). `now` is injected by tests."""
-    started = time.monotonic()
-    while True:
-        batch = claims.claim_batch(endpoint_id, now or timezone.now(), batch_size())
-        if batch is None:
-            return
-        if batch.rows and not send_and_record(batch, now):
-            return
-        if time.monotonic() - started > settings.PORTAL_WEBHOOKS_DRAIN_SECONDS:
-            enqueue_drains({endpoint_id: batch_size()})
-            return
+    """Send the endpoint's due deliveries until none is due, the endpoint fails, or
+    PORTAL_WEBHOOKS_DRAIN_SECONDS are spent (then a drain is queued to go on, so other bulk
+    work gets the worker in between). `now` is injected by tests.
+
+    Pipelined: while one batch's requests are in flight the next one is claimed (its lanes
+    differ: the rows behind a leased head are not claimable), so the sender threads are
+    not idle while the database works; a batch's record and the next claim share one
+    transaction (one commit per batch). The drain ends on a claim that finds nothing with
+    nothing in flight, made after every record: a row committed or unblocked before then
+    is sent by this drain, one committed after it by the drain its commit enqueued. Drains
+    it asks for (to go on, or for its retries) are enqueued only once it recorded all."""
+    state = Drain(endpoint_id, now)
+    state.run()
+    if state.again:
+        enqueue_drains({endpoint_id: batch_size()})
+    if state.retry_at is not None:
+        schedule_drain(endpoint_id, state.retry_at)
 
 
 def batch_size() -> int:
     return max(1, settings.PORTAL_WEBHOOKS_BATCH)
 
 
-def send_and_record(batch: Batch, now=None) -> bool:
-    """One batch's attempts and their record; False when the drain should stop."""
-    answers = send(batch)
-    at = now or timezone.now()
-    outcome = claims.record(batch, answers, at)
-    attempted = any(answer is not None for answer in answers)
-    if attempted:
+class Drain:
+    """One drain's state: its batches in flight, whether to claim more (`go_on`), whether a
+    new drain must go on after it (`again`), and when its earliest retry falls due."""
+
+    def __init__(self, endpoint_id: int, now=None):
+        self.endpoint_id, self.now = endpoint_id, now
+        self.deadline = time.monotonic() + settings.PORTAL_WEBHOOKS_DRAIN_SECONDS
+        self.in_flight: deque[tuple[Batch, list[Future]]] = deque()
+        self.go_on, self.again, self.exhausted = True, False, False
+        self.retry_at: datetime | None = None
+
+    def run(self) -> None:
+        while True:
+            while self.go_on and not self.exhausted and len(self.in_flight) < PIPELINE_DEPTH:
+                self.claim()
+            if not self.in_flight:
+                return
+            batch, futures = self.in_flight.popleft()
+            self.finish(batch, [future.result() for future in futures])
+
+    def claim(self) -> None:
+        batch = claims.claim_batch(self.endpoint_id, self.now or timezone.now(), batch_size())
+        self.exhausted = batch is None
+        if batch is not None and batch.rows:
+            self.in_flight.append((batch, start(batch)))
+
+    def finish(self, batch: Batch, answers: list[sender.Answer | None]) -> None:
+        """Record a batch (and, when it went well, claim the next one in the same
+        transaction), then the endpoint's health; decide whether to go on."""
+        at = self.now or timezone.now()
+        if self.go_on and time.monotonic() > self.deadline:
+            self.go_on, self.again = False, True
+        with transaction.atomic():
+            outcome = claims.record(batch, answers, at)
+            self.exhausted = False  # a record may have unblocked lanes
+            if outcome.any_ok and self.go_on:
+                self.claim()
+        if outcome.retry_at is not None:
+            self.retry_at = min(self.retry_at or outcome.retry_at, outcome.retry_at)
+        if all(answer is None for answer in answers):  # its lease ran out before any started
+            self.go_on, self.again = False, True
+            return
         health.endpoint_health(batch.endpoint, outcome.any_ok, at)
-    if outcome.retry_at is not None:
-        schedule_drain(batch.endpoint.pk, outcome.retry_at)
-    if not attempted:  # the lease ran out before a row could start: start afresh
-        enqueue_drains({batch.endpoint.pk: 1})
-        return False
-    # Failing now (retries scheduled, no success) or disabled: stop. Rows given up for good
-    # let their lanes move on, so a batch of only those goes on.
-    failing = not outcome.any_ok and outcome.retry_at is not None
-    return batch.endpoint.is_active and not failing
+        # Failing (retries scheduled, no success) or disabled: stop claiming. Rows given up
+        # for good let their lanes move on, so a batch of only those goes on.
+        failing = not outcome.any_ok and outcome.retry_at is not None
+        self.go_on = self.go_on and batch.endpoint.is_active and not failing
 
 
-def send(batch: Batch) -> list[sender.Answer | None]:
-    """Every row's answer, in the batch's order (None: not started, its lease would not
-    have covered it). The address is checked once for the batch, at delivery time."""
+def start(batch: Batch) -> list[Future]:
+    """Every row's attempt, started on the sender threads; each future's result is its
+    answer (None: not started, its lease would no longer have covered it). The address is
+    checked once for the batch, at delivery time."""
     try:
         target = ssrf.check(batch.endpoint.url)
+        secrets = batch.endpoint.signing_secrets()
     except ssrf.UnsafeURL as exc:
-        return [sender.Answer(None, error=f"refused by the SSRF guard: {exc}")] * len(batch.rows)
-    secrets = batch.endpoint.signing_secrets()
+        return answered(batch, f"refused by the SSRF guard: {exc}")
     if not secrets:
-        return [sender.Answer(None, error="the endpoint has no secret")] * len(batch.rows)
+        return answered(batch, "the endpoint has no secret")
     timeout = settings.PORTAL_WEBHOOKS_TIMEOUT_SECONDS
 
     def attempt(row: WebhookDelivery) -> sender.Answer | None:
@@ -119,6 +158,15 @@ def send(batch: Batch) -> list[sender.Answer | None]:
             logger.exception("webhook delivery #%s could not be sent", row.pk)
             return sender.Answer(None, error=f"{type(exc).__name__}: {exc}"[:500])
 
-    if len(batch.rows) == 1:
-        return [attempt(batch.rows[0])]
-    return list(executor().map(attempt, batch.rows))
+    pool = executor()
+    return [pool.submit(attempt, row) for row in batch.rows]
+
+
+def answered(batch: Batch, error: str) -> list[Future]:
+    """The same failed answer for every row, without a request."""
+    futures = []
+    for _ in batch.rows:
+        future = Future()
+        future.set_result(sender.Answer(None, error=error))
+        futures.append(future)
+    return futures
