@@ -142,6 +142,21 @@ PORTAL_WEBHOOKS_BATCH = env.int("PORTAL_WEBHOOKS_BATCH", default=32)
 PORTAL_WEBHOOKS_DRAINS = env.int("PORTAL_WEBHOOKS_DRAINS", default=4)
 PORTAL_WEBHOOKS_DRAIN_SECONDS = env.float("PORTAL_WEBHOOKS_DRAIN_SECONDS", default=10)
 
+# Mail to staff (ADMINS: e.g. a webhook endpoint disabled after a day of failures), through
+# Django's MAILERS (without it, every mail warns that Django 2028 has no default mailer).
+ADMINS = env.list("ADMINS", default=[])
+SERVER_EMAIL = env("SERVER_EMAIL", default="portal@localhost")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env("EMAIL_HOST", default="localhost"),
+            "port": env.int("EMAIL_PORT", default=25),
+            "timeout": 10,
+        },
+    }
+}
+
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     # Lets Marketing export consent evidence when PORTAL_MARKETING_EXPORTS_EVIDENCE is on.
