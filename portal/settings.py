@@ -134,6 +134,28 @@ PORTAL_WEBHOOKS_LEASE_SECONDS = env.float("PORTAL_WEBHOOKS_LEASE_SECONDS", defau
 PORTAL_WEBHOOKS_REDRIVE_SECONDS = env.float("PORTAL_WEBHOOKS_REDRIVE_SECONDS", default=600)
 PORTAL_WEBHOOKS_DISABLE_AFTER_HOURS = env.float("PORTAL_WEBHOOKS_DISABLE_AFTER_HOURS", default=24)
 PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS = env.float("PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS", default=24)
+# A drain task sends an endpoint's due deliveries in batches: up to BATCH lane heads at a time,
+# THREADS requests in flight per worker process, at most DRAINS tasks of one endpoint queued
+# or running for one backlog; a drain gives its worker back after DRAIN_SECONDS.
+PORTAL_WEBHOOKS_THREADS = env.int("PORTAL_WEBHOOKS_THREADS", default=8)
+PORTAL_WEBHOOKS_BATCH = env.int("PORTAL_WEBHOOKS_BATCH", default=32)
+PORTAL_WEBHOOKS_DRAINS = env.int("PORTAL_WEBHOOKS_DRAINS", default=4)
+PORTAL_WEBHOOKS_DRAIN_SECONDS = env.float("PORTAL_WEBHOOKS_DRAIN_SECONDS", default=10)
+
+# Mail to staff (ADMINS: e.g. a webhook endpoint disabled after a day of failures), through
+# Django's MAILERS (without it, every mail warns that Django 2028 has no default mailer).
+ADMINS = env.list("ADMINS", default=[])
+SERVER_EMAIL = env("SERVER_EMAIL", default="portal@localhost")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env("EMAIL_HOST", default="localhost"),
+            "port": env.int("EMAIL_PORT", default=25),
+            "timeout": 10,
+        },
+    }
+}
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

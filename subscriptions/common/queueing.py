@@ -6,7 +6,10 @@ as the web request that caused them.
 """
 
 import functools
+from collections import Counter
 
+from django.db.models import Q
+from django.tasks import TaskResultStatus
 from django.tasks.signals import task_enqueued
 from django.utils.json import normalize_json
 from django_tasks_db import DatabaseBackend
@@ -68,3 +71,18 @@ def traced_enqueue_each(task, ids):
     )
     for row in rows:  # as the backend's own enqueue does (Django logs it, receivers may count)
         task_enqueued.send(type(backend), task_result=row.task_result)
+
+
+def waiting_by_first_arg(task, by) -> Counter | None:
+    """How many tasks of `task` wait in the database queue, runnable no later than `by`,
+    counted by their first argument (an endpoint id, say); None for a backend without a
+    queue to look into (the immediate backend runs each task as it is enqueued)."""
+    if not isinstance(task.get_backend(), DatabaseBackend):
+        return None
+    rows = DBTaskResult.objects.filter(
+        Q(run_after=get_date_max()) | Q(run_after__lte=by),
+        status=TaskResultStatus.READY,
+        task_path=task.module_path,
+        queue_name=task.queue_name,
+    ).values_list("args_kwargs", flat=True)
+    return Counter(args["args"][0] for args in rows if args.get("args"))

@@ -168,6 +168,12 @@ class WebhookDelivery(models.Model):
                 condition=Q(status="pending"),
                 name="webhook_lane_idx",
             ),
+            # What a drain claims: an endpoint's pending rows, oldest first.
+            models.Index(
+                fields=["endpoint", "id"],
+                condition=Q(status="pending"),
+                name="webhook_pending_idx",
+            ),
             models.Index(fields=["status", "next_attempt_at"], name="webhook_due_idx"),
             models.Index(fields=["endpoint", "-id"], name="webhook_endpoint_idx"),
         ]

@@ -6,10 +6,12 @@ that changes between the check and the connect cannot redirect it. No proxy from
 environment is used.
 """
 
+import threading
 import time
 from dataclasses import dataclass
 
 import urllib3
+from django.conf import settings
 from urllib3.util import Timeout
 
 from subscriptions.webhooks.ssrf import Target
@@ -17,7 +19,10 @@ from subscriptions.webhooks.ssrf import Target
 MAX_RESPONSE_BYTES = 4096  # kept for staff to read; the rest of a large answer is dropped
 USER_AGENT = "sms-consent-portal-webhooks/1"
 CA_CERTS = None  # the system's trust store; tests point it at their own CA
+# Kept-alive connections per checked address, reused by every delivery of the process (a
+# pool per address, keyed by everything the connection depends on).
 _pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
+_pools_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -35,23 +40,33 @@ def _pool(target: Target, address: str, timeout: float):
     key = (target.scheme, target.host, target.port, address, timeout, CA_CERTS)
     pool = _pools.get(key)
     if pool is None:
-        if len(_pools) > 256:
-            _pools.clear()
-        options = {"maxsize": 4, "block": False, "retries": False}
-        if target.scheme == "https":
-            pool = urllib3.HTTPSConnectionPool(
-                address,
-                target.port,
-                server_hostname=target.host,
-                assert_hostname=target.host,
-                cert_reqs="CERT_REQUIRED",
-                ca_certs=CA_CERTS,
-                **options,
-            )
-        else:
-            pool = urllib3.HTTPConnectionPool(address, target.port, **options)
-        _pools[key] = pool
+        with _pools_lock:
+            pool = _pools.get(key)
+            if pool is None:
+                if len(_pools) > 256:
+                    _pools.clear()
+                pool = _pools[key] = _new_pool(target, address)
     return pool
+
+
+def _new_pool(target: Target, address: str):
+    """As many kept connections as the process has sender threads; a pool never blocks."""
+    options = {
+        "maxsize": max(1, settings.PORTAL_WEBHOOKS_THREADS),
+        "block": False,
+        "retries": False,
+    }
+    if target.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address,
+            target.port,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=CA_CERTS,
+            **options,
+        )
+    return urllib3.HTTPConnectionPool(address, target.port, **options)
 
 
 def _retry_after(value):

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from subscriptions.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from subscriptions.webhooks.outbox import enqueue_deliveries
+from subscriptions.webhooks.outbox import enqueue_drains
 
 
 def create_endpoint(**fields) -> tuple[WebhookEndpoint, str]:
@@ -41,8 +41,9 @@ def resume(endpoint: WebhookEndpoint) -> None:
     endpoint.disabled_reason = ""
     waiting = WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
     waiting.update(next_attempt_at=now, locked_until=None)
-    ids = list(waiting.order_by("id").values_list("pk", flat=True))
-    transaction.on_commit(lambda: enqueue_deliveries(ids))
+    count = waiting.count()
+    if count:
+        transaction.on_commit(lambda: enqueue_drains({endpoint.pk: count}))
 
 
 def rotate_secret(endpoint: WebhookEndpoint, grace_hours: float | None = None) -> str:
@@ -66,6 +67,6 @@ def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
             delivered_at=None,
             updated_at=timezone.now(),
         )
-        transaction.on_commit(lambda: enqueue_deliveries([delivery.pk]))
+        transaction.on_commit(lambda: enqueue_drains({delivery.endpoint_id: 1}))
     delivery.refresh_from_db()
     return delivery

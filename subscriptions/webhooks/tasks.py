@@ -8,7 +8,18 @@ from subscriptions.common.queueing import QUEUE_BULK, with_request_id
 
 @task(queue_name=QUEUE_BULK)
 @with_request_id
+def deliver_endpoint(endpoint_id: int):
+    """Send the endpoint's due deliveries, batch after batch (worker.drain)."""
+    from subscriptions.webhooks import worker
+
+    worker.drain(endpoint_id)
+
+
+@task(queue_name=QUEUE_BULK)
+@with_request_id
 def deliver_webhook(delivery_id: int):
+    """One task per delivery, as the first release queued them: rows already in a queue
+    still run, as a drain of the delivery's endpoint."""
     from subscriptions.webhooks import worker
 
     worker.deliver(delivery_id)

@@ -1,188 +1,172 @@
-"""Delivery, in the worker (bulk queue): claim a webhook delivery, sign it, post it, record
-the answer; then go on with the next delivery of the same lane.
+"""Delivery, in the worker (bulk queue): a drain sends an endpoint's due deliveries, batch
+after batch, until none is due.
 
-A lane is one phone number at one endpoint: a delivery is sent only when no earlier
-delivery of its lane is still pending, so a receiver sees a number's events in the order
-they happened. At least once: a row is pending until a 2xx answer; a worker that dies
-leaves it pending with a lease that runs out, and the sweeper re-drives it.
+Each batch: claim up to PORTAL_WEBHOOKS_BATCH lane heads in one transaction (`claims`),
+check the endpoint's address once (DNS may have changed since it was saved), sign and post
+the rows with up to PORTAL_WEBHOOKS_THREADS requests in flight over kept-alive connections,
+then record every answer in one transaction. A number's events go in order, since a batch
+holds one row per lane and the next row of a lane is claimed only after its head is
+recorded; different numbers go in parallel.
+
+At least once: a row is pending until a 2xx answer; a worker that dies leaves its rows
+leased, the lease runs out, and the next drain (or the sweeper) sends them again with the
+same webhook-id. A batch without one success stops the drain: the endpoint is failing, its
+retries are scheduled with backoff (a drain is deferred to their time), and hammering it
+with the rest of its rows would not help.
 """
 
 import logging
-import random
-from datetime import timedelta
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
-from subscriptions.delivery.policy import enqueue
-from subscriptions.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from subscriptions.webhooks import sender, signing, ssrf, tasks
-from subscriptions.webhooks.outbox import enqueue_deliveries
+from subscriptions.models import WebhookDelivery
+from subscriptions.webhooks import claims, health, sender, signing, ssrf
+from subscriptions.webhooks.claims import Batch, backoff_seconds
+from subscriptions.webhooks.outbox import enqueue_drains, schedule_drain
 
 logger = logging.getLogger("subscriptions.webhooks")
-LANE_RUN = 100  # deliveries of one lane sent in a row before the rest go back to the queue
+__all__ = ["backoff_seconds", "deliver", "drain"]
+
+PIPELINE_DEPTH = 2  # batches of one drain in flight at once: one sent while one is claimed
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
 
 
-def lease():
-    return timedelta(seconds=settings.PORTAL_WEBHOOKS_LEASE_SECONDS)
-
-
-def max_attempts():
-    return settings.PORTAL_WEBHOOKS_MAX_ATTEMPTS
-
-
-def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter after `attempts` failed attempts, capped; a receiver's
-    Retry-After is honoured up to the cap."""
-    base = settings.PORTAL_WEBHOOKS_BACKOFF_SECONDS
-    cap = settings.PORTAL_WEBHOOKS_BACKOFF_MAX_SECONDS
-    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
-    delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter, not cryptography
-    return min(cap, max(delay, retry_after or 0))
-
-
-def earlier_pending(row):
-    return WebhookDelivery.objects.filter(
-        endpoint_id=row.endpoint_id, phone=row.phone, status=DeliveryStatus.PENDING, id__lt=row.id
-    )
+def executor() -> ThreadPoolExecutor:
+    """The process's sender threads (shared by the drains a process runs at once)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=max(1, settings.PORTAL_WEBHOOKS_THREADS),
+                thread_name_prefix="webhooks",
+            )
+        return _executor
 
 
 def deliver(delivery_id: int, now=None) -> None:
-    """Deliver one row, then the following rows of its lane while they are due."""
-    current = delivery_id
-    for _ in range(LANE_RUN):
-        row = deliver_one(current, now)
-        if row is None or row.status == DeliveryStatus.PENDING:
-            return
-        current = next_in_lane(row)
-        if current is None:
-            return
-    enqueue_deliveries([current])
-
-
-def next_in_lane(row):
-    if not row.phone:
-        return None
-    return (
-        WebhookDelivery.objects.filter(
-            endpoint_id=row.endpoint_id,
-            phone=row.phone,
-            status=DeliveryStatus.PENDING,
-            id__gt=row.id,
-        )
-        .order_by("id")
-        .values_list("pk", flat=True)
-        .first()
+    """Drain the endpoint of one delivery (the first release's task, and tests)."""
+    endpoint_id = (
+        WebhookDelivery.objects.filter(pk=delivery_id).values_list("endpoint_id", flat=True).first()
     )
+    if endpoint_id is not None:
+        drain(endpoint_id, now)
 
 
-def claim(delivery_id, now):
-    """Lease the row for one attempt; None when it is not ours to send now (done, leased,
-    not due, its endpoint disabled, or an earlier row of its lane still pending: that
-    row's worker goes on with this one when it is done)."""
-    with transaction.atomic():
-        row = (
-            WebhookDelivery.objects.select_for_update(of=("self",))
-            .select_related("endpoint", "event")
-            .filter(pk=delivery_id)
-            .first()
-        )
-        if row is None or row.status != DeliveryStatus.PENDING:
-            return None
-        if (row.locked_until and row.locked_until > now) or row.next_attempt_at > now:
-            return None
-        if not row.endpoint.is_active:
-            return None
-        if row.phone and earlier_pending(row).exists():
-            return None
-        if row.attempts >= max_attempts():
-            row.status, row.locked_until = DeliveryStatus.FAILED, None
-            row.last_error = f"gave up after {row.attempts} attempts (worker lost)"
-            row.save(update_fields=["status", "locked_until", "last_error", "updated_at"])
-            return row
-        row.attempts += 1
-        row.locked_until = now + lease()
-        row.save(update_fields=["attempts", "locked_until", "updated_at"])
-        return row
+def drain(endpoint_id: int, now=None) -> None:
+    """Send the endpoint's due deliveries until none is due, the endpoint fails, or
+    PORTAL_WEBHOOKS_DRAIN_SECONDS are spent (then a drain is queued to go on, so other bulk
+    work gets the worker in between). `now` is injected by tests.
+
+    Pipelined: while one batch's requests are in flight the next one is claimed (its lanes
+    differ: the rows behind a leased head are not claimable), so the sender threads are
+    not idle while the database works; a batch's record and the next claim share one
+    transaction (one commit per batch). The drain ends on a claim that finds nothing with
+    nothing in flight, made after every record: a row committed or unblocked before then
+    is sent by this drain, one committed after it by the drain its commit enqueued. Drains
+    it asks for (to go on, or for its retries) are enqueued only once it recorded all."""
+    state = Drain(endpoint_id, now)
+    state.run()
+    if state.again:
+        enqueue_drains({endpoint_id: batch_size()})
+    if state.retry_at is not None:
+        schedule_drain(endpoint_id, state.retry_at)
 
 
-def attempt(row) -> sender.Answer:
-    """Check the address again (DNS may have changed since the endpoint was saved), sign,
-    post. The signature's timestamp is the wall clock: receivers compare it with theirs."""
+def batch_size() -> int:
+    return max(1, settings.PORTAL_WEBHOOKS_BATCH)
+
+
+class Drain:
+    """One drain's state: its batches in flight, whether to claim more (`go_on`), whether a
+    new drain must go on after it (`again`), and when its earliest retry falls due."""
+
+    def __init__(self, endpoint_id: int, now=None):
+        self.endpoint_id, self.now = endpoint_id, now
+        self.deadline = time.monotonic() + settings.PORTAL_WEBHOOKS_DRAIN_SECONDS
+        self.in_flight: deque[tuple[Batch, list[Future]]] = deque()
+        self.go_on, self.again, self.exhausted = True, False, False
+        self.retry_at: datetime | None = None
+
+    def run(self) -> None:
+        while True:
+            while self.go_on and not self.exhausted and len(self.in_flight) < PIPELINE_DEPTH:
+                self.claim()
+            if not self.in_flight:
+                return
+            batch, futures = self.in_flight.popleft()
+            self.finish(batch, [future.result() for future in futures])
+
+    def claim(self) -> None:
+        batch = claims.claim_batch(self.endpoint_id, self.now or timezone.now(), batch_size())
+        self.exhausted = batch is None
+        if batch is not None and batch.rows:
+            self.in_flight.append((batch, start(batch)))
+
+    def finish(self, batch: Batch, answers: list[sender.Answer | None]) -> None:
+        """Record a batch (and, when it went well, claim the next one in the same
+        transaction), then the endpoint's health; decide whether to go on."""
+        at = self.now or timezone.now()
+        if self.go_on and time.monotonic() > self.deadline:
+            self.go_on, self.again = False, True
+        with transaction.atomic():
+            outcome = claims.record(batch, answers, at)
+            self.exhausted = False  # a record may have unblocked lanes
+            if outcome.any_ok and self.go_on:
+                self.claim()
+        if outcome.retry_at is not None:
+            self.retry_at = min(self.retry_at or outcome.retry_at, outcome.retry_at)
+        if all(answer is None for answer in answers):  # its lease ran out before any started
+            self.go_on, self.again = False, True
+            return
+        health.endpoint_health(batch.endpoint, outcome.any_ok, at)
+        # Failing (retries scheduled, no success) or disabled: stop claiming. Rows given up
+        # for good let their lanes move on, so a batch of only those goes on.
+        failing = not outcome.any_ok and outcome.retry_at is not None
+        self.go_on = self.go_on and batch.endpoint.is_active and not failing
+
+
+def start(batch: Batch) -> list[Future]:
+    """Every row's attempt, started on the sender threads; each future's result is its
+    answer (None: not started, its lease would no longer have covered it). The address is
+    checked once for the batch, at delivery time."""
     try:
-        target = ssrf.check(row.endpoint.url)
+        target = ssrf.check(batch.endpoint.url)
+        secrets = batch.endpoint.signing_secrets()
     except ssrf.UnsafeURL as exc:
-        return sender.Answer(None, error=f"refused by the SSRF guard: {exc}")
-    secrets = row.endpoint.signing_secrets()
+        return answered(batch, f"refused by the SSRF guard: {exc}")
     if not secrets:
-        return sender.Answer(None, error="the endpoint has no secret")
-    body = signing.body(row.event.payload)
-    headers = signing.headers(row.event.msg_id, secrets, body, timezone.now())
-    return sender.post(target, body, headers, settings.PORTAL_WEBHOOKS_TIMEOUT_SECONDS)
+        return answered(batch, "the endpoint has no secret")
+    timeout = settings.PORTAL_WEBHOOKS_TIMEOUT_SECONDS
 
-
-def deliver_one(delivery_id, now=None):
-    now = now or timezone.now()
-    row = claim(delivery_id, now)
-    if row is None or row.status != DeliveryStatus.PENDING:
-        return row
-    answer = attempt(row)
-    finish(row, answer, now)
-    return row
-
-
-def finish(row, answer, now):
-    fields = {"locked_until": None, "last_status_code": answer.status_code}
-    if answer.ok:
-        fields.update(status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="")
-    elif row.attempts >= max_attempts():
-        fields.update(
-            status=DeliveryStatus.FAILED,
-            last_error=f"gave up after {row.attempts} attempts: {answer.error}"[:2000],
-        )
-    else:
-        delay = backoff_seconds(row.attempts, answer.retry_after)
-        fields.update(next_attempt_at=now + timedelta(seconds=delay), last_error=answer.error)
-    updated = WebhookDelivery.objects.filter(
-        pk=row.pk, status=DeliveryStatus.PENDING, attempts=row.attempts
-    ).update(updated_at=timezone.now(), **fields)
-    for name, value in fields.items():
-        setattr(row, name, value)
-    if not updated:
-        logger.warning("webhook delivery #%s was taken over while in flight", row.pk)
-        row.status = DeliveryStatus.PENDING  # not ours to follow up
-        return
-    endpoint_health(row.endpoint, answer.ok, now)
-    if row.status == DeliveryStatus.PENDING:
-        enqueue(tasks.deliver_webhook, row.pk, run_after=row.next_attempt_at)
-    elif row.status == DeliveryStatus.FAILED:
-        logger.warning("webhook delivery #%s failed: %s", row.pk, row.last_error)
-
-
-def endpoint_health(endpoint, ok, now):
-    """Remember since when an endpoint fails; one failing for a day is disabled and staff
-    are told (log and mail to ADMINS). Its undelivered rows wait for it to be enabled."""
-    endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
-    if ok:
-        if endpoint.failing_since is not None:  # as read by the claim: no write per success
-            endpoints.update(failing_since=None)
-        return
-    endpoints.filter(failing_since__isnull=True).update(failing_since=now)
-    window = timedelta(hours=settings.PORTAL_WEBHOOKS_DISABLE_AFTER_HOURS)
-    reason = f"failing since more than {settings.PORTAL_WEBHOOKS_DISABLE_AFTER_HOURS:g} hours"
-    disabled = endpoints.filter(is_active=True, failing_since__lte=now - window).update(
-        is_active=False, disabled_at=now, disabled_reason=reason
-    )
-    if disabled:
-        endpoint.is_active = False
-        message = (
-            f"The webhook endpoint #{endpoint.pk} ({endpoint.url}) was disabled: {reason}. "
-            "Its undelivered events wait; enable it again in the admin to resume."
-        )
-        logger.error(message)
+    def attempt(row: WebhookDelivery) -> sender.Answer | None:
+        if time.monotonic() > batch.start_by:
+            return None
         try:
-            mail_admins("Webhook endpoint disabled", message)
-        except Exception:  # mail is a courtesy: the log line and the admin already tell
-            logger.exception("could not mail the admins about webhook endpoint #%s", endpoint.pk)
+            body = signing.body(row.event.payload)
+            # The signature's timestamp is the wall clock: receivers compare it with theirs.
+            headers = signing.headers(row.event.msg_id, secrets, body, timezone.now())
+            return sender.post(target, body, headers, timeout)
+        except Exception as exc:  # one bad row must not sink the batch
+            logger.exception("webhook delivery #%s could not be sent", row.pk)
+            return sender.Answer(None, error=f"{type(exc).__name__}: {exc}"[:500])
+
+    pool = executor()
+    return [pool.submit(attempt, row) for row in batch.rows]
+
+
+def answered(batch: Batch, error: str) -> list[Future]:
+    """The same failed answer for every row, without a request."""
+    futures = []
+    for _ in batch.rows:
+        future = Future()
+        future.set_result(sender.Answer(None, error=error))
+        futures.append(future)
+    return futures
