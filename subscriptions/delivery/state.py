@@ -2,14 +2,15 @@
 states, each program in, out or unknown, and the rules for echoes of handset texts."""
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Max, Q
+from django.db.models import Exists, JSONField, Max, Q, Subquery, Value
 
+from subscriptions.consent import catalog
 from subscriptions.models import (
     Action,
     Contact,
-    Keyword,
     KeywordKind,
     ProviderSync,
     ShortCodeStop,
@@ -42,24 +43,64 @@ def handset_time(event):
     return datetime.fromisoformat(received) if received else event.recorded_at
 
 
-def delivered_after_handset(row, events):
-    """A handset text applied by the provider before it reached the portal: may a delivery
-    to the same target since (one still in flight, or any attempt, failed ones included:
-    a timed-out request may still have been applied) have changed the provider after it?
-    Then the provider's state is unknown and the portal's is sent after all."""
+@dataclass(frozen=True, slots=True)
+class TargetFacts:
+    """What planning needs to know of a target's earlier rows, read in one query."""
+
+    known: dict  # {program keyword id: True / False / None}: the provider's last known state
+    version: int  # the target's latest state_version, 0 when it has none
+    changed_since: bool  # a delivery may have changed the provider since the handset's text
+
+
+def handset_since(events):
+    """How far back a delivery may have overtaken a handset's text among `events` (None:
+    none of them is a handset's text)."""
     texts = [e for e in events if e.source == Source.MO]
     if not texts:
-        return False
-    since = min(handset_time(e) for e in texts) - HANDSET_FORWARD_SLACK
+        return None
+    return min(handset_time(e) for e in texts) - HANDSET_FORWARD_SLACK
+
+
+def _may_have_changed(row, since):
+    """Deliveries to the row's target that may have changed the provider after `since`: one
+    still in flight, or any attempt, failed ones included (a timed-out request may still
+    have been applied)."""
     return (
         target_of(row)
         .exclude(operation="echo")
         .exclude(status=SyncStatus.LOCAL_ONLY)
-        .filter(
-            Q(status=SyncStatus.SENDING) | Q(attempts__gt=0, updated_at__gte=since),
-        )
-        .exists()
+        .filter(Q(status=SyncStatus.SENDING) | Q(attempts__gt=0, updated_at__gte=since))
     )
+
+
+def target_facts(row, since=None) -> TargetFacts:
+    """The target's last known provider state, its latest version and (with `since`, from
+    `handset_since`) whether a delivery may have changed the provider after the handset's
+    text: its rows read once, as subqueries of one SELECT (on the contact row: any one-row
+    anchor would do)."""
+    latest = target_of(row).filter(state_version__isnull=False).order_by("-state_version")
+    facts = {
+        "version": Subquery(latest.values("state_version")[:1]),
+        "state": Subquery(latest.values("state")[:1], output_field=JSONField()),
+        "changed": Exists(_may_have_changed(row, since)) if since else Value(False),
+    }
+    version, state, changed = (
+        Contact.objects.filter(pk=row.contact_id)
+        .annotate(**facts)
+        .values_list(*facts)
+        .order_by()
+        .get()
+    )
+    known = {int(pk): value for pk, value in (state or {}).items()}
+    return TargetFacts(known=known, version=version or 0, changed_since=bool(changed))
+
+
+def delivered_after_handset(row, events):
+    """A handset text applied by the provider before it reached the portal: may a delivery
+    to the same target since have changed the provider after it? Then the provider's state
+    is unknown and the portal's is sent after all."""
+    since = handset_since(events)
+    return since is not None and _may_have_changed(row, since).exists()
 
 
 def provider_now(row, events):
@@ -67,14 +108,7 @@ def provider_now(row, events):
     itself. A stop it ran ended every program of the account on the code, also those the
     portal had already opted out (their own delivery may still be waiting)."""
     if any(e.action in (Action.STOP_ALL, Action.CUSTOM_STOP) for e in events):
-        return dict.fromkeys(
-            Keyword.objects.filter(
-                account_filter(row.provider_id),
-                short_code_id=row.short_code_id,
-                kind=KeywordKind.PROGRAM,
-            ).values_list("pk", flat=True),
-            False,
-        )
+        return dict.fromkeys(catalog.program_ids_of(row.short_code_id, row.provider_id), False)
     return {
         e.keyword_id: e.new_status == Status.OPTED_IN
         for e in events
@@ -82,24 +116,24 @@ def provider_now(row, events):
     }
 
 
-def mark_echo(row, events):
+def mark_echo(row, events, facts: TargetFacts | None = None):
     """The provider itself reported these changes: nothing to send back, but remember that
     the provider is now in that state, so that a later change is compared with it."""
-    known = known_state(row.contact_id, row.short_code_id, row.provider_id)
-    known.update(provider_now(row, events))
+    facts = facts or target_facts(row)
+    known = {**facts.known, **provider_now(row, events)}
     row.status = SyncStatus.SUCCEEDED
     row.operation = "echo"
-    row.state, row.state_version = to_json(known), next_version(row)
+    row.state, row.state_version = to_json(known), facts.version + 1
     row.detail = "came from this provider account; not sent back"
 
 
-def mark_unknown(row, events):
+def mark_unknown(row, events, facts: TargetFacts | None = None):
     """A pending row that also records the changed programs' provider state as unknown, so
     that this delivery, or any later one that supersedes it, sends the portal's state for
     them whichever way it is."""
-    known = known_state(row.contact_id, row.short_code_id, row.provider_id)
-    known.update(dict.fromkeys(provider_now(row, events), None))
-    row.state, row.state_version = to_json(known), next_version(row)
+    facts = facts or target_facts(row)
+    known = {**facts.known, **dict.fromkeys(provider_now(row, events), None)}
+    row.state, row.state_version = to_json(known), facts.version + 1
     row.detail = "the provider applied the handset's text around a delivery of ours: resent"
 
 

@@ -5,6 +5,7 @@ type; delivery is enqueued when (and only if) that transaction commits."""
 from django.db import transaction
 from django.utils import timezone
 
+from subscriptions.common import memo
 from subscriptions.common.queueing import traced_enqueue_each
 from subscriptions.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from subscriptions.webhooks import tasks
@@ -14,11 +15,17 @@ def enqueue_deliveries(ids: list[int]) -> None:
     traced_enqueue_each(tasks.deliver_webhook, ids)
 
 
-def subscribers(event_type: str) -> list[int]:
-    """Active endpoints that asked for `event_type` (few rows; filtered here because
-    SQLite cannot search inside a JSON list)."""
+def _active_endpoints() -> tuple[tuple[int, frozenset], ...]:
     endpoints = WebhookEndpoint.objects.filter(is_active=True).values_list("pk", "events")
-    return [pk for pk, events in endpoints if event_type in (events or [])]
+    return tuple((pk, frozenset(events or ())) for pk, events in endpoints)
+
+
+def subscribers(event_type: str) -> list[int]:
+    """Active endpoints that asked for `event_type` (few rows, kept per process:
+    subscriptions.common.memo, dropped on every change of an endpoint; filtered here
+    because SQLite cannot search inside a JSON list)."""
+    endpoints = memo.lookup(memo.WEBHOOKS, "active", _active_endpoints)
+    return [pk for pk, events in endpoints if event_type in events]
 
 
 def record(event_type: str, items: list[tuple[str, dict]]) -> list[WebhookDelivery]:

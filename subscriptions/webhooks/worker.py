@@ -16,6 +16,7 @@ from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
+from subscriptions.common import memo
 from subscriptions.delivery.policy import enqueue
 from subscriptions.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from subscriptions.webhooks import sender, signing, ssrf, tasks
@@ -176,6 +177,7 @@ def endpoint_health(endpoint, ok, now):
         is_active=False, disabled_at=now, disabled_reason=reason
     )
     if disabled:
+        memo.invalidate(memo.WEBHOOKS)  # an update() sends no signal
         endpoint.is_active = False
         message = (
             f"The webhook endpoint #{endpoint.pk} ({endpoint.url}) was disabled: {reason}. "
