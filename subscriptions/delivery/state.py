@@ -1,11 +1,13 @@
 """What a provider is known to hold for a target (contact, short code, account): versioned
 states, each program in, out or unknown, and the rules for echoes of handset texts."""
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, JSONField, Max, Q, Subquery, Value
+from django.db import connection
+from django.db.models import Max, Q
 
 from subscriptions.consent import catalog
 from subscriptions.models import (
@@ -61,46 +63,67 @@ def handset_since(events):
     return min(handset_time(e) for e in texts) - HANDSET_FORWARD_SLACK
 
 
-def _may_have_changed(row, since):
-    """Deliveries to the row's target that may have changed the provider after `since`: one
-    still in flight, or any attempt, failed ones included (a timed-out request may still
-    have been applied)."""
-    return (
-        target_of(row)
-        .exclude(operation="echo")
-        .exclude(status=SyncStatus.LOCAL_ONLY)
-        .filter(Q(status=SyncStatus.SENDING) | Q(attempts__gt=0, updated_at__gte=since))
-    )
+_FACTS_SQL = """
+SELECT
+  (SELECT {version} FROM {table} WHERE {target} AND {version} IS NOT NULL
+   ORDER BY {version} DESC LIMIT 1),
+  (SELECT {state} FROM {table} WHERE {target} AND {version} IS NOT NULL
+   ORDER BY {version} DESC LIMIT 1),
+  {changed}
+"""
+_CHANGED_SQL = """EXISTS (SELECT 1 FROM {table} WHERE {target} AND {operation} <> 'echo'
+  AND {status} <> %s AND ({status} = %s OR ({attempts} > 0 AND {updated} >= %s)))"""
 
 
 def target_facts(row, since=None) -> TargetFacts:
     """The target's last known provider state, its latest version and (with `since`, from
-    `handset_since`) whether a delivery may have changed the provider after the handset's
-    text: its rows read once, as subqueries of one SELECT (on the contact row: any one-row
-    anchor would do)."""
-    latest = target_of(row).filter(state_version__isnull=False).order_by("-state_version")
-    facts = {
-        "version": Subquery(latest.values("state_version")[:1]),
-        "state": Subquery(latest.values("state")[:1], output_field=JSONField()),
-        "changed": Exists(_may_have_changed(row, since)) if since else Value(False),
+    `handset_since`) whether a delivery to it may have changed the provider after the
+    handset's text: one still in flight, or any attempt since, failed ones included (a
+    timed-out request may still have been applied); echoes and local-only rows never reach
+    the provider. The target's rows are read once, as three subqueries of one SELECT,
+    written in SQL: the ORM spends longer building this query than the database running it.
+    A handset text the provider applied before it reached the portal, overtaken by such a
+    delivery, leaves the provider's state unknown: the portal's is sent after all."""
+    quote = connection.ops.quote_name
+    names = {
+        name: quote(name)
+        for name in ("state_version", "state", "operation", "status", "attempts", "updated_at")
     }
-    version, state, changed = (
-        Contact.objects.filter(pk=row.contact_id)
-        .annotate(**facts)
-        .values_list(*facts)
-        .order_by()
-        .get()
+    target = " AND ".join(
+        f"{quote(column)} = %s" for column in ("contact_id", "short_code_id", "provider_id")
     )
+    ids = [row.contact_id, row.short_code_id, row.provider_id]
+    table = quote(ProviderSync._meta.db_table)
+    changed, changed_params = "0", []
+    if since is not None:
+        changed = _CHANGED_SQL.format(
+            table=table,
+            target=target,
+            operation=names["operation"],
+            status=names["status"],
+            attempts=names["attempts"],
+            updated=names["updated_at"],
+        )
+        changed_params = [
+            *ids,
+            SyncStatus.LOCAL_ONLY,
+            SyncStatus.SENDING,
+            connection.ops.adapt_datetimefield_value(since),
+        ]
+    sql = _FACTS_SQL.format(
+        table=table,
+        target=target,
+        version=names["state_version"],
+        state=names["state"],
+        changed=changed,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, *ids, *changed_params])
+        version, state, changed = cursor.fetchone()
+    if isinstance(state, str):  # jsonb and SQLite's JSON both arrive as text here
+        state = json.loads(state)
     known = {int(pk): value for pk, value in (state or {}).items()}
     return TargetFacts(known=known, version=version or 0, changed_since=bool(changed))
-
-
-def delivered_after_handset(row, events):
-    """A handset text applied by the provider before it reached the portal: may a delivery
-    to the same target since have changed the provider after it? Then the provider's state
-    is unknown and the portal's is sent after all."""
-    since = handset_since(events)
-    return since is not None and _may_have_changed(row, since).exists()
 
 
 def provider_now(row, events):
