@@ -45,6 +45,7 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--database", default="portal_bench_inbound")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (0: a free one)")
     return parser.parse_args()
 
 
@@ -259,7 +260,7 @@ def main():
     configure_django(args)
     print(f"preparing {total} numbers x {PROGRAMS_PER_NUMBER} programs ...", flush=True)
     api_token, postback_token = prepare_data(args, total)
-    port = free_port()
+    port = args.port or free_port()
     server = start_gunicorn(args, port)
     phases = {
         "baseline": baseline_request,

@@ -1,5 +1,6 @@
 """Per-process caches of rows that hot requests read every time and that rarely change: API
-tokens with their users and permissions, short codes, keywords.
+tokens with their users and permissions, short codes, keywords, provider accounts, the
+active webhook endpoints.
 
 `lookup(namespace, key, load)` answers from this process's memory, or calls `load()` once and
 keeps what it returns (None is never kept: an unknown token or code is asked again, so random
@@ -36,6 +37,7 @@ MAX_ENTRIES = 20_000  # a namespace this full starts over (bounded memory)
 
 AUTH = "auth"
 CATALOG = "catalog"
+WEBHOOKS = "webhooks"
 
 
 class _Space:

@@ -1,6 +1,7 @@
 """Drop the per-process caches of `subscriptions.common.memo` when what they hold changes:
 tokens, users, groups and permissions (namespace AUTH: a cached token carries its user and
-the user's permission sets), short codes, keywords and provider accounts (CATALOG).
+the user's permission sets), short codes, keywords and provider accounts (CATALOG), webhook
+endpoints (WEBHOOKS; the worker's QuerySet.update that disables one invalidates itself).
 Imported by the app's ready()."""
 
 from django.contrib.auth import get_user_model
@@ -9,7 +10,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from rest_framework.authtoken.models import Token
 
 from subscriptions.common import memo
-from subscriptions.models import Keyword, ProviderAccount, ShortCode
+from subscriptions.models import Keyword, ProviderAccount, ShortCode, WebhookEndpoint
 
 
 def _auth_changed(**kwargs):
@@ -18,6 +19,10 @@ def _auth_changed(**kwargs):
 
 def _catalog_changed(**kwargs):
     memo.invalidate(memo.CATALOG)
+
+
+def _webhooks_changed(**kwargs):
+    memo.invalidate(memo.WEBHOOKS)
 
 
 User = get_user_model()
@@ -37,3 +42,6 @@ for model in (ShortCode, Keyword, ProviderAccount):
     post_delete.connect(
         _catalog_changed, sender=model, dispatch_uid=f"memo-catalog-delete-{model.__name__}"
     )
+
+post_save.connect(_webhooks_changed, sender=WebhookEndpoint, dispatch_uid="memo-webhooks-save")
+post_delete.connect(_webhooks_changed, sender=WebhookEndpoint, dispatch_uid="memo-webhooks-delete")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from subscriptions.common.phones import normalize
 from subscriptions.consent import rules
 from subscriptions.consent.context import Context, Result, ServiceError
+from subscriptions.consent.upserts import insert_stop
 from subscriptions.consent.writer import (
     Writer,
     active_stop,
@@ -22,6 +23,7 @@ from subscriptions.consent.writer import (
     clear_stop,
     get_contact,
     locked_contact,
+    locked_new_contact,
     locked_subscriptions,
     require_program,
 )
@@ -55,10 +57,10 @@ def opt_in(phone: str, keyword: Keyword, ctx: Context) -> Result:
     require_program(keyword)
     if not claim_receipt(ctx):
         return Result(duplicate=True)
-    contact = locked_contact(phone)
+    contact, new = locked_new_contact(phone)
     short_code = keyword.short_code
-    sub = next(iter(locked_subscriptions(contact, keyword=keyword)), None)
-    stop = active_stop(contact, short_code)
+    sub = None if new else next(iter(locked_subscriptions(contact, keyword=keyword)), None)
+    stop = None if new else active_stop(contact, short_code)
     decision = rules.decide_opt_in(
         sub.status if sub else None,
         source=ctx.source,
@@ -81,8 +83,8 @@ def opt_out(phone: str, keyword: Keyword, ctx: Context) -> Result:
     require_program(keyword)
     if not claim_receipt(ctx):
         return Result(duplicate=True)
-    contact = locked_contact(phone)
-    sub = next(iter(locked_subscriptions(contact, keyword=keyword)), None)
+    contact, new = locked_new_contact(phone)
+    sub = None if new else next(iter(locked_subscriptions(contact, keyword=keyword)), None)
     decision = rules.decide_opt_out(
         sub.status if sub else None,
         occurred_at=ctx.occurred_at,
@@ -112,19 +114,21 @@ def stop_all(phone: str, short_code: ShortCode, ctx: Context) -> Result:
     number with no subscription there, as WhatCounts and CTIA allow)."""
     if not claim_receipt(ctx):
         return Result(duplicate=True)
-    contact = locked_contact(phone)
+    contact, new = locked_new_contact(phone)
+    return stop_locked(contact, short_code, ctx, new=new)
+
+
+def stop_locked(contact: Contact, short_code: ShortCode, ctx: Context, *, new=False) -> Result:
+    """`stop_all` for a contact the caller has locked (`writer.locked_contact`) and whose
+    receipt it has claimed, inside the caller's transaction: the revocation services stop
+    every code of a revocation's scope under the one lock. `new`: the contact was created
+    by that lock, so it has nothing to opt out."""
     writer = Writer(ctx)
-    stop = active_stop(contact, short_code)
-    if stop is None:
-        stop = ShortCodeStop.objects.create(
-            contact=contact,
-            short_code=short_code,
-            created_at=ctx.occurred_at,
-            latest_at=ctx.occurred_at,
-            source=ctx.source,
-        )
+    stop = insert_stop(contact, short_code, ctx.occurred_at, ctx.source)
+    if stop is not None:
         writer.event(contact, short_code, Action.STOP_ALL, outcome=Outcome.APPLIED)
     else:
+        stop = active_stop(contact, short_code)
         if ctx.occurred_at > stop.latest_at:
             stop.latest_at = ctx.occurred_at
             stop.save(update_fields=["latest_at"])
@@ -135,13 +139,8 @@ def stop_all(phone: str, short_code: ShortCode, ctx: Context) -> Result:
             outcome=Outcome.NO_CHANGE,
             reason="a STOP is already active on this code",
         )
-    _opt_out_all(
-        writer,
-        contact,
-        locked_subscriptions(contact, short_code=short_code),
-        Action.STOP_ALL,
-        stop=stop,
-    )
+    subs = [] if new else locked_subscriptions(contact, short_code=short_code)
+    _opt_out_all(writer, contact, subs, Action.STOP_ALL, stop=stop)
     return writer.flush()
 
 

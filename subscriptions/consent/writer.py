@@ -4,17 +4,14 @@ queries."""
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from subscriptions.common.phones import normalize
-from subscriptions.consent import rules
+from subscriptions.consent import rules, upserts
 from subscriptions.consent.context import Context, Result, ServiceError
 from subscriptions.consent.signals import subscription_changed
 from subscriptions.models import (
     Contact,
-    InboundReceipt,
     Keyword,
     KeywordKind,
     Outcome,
@@ -136,17 +133,7 @@ class Writer:
         if self.new_subs:
             Subscription.objects.bulk_create(self.new_subs)
         if self.dirty_subs:
-            Subscription.objects.bulk_update(
-                list(self.dirty_subs.values()),
-                [
-                    "status",
-                    "changed_at",
-                    "last_occurred_at",
-                    "last_source",
-                    "pending_since",
-                    "opted_out_by_stop",
-                ],
-            )
+            _save_changed(list(self.dirty_subs.values()))
         for event in self.events:
             if event.subscription is not None:
                 event.subscription_id = event.subscription.pk
@@ -159,24 +146,46 @@ class Writer:
         return Result(events=self.events)
 
 
+CHANGED_FIELDS = (
+    "status",
+    "changed_at",
+    "last_occurred_at",
+    "last_source",
+    "pending_since",
+    "opted_out_by_stop",
+)
+
+
+def _save_changed(subs: list[Subscription]) -> None:
+    """Write the changed subscriptions: one plain UPDATE when they all take the same values
+    (a STOP's programs, a confirmation of several), else one CASE WHEN bulk_update."""
+    columns = [Subscription._meta.get_field(name).attname for name in CHANGED_FIELDS]
+    values = {tuple(getattr(sub, column) for column in columns) for sub in subs}
+    if len(values) == 1:
+        Subscription.objects.filter(pk__in=[sub.pk for sub in subs]).update(
+            **dict(zip(columns, values.pop(), strict=True))
+        )
+    else:
+        Subscription.objects.bulk_update(subs, list(CHANGED_FIELDS))
+
+
 def claim_receipt(ctx: Context) -> bool:
     """True the first time (source, external_id) is seen; a repeat only bumps a counter."""
     if not ctx.external_id:
         return True
-    try:
-        with transaction.atomic():
-            InboundReceipt.objects.create(source=ctx.source, external_id=ctx.external_id)
-        return True
-    except IntegrityError:
-        InboundReceipt.objects.filter(source=ctx.source, external_id=ctx.external_id).update(
-            repeats=F("repeats") + 1, last_repeat_at=timezone.now()
-        )
-        return False
+    return upserts.claim_receipt(ctx.source, ctx.external_id)
 
 
 def locked_contact(phone: str) -> Contact:
-    contact = get_contact(phone)
-    return Contact.objects.select_for_update().get(pk=contact.pk)
+    """The contact, created when new, locked until the transaction ends (one statement)."""
+    return upserts.locked_contact(normalize(phone))[0]
+
+
+def locked_new_contact(phone: str) -> tuple[Contact, bool]:
+    """(contact, new): `locked_contact`, and whether this call created it (a new contact has
+    no rows to read yet). False when the database cannot tell."""
+    contact, created = upserts.locked_contact(normalize(phone))
+    return contact, bool(created)
 
 
 def active_stop(contact: Contact, short_code: ShortCode) -> ShortCodeStop | None:

@@ -1,5 +1,6 @@
 """Texts the portal sends (replies, prompts, one-time codes): written as OutboundMessage
-rows and handed to the worker after commit, never sent inside a request or transaction.
+rows and handed to the worker when their transaction commits (on the database queue the
+task row is part of that transaction), never sent inside a request or transaction.
 Failed sends follow the provider-sync retry policy (policy.py) and its sweeper (sweep.py).
 
 A text holding a one-time code (`secret`) is never stored in clear: `text` keeps it masked,
@@ -10,10 +11,12 @@ one exception is the console provider, which sends nothing anywhere: its outbox 
 demo's handset, so its texts are kept as written (admin: Outbound messages).
 """
 
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 from subscriptions.common import crypto
 from subscriptions.delivery import policy, tasks
@@ -40,8 +43,23 @@ def queue_text(phone, short_code, text, purpose, *, secret=""):
     message = OutboundMessage.objects.create(
         phone=phone, short_code=short_code, provider=short_code.provider, purpose=purpose, **fields
     )
-    transaction.on_commit(lambda: _enqueue(message.pk))
+    _enqueue_when_committed(message.pk)
     return message
+
+
+def _enqueue_when_committed(message_id):
+    """The text's task, runnable once the transaction that wrote the text commits. The
+    database queue (production) gets its row now, inside that transaction: a worker sees it
+    exactly when the text itself is committed, and never if it rolls back, without a second
+    commit (and disk flush) of its own after the request's. Any other backend may run a task
+    at once (the immediate one does, in the tests), so there it is enqueued on commit."""
+    backend = tasks.deliver_message.get_backend()
+    if isinstance(backend, DatabaseBackend) and router.db_for_write(DBTaskResult) == (
+        transaction.get_connection().alias
+    ):
+        _enqueue(message_id)
+    else:
+        transaction.on_commit(lambda: _enqueue(message_id))
 
 
 def unsealed(message):

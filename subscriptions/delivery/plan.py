@@ -6,19 +6,17 @@ import logging
 from django.db import transaction
 
 from subscriptions.common.queueing import traced_enqueue, traced_enqueue_each
+from subscriptions.consent import catalog
 from subscriptions.delivery import tasks
 from subscriptions.delivery.state import (
     BULK_SOURCES,
     came_from,
-    delivered_after_handset,
+    handset_since,
     mark_echo,
     mark_unknown,
+    target_facts,
 )
-from subscriptions.models import (
-    Keyword,
-    ProviderSync,
-    SyncStatus,
-)
+from subscriptions.models import ProviderSync, SyncStatus
 
 logger = logging.getLogger("subscriptions.delivery")
 
@@ -36,25 +34,14 @@ def enqueue_groups(ids):
         traced_enqueue(tasks.deliver_sync_group, ids[start : start + GROUP_SIZE])
 
 
-def _accounts_serving(short_code, cache):
-    if short_code.pk not in cache:
-        owners = set(
-            Keyword.objects.filter(short_code=short_code, provider__isnull=False).values_list(
-                "provider_id", flat=True
-            )
-        )
-        cache[short_code.pk] = {short_code.provider_id, *owners}
-    return cache[short_code.pk]
-
-
 def _targets(events):
     """{(contact id, short code id, account id): [events]} for the applied events."""
-    targets, serving = {}, {}
+    targets = {}
     for event in events:
         if event.keyword_id:
             accounts = {event.keyword.account_id}
         else:  # code-wide (STOP, START): every account with programs on the code
-            accounts = _accounts_serving(event.short_code, serving)
+            accounts = catalog.accounts_serving(event.short_code)  # kept per process
         for account_id in accounts:
             key = (event.contact_id, event.short_code_id, account_id)
             targets.setdefault(key, []).append(event)
@@ -72,10 +59,12 @@ def plan(events):
             event=target_events[-1],
         )
         if came_from(account_id, target_events):
-            if delivered_after_handset(row, target_events):
-                mark_unknown(row, target_events)
+            # The target's earlier rows, read once: known state, version, deliveries since.
+            facts = target_facts(row, handset_since(target_events))
+            if facts.changed_since:
+                mark_unknown(row, target_events, facts)
             else:
-                mark_echo(row, target_events)
+                mark_echo(row, target_events, facts)
         rows.append(row)
     ProviderSync.objects.bulk_create(rows)
     pending = [row.pk for row in rows if row.status == SyncStatus.PENDING]

@@ -16,13 +16,12 @@ from enum import StrEnum
 
 from django.db import transaction
 
-from subscriptions.consent import rules, services
+from subscriptions.consent import catalog, rules, services
 from subscriptions.consent.services import Context, Result
 from subscriptions.delivery import messages
 from subscriptions.models import (
     Action,
     Confirmation,
-    Keyword,
     MessagePurpose,
     Outcome,
     ShortCode,
@@ -70,7 +69,7 @@ def handle_mo(message: MoText, *, actor=None) -> MoOutcome:
     """Apply one text from a handset and queue exactly one reply, in one transaction so the
     reply exists if and only if the change does."""
     word = rules.first_word(message.text)
-    keyword = _keyword_on_code(message.short_code, word)
+    keyword = catalog.keyword_on(message.short_code.pk, word)  # kept per process
     verdict = rules.classify(message.text, _code_phrases(message.short_code))
     handler = _choose_handler(message, word, keyword, verdict)
     ctx = _mo_context(message, word, actor, _received_by(handler, message, keyword), verdict)
@@ -86,16 +85,6 @@ def handle_mo(message: MoText, *, actor=None) -> MoOutcome:
 def _code_phrases(short_code):
     return tuple(
         line for line in (short_code.revocation_phrases or "").splitlines() if line.strip()
-    )
-
-
-def _keyword_on_code(short_code, word):
-    if not word:
-        return None
-    return (
-        Keyword.objects.select_related("short_code__provider", "provider")
-        .filter(short_code=short_code, word=word)
-        .first()
     )
 
 

@@ -15,11 +15,10 @@ from defusedxml import ElementTree as SafeElementTree
 from subscriptions.common import times
 from subscriptions.common.errors import PortalError
 from subscriptions.common.phones import InvalidPhone, normalize
-from subscriptions.consent import discovery, selectors, services
+from subscriptions.consent import catalog, discovery, selectors, services
 from subscriptions.consent.services import Context
 from subscriptions.models import (
     PostbackProblem,
-    ShortCode,
     Source,
     UnmatchedPostback,
 )
@@ -140,16 +139,16 @@ def _postback_time(text):
 def apply_postback(account, postback: Postback, remote_addr=None) -> PostbackOutcome:
     """Apply a parsed postback of `account`: N301 opts in, N302 opts out, through the
     services (which order by occurred_at and apply each notification once)."""
-    short_code = ShortCode.objects.filter(code=postback.short_code).first()
+    short_code = selectors.short_code_by_code(postback.short_code)  # kept per process
     problem = _short_code_problem(account, short_code)
     if problem:
         record_unmatched(
             account, problem, postback.raw, remote_addr, short_code=postback.short_code
         )
         return PostbackOutcome("unmatched")
-    keyword = selectors.program_by_ref(short_code, account, postback.campaign_ref)
+    keyword = catalog.program_by_ref(short_code.pk, account.pk, postback.campaign_ref)
     discovered = keyword is None
-    if discovered:
+    if discovered:  # asks the database again, under the code's lock
         keyword = discovery.discover_program(
             short_code, account, postback.campaign_ref, postback.campaign_title
         )
@@ -162,9 +161,8 @@ def apply_postback(account, postback: Postback, remote_addr=None) -> PostbackOut
 def _short_code_problem(account, short_code):
     if short_code is None:
         return PostbackProblem.UNKNOWN_SHORT_CODE
-    serves = (
-        short_code.provider_id == account.pk
-        or short_code.keywords.filter(provider=account).exists()
+    serves = short_code.provider_id == account.pk or any(
+        keyword.provider_id == account.pk for keyword in catalog.keywords_on(short_code.pk).items
     )
     return None if serves else PostbackProblem.FOREIGN_SHORT_CODE
 

@@ -18,6 +18,8 @@ from subscriptions.models.catalog import Keyword, ShortCode
 from subscriptions.models.consent import AppendOnlyQuerySet, Contact
 from subscriptions.models.outbox import ProviderSync
 
+REVIEW_NOT_APPLIED = "revocation_review_not_applied_at_receipt"
+
 
 class RevocationChannel(models.TextChoices):
     SMS = "sms", "Text message"
@@ -76,8 +78,20 @@ class _AppendOnly(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
             raise AppendOnlyViolation("Revocations are append-only: rows cannot be updated.")
-        self.full_clean(exclude=["short_codes", "keywords", "syncs"])
+        self.full_clean(exclude=["short_codes", "keywords", "syncs", *self._held_relations()])
         super().save(*args, **kwargs)
+
+    def _held_relations(self):
+        """Foreign keys given as saved instances (the service holds the contact it locked,
+        the request its user): full_clean would read each row again to see it exists; the
+        database's foreign key checks that on INSERT anyway."""
+        held = []
+        for field in self._meta.concrete_fields:
+            if field.is_relation and field.is_cached(self):
+                related = field.get_cached_value(self)
+                if related is not None and related.pk is not None:
+                    held.append(field.name)
+        return held
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyViolation("Revocations are append-only: rows cannot be deleted.")
@@ -129,7 +143,7 @@ class Revocation(_AppendOnly):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(verdict="review", applied_at__isnull=False),
-                name="revocation_review_not_applied_at_receipt",
+                name=REVIEW_NOT_APPLIED,
             ),
         ]
 
@@ -141,6 +155,19 @@ class Revocation(_AppendOnly):
             raise ValidationError({"text": "The person's words are required, verbatim."})
         if self.due_by and self.received_at and self.due_by < self.received_at:
             raise ValidationError({"due_by": "due_by cannot precede received_at."})
+
+    def validate_constraints(self, exclude=None):
+        """REVIEW_NOT_APPLIED read from the row itself: Django would ask the database (a
+        savepoint and a query on every save) what the row's own two fields say. The database
+        still enforces it on INSERT; any other constraint is validated the usual way."""
+        if self.verdict == RevocationVerdict.REVIEW and self.applied_at is not None:
+            raise ValidationError(
+                {"applied_at": "A revocation under review is not applied at receipt."},
+                code=REVIEW_NOT_APPLIED,
+            )
+        for constraint in self._meta.constraints:
+            if constraint.name != REVIEW_NOT_APPLIED:
+                constraint.validate(type(self), self, exclude=exclude)
 
 
 class RevocationDecision(_AppendOnly):

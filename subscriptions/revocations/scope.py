@@ -23,6 +23,8 @@ def scope_codes(contact, *, short_code=None, brand=None) -> list[ShortCode]:
     every code the number is known on; with PORTAL_REVOKE_ALL_SCOPE=brand each code brings
     every code of its brand (the FCC's "revoke all" rule)."""
     codes = ShortCode.objects.select_related("provider")
+    if short_code is not None and revoke_all_scope() == SCOPE_CODE:
+        return [short_code]  # the caller's row (with its provider): nothing to ask
     if short_code is not None:
         chosen = codes.filter(pk=short_code.pk)
     elif brand:

@@ -19,7 +19,12 @@ from subscriptions.consent import services as consent
 from subscriptions.consent.context import Context, Result, ServiceError
 from subscriptions.consent.rules.deadlines import due_by
 from subscriptions.consent.signals import revocation_decided, revocation_received
-from subscriptions.consent.writer import Writer, claim_receipt, locked_contact
+from subscriptions.consent.writer import (
+    Writer,
+    claim_receipt,
+    locked_contact,
+    locked_new_contact,
+)
 from subscriptions.delivery import messages
 from subscriptions.models import (
     Action,
@@ -72,9 +77,12 @@ class Applied:
         return Result(events=self.events)
 
 
-def _stop_codes(phone, codes, ctx):
-    """`stop_all` on each code; the first call carries the receipt id (a repeat of the same
-    message is then refused as a whole)."""
+def _stop_codes(contact, codes, ctx, *, new=False):
+    """The STOP of each code, under the contact lock the caller holds; None for a repeat of
+    the same message (the receipt id is claimed once, for the whole revocation). `new`: the
+    lock created the contact."""
+    if not claim_receipt(ctx):
+        return None
     others = replace(
         ctx,
         external_id="",
@@ -82,7 +90,7 @@ def _stop_codes(phone, codes, ctx):
         detail={k: v for k, v in ctx.detail.items() if k != ORIGIN_DETAIL_KEY},
     )
     return [
-        consent.stop_all(phone, code, ctx if index == 0 else others)
+        consent.stop_locked(contact, code, ctx if index == 0 else others, new=new)
         for index, code in enumerate(codes)
     ]
 
@@ -127,7 +135,11 @@ def create(contact, codes, events, *, keywords=(), **fields) -> Revocation:
     revocation = Revocation(contact=contact, **fields)
     revocation.due_by = due_by(revocation.received_at)
     revocation.save()
-    revocation.short_codes.set(codes)
+    # A new row has no scope yet: one INSERT (short_codes.set would read it first).
+    Scope = Revocation.short_codes.through
+    Scope.objects.bulk_create(
+        [Scope(revocation_id=revocation.pk, shortcode_id=code.pk) for code in codes]
+    )
     if keywords:
         revocation.keywords.set(keywords)
     syncs = measure.link_syncs(revocation, events)
@@ -144,7 +156,9 @@ def recorded_by(ctx):
     }
 
 
-@transaction.atomic
+# savepoint=False: called inside the MO handler's transaction, which never catches its
+# errors; a failure rolls that whole transaction back (the reply with it).
+@transaction.atomic(savepoint=False)
 def apply_text(
     phone: str,
     short_code: ShortCode,
@@ -162,10 +176,10 @@ def apply_text(
     repeated message id. The caller (inbound.mo) sends the one reply unless
     `queue_confirmation`; `Applied.confirmation` says whether a text is due from the portal.
     """
-    contact = locked_contact(phone)
+    contact, new = locked_new_contact(phone)
     codes = texted_first(short_code, scope_codes(contact, short_code=short_code))
-    results = _stop_codes(phone, codes, ctx)
-    if results[0].duplicate:
+    results = _stop_codes(contact, codes, ctx, new=new)
+    if results is None:
         return None
     now = timezone.now()
     applied = Applied(revocation=None, results=results)
@@ -205,7 +219,7 @@ def _history(contact, codes, action, ctx, reason):
     return Result(events=writer.events)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # as apply_text
 def open_review(
     phone: str,
     short_code: ShortCode,
@@ -275,8 +289,8 @@ def record_revocation(
             "The number is known on no short code; name the short_code or brand it revokes."
         )
     detail = {**ctx.detail, "revocation_channel": channel}
-    results = _stop_codes(phone, codes, replace(ctx, detail=detail))
-    if results[0].duplicate:
+    results = _stop_codes(contact, codes, replace(ctx, detail=detail))
+    if results is None:
         raise ServiceError("This revocation was recorded already (same external id).")
     applied = Applied(revocation=None, results=results)
     _confirm_codes(
@@ -329,7 +343,7 @@ def decide(revocation_id: int, decision: str, reason: str, *, actor=None) -> App
     )
     applied = Applied(revocation=revocation)
     if decision == RevocationDecisionKind.REVOKE:
-        applied.results = _stop_codes(contact.phone, codes, ctx)
+        applied.results = _stop_codes(contact, codes, ctx)
         _confirm_codes(
             applied,
             contact,

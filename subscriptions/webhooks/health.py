@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import mail_admins
 
+from subscriptions.common import memo
 from subscriptions.models import WebhookEndpoint
 
 logger = logging.getLogger("subscriptions.webhooks")
@@ -28,6 +29,7 @@ def endpoint_health(endpoint: WebhookEndpoint, ok: bool, now: datetime) -> None:
         is_active=False, disabled_at=now, disabled_reason=reason
     )
     if disabled:
+        memo.invalidate(memo.WEBHOOKS)  # an update() sends no signal
         endpoint.is_active = False
         tell_staff(endpoint, reason)
 

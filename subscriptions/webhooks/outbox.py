@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from subscriptions.common import memo
 from subscriptions.common.queueing import traced_enqueue_each, waiting_by_first_arg
 from subscriptions.delivery.policy import enqueue
 from subscriptions.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -54,11 +55,17 @@ def schedule_drain(endpoint_id: int, at: datetime) -> None:
         enqueue(tasks.deliver_endpoint, endpoint_id, run_after=at)
 
 
-def subscribers(event_type: str) -> list[int]:
-    """Active endpoints that asked for `event_type` (few rows; filtered here because
-    SQLite cannot search inside a JSON list)."""
+def _active_endpoints() -> tuple[tuple[int, frozenset], ...]:
     endpoints = WebhookEndpoint.objects.filter(is_active=True).values_list("pk", "events")
-    return [pk for pk, events in endpoints if event_type in (events or [])]
+    return tuple((pk, frozenset(events or ())) for pk, events in endpoints)
+
+
+def subscribers(event_type: str) -> list[int]:
+    """Active endpoints that asked for `event_type` (few rows, kept per process:
+    subscriptions.common.memo, dropped on every change of an endpoint; filtered here
+    because SQLite cannot search inside a JSON list)."""
+    endpoints = memo.lookup(memo.WEBHOOKS, "active", _active_endpoints)
+    return [pk for pk, events in endpoints if event_type in events]
 
 
 def record(event_type: str, items: list[tuple[str, dict]]) -> list[WebhookDelivery]:

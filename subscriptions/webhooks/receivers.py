@@ -12,33 +12,40 @@ from subscriptions.consent.signals import (
 from subscriptions.models import EventType
 from subscriptions.webhooks import outbox, payloads
 
+# Each receiver asks first whether any endpoint wants the type (kept per process): a payload
+# may read rows (a revocation's decision), which nobody needs when no one listens.
+
 
 @receiver(subscription_changed, dispatch_uid="webhooks_consent_changed")
 def consent_changed(sender, events, source, **kwargs):
-    outbox.record(
-        EventType.CONSENT_CHANGED,
-        [(event.contact.phone, payloads.consent_changed(event)) for event in events],
-    )
+    if outbox.subscribers(EventType.CONSENT_CHANGED):
+        outbox.record(
+            EventType.CONSENT_CHANGED,
+            [(event.contact.phone, payloads.consent_changed(event)) for event in events],
+        )
 
 
 @receiver(revocation_received, dispatch_uid="webhooks_revocation_received")
 def revocation_was_received(sender, revocation, **kwargs):
-    outbox.record(
-        EventType.REVOCATION_RECEIVED,
-        [(payloads.phone_of(revocation), payloads.revocation(revocation))],
-    )
+    if outbox.subscribers(EventType.REVOCATION_RECEIVED):
+        outbox.record(
+            EventType.REVOCATION_RECEIVED,
+            [(payloads.phone_of(revocation), payloads.revocation(revocation))],
+        )
 
 
 @receiver(revocation_decided, dispatch_uid="webhooks_revocation_decided")
 def revocation_was_decided(sender, revocation, **kwargs):
-    outbox.record(
-        EventType.REVOCATION_DECIDED,
-        [(payloads.phone_of(revocation), payloads.revocation(revocation))],
-    )
+    if outbox.subscribers(EventType.REVOCATION_DECIDED):
+        outbox.record(
+            EventType.REVOCATION_DECIDED,
+            [(payloads.phone_of(revocation), payloads.revocation(revocation))],
+        )
 
 
 @receiver(drift_found, dispatch_uid="webhooks_reconciliation_drift")
 def drift_was_found(sender, drift, **kwargs):
-    outbox.record(
-        EventType.RECONCILIATION_DRIFT, [(payloads.phone_of(drift), payloads.drift(drift))]
-    )
+    if outbox.subscribers(EventType.RECONCILIATION_DRIFT):
+        outbox.record(
+            EventType.RECONCILIATION_DRIFT, [(payloads.phone_of(drift), payloads.drift(drift))]
+        )

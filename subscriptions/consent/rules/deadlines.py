@@ -5,6 +5,7 @@ library (its "US" calendar without a state is the federal one; observed days inc
 The day of receipt does not count; the deadline keeps the time of day of receipt.
 """
 
+import functools
 from datetime import date, datetime, timedelta
 
 import holidays
@@ -12,8 +13,14 @@ import holidays
 REVOCATION_BUSINESS_DAYS = 10
 
 
+@functools.cache
+def _federal_holidays(year: int) -> frozenset[date]:
+    # Building a year's calendar costs about a millisecond; every revocation asks for it.
+    return frozenset(holidays.country_holidays("US", years=year))
+
+
 def is_business_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in holidays.country_holidays("US", years=day.year)
+    return day.weekday() < 5 and day not in _federal_holidays(day.year)
 
 
 def add_business_days(start: date, days: int) -> date:

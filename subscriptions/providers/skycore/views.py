@@ -13,8 +13,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from subscriptions.common.client import client_address
+from subscriptions.consent import catalog
 from subscriptions.inbound import postbacks
-from subscriptions.models import PostbackProblem, ProviderAccount, ProviderKind
+from subscriptions.models import PostbackProblem, ProviderKind
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -26,9 +27,7 @@ def _error(status, detail, code):
 @csrf_exempt
 @require_POST
 def skycore_postback(request, token):
-    account = ProviderAccount.objects.filter(
-        postback_token=token, kind=ProviderKind.SKYCORE, is_active=True
-    ).first()
+    account = catalog.postback_account(token, ProviderKind.SKYCORE)  # kept per process
     if account is None:
         return _error(404, "Unknown postback URL.", "not_found")
     remote_addr = client_address(request)

@@ -1,38 +1,57 @@
-"""Texts to people (delivery/messages.py): what the worker does with a queued text."""
+"""Texts to people (delivery/messages.py): when their task is handed to the queue."""
 
 import pytest
+from django.db import transaction
+from django_tasks_db.models import DBTaskResult
 
-from subscriptions.delivery import messages
-from subscriptions.models import MessageStatus, ProviderCall
+from subscriptions.delivery import messages, tasks
+from subscriptions.models import MessagePurpose, MessageStatus, OutboundMessage
 from tests.factories import ShortCodeFactory
 
-pytestmark = pytest.mark.django_db
-PHONE = "+15555550123"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PHONE = "+15555550199"
 
 
-def test_a_text_on_a_disabled_account_fails_for_good_and_calls_nobody(sfmc, sfmc_account):
-    code = ShortCodeFactory(provider=sfmc_account)
-    message = messages.queue_text(PHONE, code, "Acme: reply HELP for help", "reply")
-    sfmc_account.is_active = False
-    sfmc_account.save()
-
-    messages.deliver_message(message.pk)
-
-    message.refresh_from_db()
-    assert message.status == MessageStatus.FAILED
-    assert "inactive" in message.last_error
-    assert sfmc.rest_calls() == []
-    assert not ProviderCall.objects.filter(message=message).exists()
+class RolledBack(Exception):
+    pass
 
 
-def test_a_text_on_an_active_account_is_sent(sfmc, sfmc_account):
-    sfmc_account.settings = {**sfmc_account.settings, "send_message_key": "MSG-TXT"}
-    sfmc_account.save()
-    code = ShortCodeFactory(provider=sfmc_account)
-    message = messages.queue_text(PHONE, code, "Acme: reply HELP for help", "reply")
+@pytest.fixture
+def database_queue(settings):
+    settings.TASKS = {
+        "default": {**settings.TASKS["default"], "BACKEND": "django_tasks_db.DatabaseBackend"}
+    }
 
-    messages.deliver_message(message.pk)
 
-    message.refresh_from_db()
-    assert message.status == MessageStatus.SENT
-    assert [path for path, _body in sfmc.rest_calls() if "messageContact" in path]
+def test_on_the_database_queue_the_task_row_is_written_in_the_texts_own_transaction(
+    database_queue,
+):
+    code = ShortCodeFactory()
+    with transaction.atomic():
+        message = messages.queue_text(PHONE, code, "You are unsubscribed.", MessagePurpose.REPLY)
+        # Already there before the commit: no second commit of its own after it.
+        queued = list(DBTaskResult.objects.values_list("task_path", "args_kwargs"))
+    assert queued == [
+        (tasks.deliver_message.module_path, {"args": [message.pk], "kwargs": {"request_id": ""}})
+    ]
+    assert DBTaskResult.objects.count() == 1  # and committed with the text, once
+
+
+def test_on_the_database_queue_a_rolled_back_text_leaves_no_task(database_queue):
+    code = ShortCodeFactory()
+    with pytest.raises(RolledBack), transaction.atomic():
+        messages.queue_text(PHONE, code, "You are unsubscribed.", MessagePurpose.REPLY)
+        raise RolledBack
+    assert not OutboundMessage.objects.exists()
+    assert not DBTaskResult.objects.exists()
+
+
+def test_other_backends_get_the_task_only_on_commit():
+    # The immediate backend (these tests' settings) runs a task at once: inside the
+    # transaction it would call the provider there.
+    code = ShortCodeFactory()
+    with transaction.atomic():
+        message = messages.queue_text(PHONE, code, "You are unsubscribed.", MessagePurpose.REPLY)
+        assert OutboundMessage.objects.get(pk=message.pk).status == MessageStatus.QUEUED
+    assert OutboundMessage.objects.get(pk=message.pk).status == MessageStatus.SENT

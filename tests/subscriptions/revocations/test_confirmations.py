@@ -123,7 +123,7 @@ def again(way, code, deals, fake, client):
 
 def joined(committed, keyword):
     """Opted in, delivered, an hour ago (so a handset's STOP now is not a race with it:
-    delivery.state.delivered_after_handset)."""
+    delivery.state.target_facts)."""
     with committed():
         services.opt_in(PHONE, keyword, Context(source=Source.API))
     ProviderSync.objects.update(updated_at=timezone.now() - timedelta(hours=1))
