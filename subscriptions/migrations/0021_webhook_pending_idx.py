@@ -5,7 +5,7 @@ class Migration(migrations.Migration):
     """The index a webhook drain claims by: an endpoint's pending deliveries in id order,
     without walking its delivered history."""
 
-    dependencies = [("subscriptions", "0017_bulk_imports")]
+    dependencies = [("subscriptions", "0018_revocation_measurement")]
 
     operations = [
         migrations.AddIndex(

@@ -17,7 +17,7 @@ def resync_groups(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("subscriptions", "0017_bulk_imports")]
+    dependencies = [("subscriptions", "0021_webhook_pending_idx")]
 
     operations = [
         migrations.AlterModelOptions(
