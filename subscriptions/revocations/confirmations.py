@@ -24,6 +24,7 @@ Who sends it depends on the provider accounts the revocation reaches:
 
 from dataclasses import dataclass
 
+from subscriptions.common import memo
 from subscriptions.delivery.state import account_filter, known_state
 from subscriptions.models import (
     Confirmation,
@@ -59,11 +60,16 @@ def account_programs(short_code, account) -> list[int]:
 
 def accounts_serving(short_code) -> list[ProviderAccount]:
     """The accounts a code-wide change is delivered to (as delivery.plan does): the code's
-    own first, then every account owning a keyword on it."""
-    others = ProviderAccount.objects.filter(keywords__short_code=short_code).exclude(
-        pk=short_code.provider_id
-    )
-    return [short_code.provider, *others.distinct().order_by("pk")]
+    own first, then every account owning a keyword on it. Configuration: kept per process
+    (common.memo, dropped on every change of a code, keyword or account)."""
+
+    def load():
+        others = ProviderAccount.objects.filter(keywords__short_code=short_code).exclude(
+            pk=short_code.provider_id
+        )
+        return (short_code.provider, *others.distinct().order_by("pk"))
+
+    return list(memo.lookup(memo.CATALOG, ("accounts_serving", short_code.pk), load))
 
 
 def _still_in(contact, short_code, programs) -> bool:
