@@ -290,16 +290,24 @@ def retry_after_seconds(response):
 class Adapter:
     """One provider account's client. Subclasses declare `kind` and `capabilities`.
 
-    `sync` / `message` link the HTTP call log rows to what caused them.
+    `sync` / `message` link the HTTP call log rows to what caused them. With `call_log` (a
+    list) the rows are collected there, unsaved, for the caller to write with the result of
+    the work they belong to (delivery/record.py: one transaction instead of one per call).
     """
 
     kind = ""
     capabilities = Capabilities()
 
-    def __init__(self, account, *, sync=None, message=None):
+    def __init__(self, account, *, sync=None, message=None, call_log=None):
         self.account = account
         self.sync = sync
         self.message = message
+        self.call_log = call_log
+
+    def call_budget(self) -> float:
+        """Seconds a reconciliation may take at most (its calls' timeouts): a delivery does
+        not start one that could outlast its row's lease."""
+        return 0.0
 
     def reconcile(self, rec: Reconciliation) -> "Reconciled":
         """Bring the provider in line with `rec.desired`; raise ProviderError on failure."""
@@ -342,6 +350,10 @@ class HttpAdapter(Adapter):
         )
         self._secrets = account.secrets
         self.extra_secrets = set()
+
+    def call_budget(self) -> float:
+        # A call and, at most, one more (SFMC fetches a new token on a 401).
+        return 2 * sum(self.timeout)
 
     def secret(self, name):
         value = self._secrets.get(name)
@@ -391,7 +403,7 @@ class HttpAdapter(Adapter):
         if isinstance(body, bytes):
             body = body.decode("utf-8", "replace")
         url = redact(request.url, secrets)
-        ProviderCall.objects.create(
+        logged = ProviderCall(
             provider=self.account,
             sync=self.sync,
             message=self.message,
@@ -405,6 +417,10 @@ class HttpAdapter(Adapter):
             elapsed_ms=elapsed_ms,
             error=redact(str(error), secrets) if error else "",
         )
+        if self.call_log is None:
+            logged.save()
+        else:
+            self.call_log.append(logged)
         logger.info(
             "%s %s %s -> %s in %d ms",
             self.account.kind,
