@@ -38,6 +38,12 @@ def parse_args():
     parser.add_argument("--opt-outs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument(
+        "--calls-per-task",
+        type=int,
+        default=8,
+        help="PORTAL_DELIVERY_CALLS_PER_TASK: provider calls a grouped task keeps in flight",
+    )
+    parser.add_argument(
         "--baseline",
         type=int,
         default=1000,
@@ -68,6 +74,12 @@ def configure(database_url):
     )
 
 
+def concurrency(args):
+    """Provider calls the workers can have in flight at once: each db_worker runs one task
+    at a time, and a grouped task (an import's rows) keeps --calls-per-task calls going."""
+    return args.workers * args.calls_per_task
+
+
 def recreate_database(database_url):
     import psycopg
 
@@ -87,10 +99,11 @@ def manage(*args):
     )
 
 
-def start_workers(count):
-    """`count` db_worker processes and the sweeper, as a deployment runs them."""
+def start_workers(args):
+    """--workers db_worker processes and the sweeper, as a deployment runs them."""
+    os.environ["PORTAL_DELIVERY_CALLS_PER_TASK"] = str(args.calls_per_task)
     workers = [
-        manage("db_worker", "--interval", "0.05", "--no-startup-delay") for _ in range(count)
+        manage("db_worker", "--interval", "0.05", "--no-startup-delay") for _ in range(args.workers)
     ]
     return [*workers, manage("sweep_outbox", "--every", "10")]
 
@@ -140,7 +153,8 @@ def run_phase(label, fake, keyword, phones, subscribe, args):
         f"{time.monotonic() - started:.1f} s",
         flush=True,
     )
-    workers = start_workers(args.workers)
+    workers = start_workers(args)
+    workers_started = time.monotonic()
     try:
         elapsed = wait_until_delivered(args.max_seconds)
     finally:
@@ -153,7 +167,9 @@ def run_phase(label, fake, keyword, phones, subscribe, args):
     steady = (calls - 1) / (last - first)
     print(
         f"{label}: {calls} calls in {elapsed:.1f} s from worker start = "
-        f"{calls / elapsed:.1f} calls/s (first to last call: {steady:.1f} calls/s)",
+        f"{calls / elapsed:.1f} calls/s (first to last call: {steady:.1f} calls/s; "
+        f"first call {first - workers_started:.1f} s after the workers started, all "
+        f"recorded {workers_started + elapsed - last:.1f} s after the last)",
         flush=True,
     )
     return calls / elapsed, steady
@@ -193,7 +209,8 @@ def main():
         baseline_phones = [f"+1556{3000000 + i:07d}" for i in range(args.baseline)]
         phones = [f"+1555{3000000 + i:07d}" for i in range(args.opt_outs)]
         print(
-            f"{args.workers} db_worker processes x 1 thread + sweeper, PostgreSQL "
+            f"{args.workers} db_worker processes x {args.calls_per_task} calls per task "
+            f"+ sweeper, PostgreSQL "
             f"{args.database_url.rpartition('/')[2]}, load average before: "
             f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
             flush=True,
@@ -221,13 +238,14 @@ def main():
             args,
         )
 
-        ideal = args.workers * 1 / args.delay
+        ideal = concurrency(args) / args.delay
         unsubscribed = sum(
             1 for (phone, _), on in fake.state.items() if on is False and phone.startswith("1555")
         )
         failed = ProviderSync.objects.filter(status="failed").count()
         print(
-            f"ideal: {args.workers} workers x 1 thread / {args.delay * 1000:.0f} ms = "
+            f"ideal: {args.workers} workers x {args.calls_per_task} calls in flight / "
+            f"{args.delay * 1000:.0f} ms = "
             f"{ideal:.1f} calls/s; load average after: {os.getloadavg()[0]:.1f}"
         )
         if measured:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from subscriptions.common.bulk import update_each
 from subscriptions.delivery.policy import lease, max_attempts
 from subscriptions.delivery.state import to_json
 from subscriptions.delivery.targets import PortalState, Targets, target_key
@@ -70,7 +71,7 @@ def claim_many(sync_ids, now) -> list[tuple[ProviderSync, Reconciliation]]:
         changed, taken = _decide(due, targets, now)
         claimed = _mark_sending(taken, targets, now)
         changed.extend(row for row, _rec in claimed)
-        ProviderSync.objects.bulk_update(changed, CLAIM_FIELDS)
+        update_each(changed, CLAIM_FIELDS)
     return claimed
 
 

@@ -13,9 +13,9 @@ from functools import partial
 from django.utils import timezone
 
 from subscriptions.delivery.claims import claim_many
-from subscriptions.delivery.overlap import calls_per_task, run_and_record
+from subscriptions.delivery.overlap import call_slot, calls_per_worker, run_and_record
 from subscriptions.delivery.record import Outcome
-from subscriptions.delivery.worker import _inactive, attempt
+from subscriptions.delivery.worker import _inactive, attempt, waited_too_long
 from subscriptions.models import SyncStatus
 from subscriptions.providers.base import ProviderError, redacted
 from subscriptions.providers.registry import adapter_for
@@ -41,7 +41,7 @@ def deliver_group(sync_ids: Iterable[int], now=None) -> int:
         for (_account, code, word), members in groups.items()
         for start in range(0, len(members), GROUP_LIMIT)
     ]
-    run_and_record([*shared, *jobs], calls_per_task())
+    run_and_record([*shared, *jobs], calls_per_worker())
     return len(shared)
 
 
@@ -57,14 +57,18 @@ def _stop_word(row, rec):
 
 
 def _send_group(code, word, members):
+    with call_slot():
+        return _call_group(code, word, members)
+
+
+def _call_group(code, word, members):
     first = members[0][0]
     outcomes = [Outcome(row, rec) for row, rec in members]
-    adapter = adapter_for(first.provider, sync=first, call_log=outcomes[0].calls)
-    soonest = min(row.locked_until for row, _rec in members)
-    if timezone.now().timestamp() + adapter.call_budget() >= soonest.timestamp():
-        for outcome in outcomes:  # could outlast a lease: not made (worker.attempt)
+    if any(waited_too_long(row) for row, _rec in members):
+        for outcome in outcomes:  # not made (worker.waited_too_long)
             outcome.released = True
         return outcomes
+    adapter = adapter_for(first.provider, sync=first, call_log=outcomes[0].calls)
     try:
         if not first.provider.is_active:
             raise _inactive(first.provider)

@@ -1,6 +1,9 @@
-"""Overlapping provider waits: a task with several rows to deliver (a grouped task of an
-import or a reconciliation) keeps up to PORTAL_DELIVERY_CALLS_PER_TASK provider calls in
-flight on threads of its own, and records their outcomes in batches as they come in (one
+"""Overlapping provider waits.
+
+A worker process keeps at most PORTAL_DELIVERY_CALLS_PER_WORKER provider calls in flight
+(`call_slot`): the tasks its threads run (`db_worker --threads`) share them. A task with
+several rows to deliver (a grouped task of an import or a reconciliation) runs its calls on
+that many threads of its own and records their outcomes in batches as they come in (one
 transaction for many rows, record.py). The calls happen outside any transaction: the
 threads hold none, and the task's own thread only opens one to record what came back."""
 
@@ -9,6 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -20,10 +24,22 @@ RECORD_EVERY = 50
 RECORD_SECONDS = 1.0
 
 _STOP = object()
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
 
 
-def calls_per_task() -> int:
-    return max(1, settings.PORTAL_DELIVERY_CALLS_PER_TASK)
+def calls_per_worker() -> int:
+    return max(1, settings.PORTAL_DELIVERY_CALLS_PER_WORKER)
+
+
+@contextmanager
+def call_slot():
+    """Hold one of this process's provider call slots while calling a provider."""
+    size = calls_per_worker()
+    with _slots_lock:
+        slots = _slots.setdefault(size, threading.BoundedSemaphore(size))
+    with slots:
+        yield
 
 
 class CallPool:

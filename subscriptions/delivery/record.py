@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from subscriptions.common.bulk import update_each
 from subscriptions.common.queueing import queued_in_database, traced_enqueue_each
 from subscriptions.delivery import tasks
 from subscriptions.delivery.claims import lock_contacts
@@ -68,7 +69,7 @@ def record(outcomes: list[Outcome]) -> None:
         lock_contacts(sorted({o.row.contact_id for o in outcomes}))
         targets = Targets.read(target_key(o.row) for o in outcomes)
         applied = [o for o in outcomes if _apply(o, targets)]
-        ProviderSync.objects.bulk_update([o.current for o in applied], RESULT_FIELDS)
+        update_each([o.current for o in applied], RESULT_FIELDS)
         ProviderCall.objects.bulk_create([call for o in outcomes for call in o.calls])
         follow_ups = _follow_ups(outcomes, applied, targets)
         if queued_in_database(tasks.deliver_sync):

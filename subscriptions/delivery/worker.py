@@ -12,7 +12,9 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from subscriptions.delivery import policy
 from subscriptions.delivery.claims import claim_many
+from subscriptions.delivery.overlap import call_slot
 from subscriptions.delivery.plan import enqueue_syncs
 from subscriptions.delivery.record import Outcome, record
 from subscriptions.delivery.targets import PortalState, Targets, target_key
@@ -51,14 +53,18 @@ def deliver_claimed(row, rec):
 
 
 def attempt(row, rec) -> Outcome:
-    """The adapter's calls for a claimed row; what they came to. Not made when they could
-    outlast the row's lease (a grouped task's row waited for its turn): a call after the
-    lease could race a newer claim of the target."""
+    """The adapter's calls for a claimed row (holding one of the process's call slots);
+    what they came to."""
+    with call_slot():
+        return _call(row, rec)
+
+
+def _call(row, rec):
     outcome = Outcome(row, rec)
-    adapter = adapter_for(row.provider, sync=row, call_log=outcome.calls)
-    if timezone.now().timestamp() + adapter.call_budget() >= row.locked_until.timestamp():
+    if waited_too_long(row):
         outcome.released = True
         return outcome
+    adapter = adapter_for(row.provider, sync=row, call_log=outcome.calls)
     try:
         if not row.provider.is_active:
             raise _inactive(row.provider)
@@ -72,6 +78,13 @@ def attempt(row, rec) -> Outcome:
         outcome.status = SyncStatus.LOCAL_ONLY if result.local_only else SyncStatus.SUCCEEDED
         outcome.detail = result.describe()
     return outcome
+
+
+def waited_too_long(row) -> bool:
+    """A claimed row whose call would start with less than half its lease left (it waited
+    for its turn in a grouped task, or for a call slot) goes back to the queue instead: the
+    lease must outlast the call, or a newer claim of the target could race it."""
+    return timezone.now() + policy.lease() / 2 > row.locked_until
 
 
 def _inactive(account):

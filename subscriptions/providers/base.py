@@ -304,11 +304,6 @@ class Adapter:
         self.message = message
         self.call_log = call_log
 
-    def call_budget(self) -> float:
-        """Seconds a reconciliation may take at most (its calls' timeouts): a delivery does
-        not start one that could outlast its row's lease."""
-        return 0.0
-
     def reconcile(self, rec: Reconciliation) -> "Reconciled":
         """Bring the provider in line with `rec.desired`; raise ProviderError on failure."""
         raise NotImplementedError
@@ -350,10 +345,6 @@ class HttpAdapter(Adapter):
         )
         self._secrets = account.secrets
         self.extra_secrets = set()
-
-    def call_budget(self) -> float:
-        # A call and, at most, one more (SFMC fetches a new token on a 401).
-        return 2 * sum(self.timeout)
 
     def secret(self, name):
         value = self._secrets.get(name)
