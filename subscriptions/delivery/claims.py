@@ -55,19 +55,18 @@ def claim_many(sync_ids, now) -> list[tuple[ProviderSync, Reconciliation]]:
         return []
     with transaction.atomic():
         lock_contacts(Subquery(ProviderSync.objects.filter(pk__in=ids).values("contact_id")))
-        # Waits (briefly) rather than skips when the sweeper holds a row: a skipped row would
-        # wait for its re-driven task at the back of the queue. of=("self",): the joined
-        # short code and account rows are shared by every row.
-        locked = {
-            row.pk: row
-            for row in ProviderSync.objects.select_for_update(of=("self",))
-            .select_related("contact", "short_code", "provider")
-            .filter(pk__in=ids)
-        }
-        due = [locked[pk] for pk in ids if pk in locked and _claimable(locked[pk], now)]
+        # Read after the lock: what an earlier claim or result of these targets wrote. The
+        # rows need no lock of their own: their status only changes under their contact's.
+        # (A sweep re-driving one meanwhile may see its next_attempt_at written back: it
+        # re-drives it once more, a task that finds nothing due.)
+        targets = Targets.read_for(ids)
+        due = [
+            targets.by_pk[pk]
+            for pk in ids
+            if pk in targets.by_pk and _claimable(targets.by_pk[pk], now)
+        ]
         if not due:
             return []
-        targets = Targets.read(target_key(row) for row in due)
         changed, taken = _decide(due, targets, now)
         claimed = _mark_sending(taken, targets, now)
         changed.extend(row for row, _rec in claimed)

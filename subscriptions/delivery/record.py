@@ -82,7 +82,7 @@ def _apply(outcome, targets):
     """Put the outcome on the target's row read under the lock; False if it was taken."""
     row = outcome.row
     key = target_key(row)
-    current = next((r for r in targets.of(key) if r.pk == row.pk), None)
+    current = targets.by_pk.get(row.pk)
     if current is None or current.status != SyncStatus.SENDING or current.attempts != row.attempts:
         logger.warning("sync #%s was taken over while in flight; result dropped", row.pk)
         outcome.current = None
@@ -103,7 +103,6 @@ def _apply(outcome, targets):
     fields.update(state=to_json(state), state_version=targets.next_version(key))
     for name, value in fields.items():
         setattr(current, name, value)
-    targets.bump(current)
     outcome.current = current
     _mirror(outcome, fields)
     return True

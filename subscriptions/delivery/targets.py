@@ -6,6 +6,8 @@ whatever the number of rows. Claims (claims.py) and results (record.py) decide f
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db.models import Exists, OuterRef, Subquery
+
 from subscriptions.delivery.state import account_filter, decided_from
 from subscriptions.models import (
     Keyword,
@@ -28,6 +30,7 @@ class Targets:
 
     def __init__(self, rows_by_target: dict):
         self.rows = rows_by_target
+        self.by_pk = {row.pk: row for rows in rows_by_target.values() for row in rows}
 
     @classmethod
     def read(cls, keys: Iterable[tuple[int, int, int]]) -> "Targets":
@@ -40,6 +43,30 @@ class Targets:
             ).order_by("id"):
                 if target_key(row) in keys:
                     by_target[target_key(row)].append(row)
+        return cls(by_target)
+
+    @classmethod
+    def read_for(cls, sync_ids) -> "Targets":
+        """Every row of the targets of these rows, with their contact, short code and account
+        (one statement: the rows themselves are among them)."""
+        same_target = ProviderSync.objects.filter(
+            pk__in=sync_ids,
+            contact_id=OuterRef("contact_id"),
+            short_code_id=OuterRef("short_code_id"),
+            provider_id=OuterRef("provider_id"),
+        )
+        by_target = defaultdict(list)
+        for row in (
+            ProviderSync.objects.filter(
+                contact_id__in=Subquery(
+                    ProviderSync.objects.filter(pk__in=sync_ids).values("contact_id")
+                )
+            )
+            .filter(Exists(same_target))
+            .select_related("contact", "short_code", "provider")
+            .order_by("id")
+        ):
+            by_target[target_key(row)].append(row)
         return cls(by_target)
 
     def of(self, key) -> list[ProviderSync]:
@@ -57,12 +84,6 @@ class Targets:
     def next_version(self, key) -> int:
         versions = [row.state_version for row in self.of(key) if row.state_version is not None]
         return max(versions, default=0) + 1
-
-    def bump(self, row) -> None:
-        """`row` (one of this target's rows, in memory) now holds a new version."""
-        for kept in self.of(target_key(row)):
-            if kept.pk == row.pk:
-                kept.state, kept.state_version = row.state, row.state_version
 
 
 class PortalState:
