@@ -1,20 +1,30 @@
 """Benchmark: provider delivery through real `manage.py db_worker` processes.
 
-    .venv/bin/python bench/bench_delivery.py [--opt-outs 10000] [--workers 4] [--delay 0.05]
+    .venv/bin/python bench/bench_delivery.py [--opt-outs 10000] [--singles 2000]
+        [--workers 4] [--threads 4] [--calls-per-worker 4] [--delay 0.05]
 
 What it does, on its own PostgreSQL database (recreated each run, default portal_bench_delivery):
 1. A SkyCore account pointing at the fake SkyCore server (tests/fakes) on loopback.
-2. Baseline, same run: --baseline numbers opt in; the workers deliver their `subscribe`
-   calls with the fake answering at once (what the pipeline itself costs per call).
-3. The measured numbers are imported as opted in *as reported by SkyCore itself* (the
+2. --workers `db_worker --threads T` processes and the sweeper start, as a deployment runs
+   them, with PORTAL_DELIVERY_CALLS_PER_WORKER = --calls-per-worker (C). Every phase waits
+   until each worker has connected, so no phase measures a process starting up (that
+   start-up time is printed on its own).
+3. Baseline, same run: --baseline numbers opt in by an import; the workers deliver their
+   `subscribe` calls with the fake answering at once (what the pipeline itself costs).
+4. The measured numbers are imported as opted in *as reported by SkyCore itself* (the
    no-echo path: outbox rows recorded as in effect, no call), so that the provider is
-   known to have them. Then their opt-outs are imported (outbox rows and tasks written
-   before the workers start) and the workers deliver the `unsubscribe` calls to the fake
-   that takes --delay seconds per call. Reported: calls/s, and the ratio to the ideal
-   workers x threads / delay (a db_worker runs one task at a time: threads = 1).
-The sweeper runs beside the workers as in a deployment. The outcome is checked (every
-number unsubscribed at the fake, one call each, nothing failed); each phase stops by
-itself after --max-seconds.
+   known to have them; the fake now takes --delay seconds per call.
+5. Imported opt-outs (the issue's measure): --opt-outs numbers opt out by an import, in one
+   transaction, so all their outbox rows and grouped tasks (250 rows each) appear at once.
+6. One by one: --singles numbers opt out as API, web and handset opt-outs do, each its own
+   `deliver_sync` task (written in one transaction too).
+Each measured phase reports calls/s from the commit until every row is recorded, and its
+ratio to the ideal for the concurrency the workers really have: provider calls in flight at
+most / delay. A worker keeps at most C calls in flight (its call slots); a grouped task
+uses all C, one-by-one tasks one each on its T threads, so the ideal is workers x C / delay
+for the import and workers x min(T, C) / delay for the one-by-one phase.
+The outcome is checked (every number unsubscribed at the fake, one call each, nothing
+failed; exit status 1 otherwise); each phase stops by itself after --max-seconds.
 """
 
 import argparse
@@ -31,12 +41,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BENCH_SECRET = "bench-only-secret-key-0123456789abcdef0123456789"
+APP_NAME = "bench-delivery-worker"
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--opt-outs", type=int, default=10_000)
+    parser.add_argument("--singles", type=int, default=2_000, help="one-by-one opt-outs")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="db_worker --threads")
+    parser.add_argument(
+        "--calls-per-worker",
+        type=int,
+        default=4,
+        help="PORTAL_DELIVERY_CALLS_PER_WORKER: provider calls a worker keeps in flight",
+    )
     parser.add_argument(
         "--baseline",
         type=int,
@@ -77,22 +96,45 @@ def recreate_database(database_url):
         conn.execute(create_database_sql(name))
 
 
-def manage(*args):
+def manage(*args, env=None):
     return subprocess.Popen(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=os.environ.copy(),
+        env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
 
 
-def start_workers(count):
-    """`count` db_worker processes and the sweeper, as a deployment runs them."""
+def start_workers(args):
+    """--workers db_worker processes and the sweeper, as a deployment runs them. Each worker
+    names its database connections (PGAPPNAME) so that `wait_ready` can see it running."""
+    env = {"PORTAL_DELIVERY_CALLS_PER_WORKER": str(args.calls_per_worker)}
+    flags = ["--interval", "0.05", "--no-startup-delay", "--threads", str(args.threads)]
     workers = [
-        manage("db_worker", "--interval", "0.05", "--no-startup-delay") for _ in range(count)
+        manage("db_worker", *flags, env={**env, "PGAPPNAME": f"{APP_NAME}-{n}"})
+        for n in range(args.workers)
     ]
-    return [*workers, manage("sweep_outbox", "--every", "10")]
+    return [*workers, manage("sweep_outbox", "--every", "10", env=env)]
+
+
+def wait_ready(args):
+    """Seconds until every worker has been seen polling the queue, or None."""
+    from django.db import connection
+
+    started, seen = time.monotonic(), set()
+    while time.monotonic() - started < args.max_seconds:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT application_name FROM pg_stat_activity "
+                "WHERE application_name LIKE %s",
+                [f"{APP_NAME}-%"],
+            )
+            seen.update(name for (name,) in cursor.fetchall())
+        if len(seen) >= args.workers:
+            return time.monotonic() - started
+        time.sleep(0.005)
+    return None
 
 
 def stop_workers(workers):
@@ -105,58 +147,77 @@ def stop_workers(workers):
             worker.kill()
 
 
-def wait_until_delivered(max_seconds):
-    """Seconds until no sync is pending or sending, or None after max_seconds."""
+def wait_until_delivered(started, max_seconds):
+    """Seconds from `started` until no sync is pending or sending, or None."""
     from subscriptions.models import ProviderSync
 
-    started = time.monotonic()
     while time.monotonic() - started < max_seconds:
         if not ProviderSync.objects.filter(status__in=["pending", "sending"]).exists():
             return time.monotonic() - started
-        time.sleep(0.2)
+        time.sleep(0.05)
     return None
 
 
-def import_rows(keyword, phones, subscribe, origin_account_id=None):
+def change(keyword, phones, subscribe, source="import", origin_account_id=None):
+    """The consent changes, in one transaction: their outbox rows and tasks appear at once.
+    An import's rows go as grouped tasks; any other source's as a task per row."""
+    from django.db import transaction
+
     from subscriptions.consent import batch
     from subscriptions.consent.batch import BatchRow
     from subscriptions.consent.services import Context
 
-    for start in range(0, len(phones), 1000):
-        rows = [
-            BatchRow(phone=p, keyword=keyword, subscribe=subscribe)
-            for p in phones[start : start + 1000]
-        ]
-        ctx = Context(source="import", actor_label="bench", origin_account_id=origin_account_id)
-        batch.apply_batch(rows, ctx)
+    with transaction.atomic():
+        for start in range(0, len(phones), 1000):
+            rows = [
+                BatchRow(phone=p, keyword=keyword, subscribe=subscribe)
+                for p in phones[start : start + 1000]
+            ]
+            ctx = Context(source=source, actor_label="bench", origin_account_id=origin_account_id)
+            batch.apply_batch(rows, ctx)
 
 
-def run_phase(label, fake, keyword, phones, subscribe, args):
+def run_phase(label, fake, keyword, phones, subscribe, args, source="import"):
     fake.requests.clear()
     started = time.monotonic()
-    import_rows(keyword, phones, subscribe)
+    change(keyword, phones, subscribe, source)
+    committed = time.monotonic()
     print(
-        f"{label}: {len(phones)} changes and their outbox rows written in "
-        f"{time.monotonic() - started:.1f} s",
+        f"{label}: {len(phones)} changes, outbox rows and tasks committed in "
+        f"{committed - started:.1f} s",
         flush=True,
     )
-    workers = start_workers(args.workers)
-    try:
-        elapsed = wait_until_delivered(args.max_seconds)
-    finally:
-        stop_workers(workers)
+    elapsed = wait_until_delivered(committed, args.max_seconds)
     calls = len(fake.requests)
     if elapsed is None or calls < 2:
         print(f"{label}: NOT FINISHED after {args.max_seconds:.0f} s ({calls} calls)")
         return None
     first, last = fake.requests[0].received_at, fake.requests[-1].received_at
-    steady = (calls - 1) / (last - first)
     print(
-        f"{label}: {calls} calls in {elapsed:.1f} s from worker start = "
-        f"{calls / elapsed:.1f} calls/s (first to last call: {steady:.1f} calls/s)",
+        f"{label}: {calls} calls in {elapsed:.1f} s from the commit = "
+        f"{calls / elapsed:.1f} calls/s (first call {first - committed:.2f} s after the "
+        f"commit; first to last call {(calls - 1) / (last - first):.1f} calls/s; all "
+        f"recorded {committed + elapsed - last:.2f} s after the last)",
         flush=True,
     )
-    return calls / elapsed, steady
+    return calls / elapsed
+
+
+def report(label, rate, in_flight, args):
+    ideal = in_flight / args.delay
+    if rate is None:
+        print(f"RESULT {label}: not finished (ideal {ideal:.1f} calls/s)")
+        return
+    print(
+        f"RESULT {label}: {rate:.1f} calls/s = {rate / ideal:.2f} of ideal {ideal:.1f} "
+        f"({in_flight} calls in flight at most / {args.delay * 1000:.0f} ms)"
+    )
+
+
+def unsubscribed(fake, prefix):
+    return sum(
+        1 for (phone, _), on in fake.state.items() if on is False and phone.startswith(prefix)
+    )
 
 
 def main():
@@ -181,6 +242,7 @@ def main():
     from tests.fakes import FakeSkyCore
 
     fake = FakeSkyCore(api_key="bench-key")
+    workers = []
     try:
         account = ProviderAccount(
             name="SkyCore bench", kind=ProviderKind.SKYCORE, settings={"api_url": fake.api_url}
@@ -192,56 +254,70 @@ def main():
 
         baseline_phones = [f"+1556{3000000 + i:07d}" for i in range(args.baseline)]
         phones = [f"+1555{3000000 + i:07d}" for i in range(args.opt_outs)]
+        singles = [f"+1557{3000000 + i:07d}" for i in range(args.singles)]
         print(
-            f"{args.workers} db_worker processes x 1 thread + sweeper, PostgreSQL "
-            f"{args.database_url.rpartition('/')[2]}, load average before: "
+            f"{args.workers} db_worker processes x {args.threads} threads, "
+            f"{args.calls_per_worker} provider calls in flight per worker at most, + sweeper; "
+            f"PostgreSQL {args.database_url.rpartition('/')[2]}; load average before: "
             f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
             flush=True,
         )
+        workers = start_workers(args)
+        ready = wait_ready(args)
+        if ready is None:
+            print(f"workers NOT READY after {args.max_seconds:.0f} s")
+            sys.exit(1)
+        print(f"workers polling {ready:.1f} s after they were started", flush=True)
 
         fake.delay = 0.0
         baseline = run_phase(
-            "baseline (opt-ins, provider answers at once)",
+            "baseline (imported opt-ins, provider answers at once)",
             fake,
             keyword,
             baseline_phones,
             True,
             args,
         )
-        import_rows(keyword, phones, True, origin_account_id=account.pk)
+        change(keyword, phones + singles, True, origin_account_id=account.pk)
         echoes = ProviderSync.objects.filter(operation="echo").count()
         print(f"{echoes} numbers known opted in at SkyCore (echo rows, no calls)", flush=True)
         fake.delay = args.delay
-        measured = run_phase(
-            f"opt-outs (provider takes {args.delay * 1000:.0f} ms)",
-            fake,
-            keyword,
-            phones,
-            False,
-            args,
+        delay_ms = f"{args.delay * 1000:.0f} ms"
+        imported = run_phase(
+            f"imported opt-outs (provider takes {delay_ms})", fake, keyword, phones, False, args
         )
-
-        ideal = args.workers * 1 / args.delay
-        unsubscribed = sum(
-            1 for (phone, _), on in fake.state.items() if on is False and phone.startswith("1555")
-        )
-        failed = ProviderSync.objects.filter(status="failed").count()
-        print(
-            f"ideal: {args.workers} workers x 1 thread / {args.delay * 1000:.0f} ms = "
-            f"{ideal:.1f} calls/s; load average after: {os.getloadavg()[0]:.1f}"
-        )
-        if measured:
-            print(
-                f"RESULT: {measured[0]:.1f} calls/s = {measured[0] / ideal:.2f} of ideal "
-                f"(first to last call {measured[1]:.1f} calls/s = "
-                f"{measured[1] / ideal:.2f}); baseline at 0 ms: "
-                f"{baseline[0] if baseline else float('nan'):.1f} calls/s"
+        imported_calls = len(fake.requests)
+        one_by_one = None
+        if singles:
+            one_by_one = run_phase(
+                f"one-by-one opt-outs (provider takes {delay_ms})",
+                fake,
+                keyword,
+                singles,
+                False,
+                args,
+                source="api",
             )
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+        report("imported opt-outs", imported, args.workers * args.calls_per_worker, args)
+        if singles:
+            in_flight = args.workers * min(args.threads, args.calls_per_worker)
+            report("one-by-one opt-outs", one_by_one, in_flight, args)
+        if baseline is not None:
+            print(f"baseline at 0 ms: {baseline:.1f} calls/s")
+        failed = ProviderSync.objects.filter(status="failed").count()
+        out = unsubscribed(fake, "1555"), unsubscribed(fake, "1557")
+        ok = out == (args.opt_outs, args.singles) and not failed
+        ok = ok and imported_calls == args.opt_outs and len(fake.requests) == args.singles
         print(
-            f"check: {unsubscribed}/{args.opt_outs} numbers unsubscribed at the fake, "
-            f"{len(fake.requests)} unsubscribe calls, {failed} failed syncs"
+            f"check: {out[0]}/{args.opt_outs} imported and {out[1]}/{args.singles} one-by-one "
+            f"numbers unsubscribed at the fake, {imported_calls} + {len(fake.requests)} "
+            f"unsubscribe calls, {failed} failed syncs: {'ok' if ok else 'FAILED'}"
         )
+        if not ok:
+            sys.exit(1)
     finally:
+        stop_workers(workers)
         fake.stop()
 
 

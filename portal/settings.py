@@ -36,8 +36,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_tasks_db",
+    # Before django_tasks_db: its `manage.py db_worker` replaces the library's (--threads).
     "subscriptions",
+    "django_tasks_db",
 ]
 
 # Browser* skip themselves on /api/v1/ and /webhooks/ (portal/middleware.py).
@@ -122,6 +123,10 @@ PORTAL_DELIVERY_BACKOFF_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_SECONDS", d
 PORTAL_DELIVERY_BACKOFF_MAX_SECONDS = env.float("PORTAL_DELIVERY_BACKOFF_MAX_SECONDS", default=3600)
 PORTAL_DELIVERY_LEASE_SECONDS = env.float("PORTAL_DELIVERY_LEASE_SECONDS", default=120)
 PORTAL_DELIVERY_REDRIVE_SECONDS = env.float("PORTAL_DELIVERY_REDRIVE_SECONDS", default=600)
+# Provider calls one worker process keeps in flight at most: the tasks its threads run
+# (`db_worker --threads`) share them, and a task delivering many rows (an import's, a
+# reconciliation's) overlaps that many calls (subscriptions/delivery/overlap.py).
+PORTAL_DELIVERY_CALLS_PER_WORKER = env.int("PORTAL_DELIVERY_CALLS_PER_WORKER", default=4)
 # Outbound webhooks (subscriptions/webhooks/; docs/webhooks.md).
 PORTAL_WEBHOOKS_ALLOW_PRIVATE = env.bool("PORTAL_WEBHOOKS_ALLOW_PRIVATE", default=False)
 PORTAL_WEBHOOKS_MAX_ATTEMPTS = env.int("PORTAL_WEBHOOKS_MAX_ATTEMPTS", default=15)

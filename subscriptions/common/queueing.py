@@ -43,15 +43,26 @@ def traced_enqueue(task_or_configured, *args):
     return task_or_configured.enqueue(*args, request_id=current_request_id())
 
 
-def traced_enqueue_each(task, ids):
-    """`traced_enqueue(task, pk)` for every id. The database queue (the production backend)
-    gets all its rows in one INSERT: a row and a commit per task, written one at a time,
-    were most of the time of a large import. The rows are the ones its `enqueue` writes
-    (bulk_create skips the model's pre_save, which turns "no run_after" into its far date)."""
+def queued_in_database(task) -> bool:
+    """Whether `task`'s backend keeps its queue in the portal's database (django-tasks-db,
+    the production backend). Its rows then commit, or roll back, with the transaction that
+    enqueues them: a task enqueued in the transaction that records the work it follows can
+    never be lost between the two commits, and costs no commit of its own."""
+    return isinstance(task.get_backend(), DatabaseBackend)
+
+
+def traced_enqueue_each(task, ids, *, run_after=None):
+    """`traced_enqueue(task, pk)` for every id; `run_after` ({id: when}) defers some of them.
+    The database queue (the production backend) gets all its rows in one INSERT: a row and
+    a commit per task, written one at a time, were most of the time of a large import. The
+    rows are the ones its `enqueue` writes (bulk_create skips the model's pre_save, which
+    turns "no run_after" into its far date)."""
+    run_after = run_after or {}
     backend = task.get_backend()
     if not isinstance(backend, DatabaseBackend):
         for pk in ids:
-            traced_enqueue(task, pk)
+            when = run_after.get(pk)
+            traced_enqueue(task.using(run_after=when) if when else task, pk)
         return
     backend.validate_task(task)
     kwargs = {"request_id": current_request_id()}
@@ -63,7 +74,7 @@ def traced_enqueue_each(task, ids):
                 priority=task.priority,
                 task_path=task.module_path,
                 queue_name=task.queue_name,
-                run_after=task.run_after or get_date_max(),
+                run_after=run_after.get(pk) or task.run_after or get_date_max(),
                 backend_name=backend.alias,
             )
             for pk in ids

@@ -1,22 +1,21 @@
-"""Batch delivery where a provider accepts it: SFMC's queueMO takes up to 250 mobile numbers
-in one call, so the code-wide STOPs of an import or a reconciliation go out as a few calls
-instead of one per number. Each row is still claimed, compared and recorded on its own (as
-`worker.deliver_sync` does); only the provider call is shared. Rows that need anything
-else than that one STOP are delivered one by one."""
+"""Delivery of several rows in one task (an import's batch, a reconciliation's): claimed
+together (claims.py), their provider calls overlapped on a few threads (overlap.py), their
+outcomes recorded in batches (record.py). Where a provider accepts a batch, SFMC's queueMO
+takes up to 250 mobile numbers in one call, the code-wide STOPs go out as a few calls
+instead of one per number; each row is still compared and recorded on its own, only the
+provider call is shared. Rows that need anything else than that one STOP are delivered one
+by one, beside the shared calls."""
 
 import logging
 from collections.abc import Iterable
+from functools import partial
 
 from django.utils import timezone
 
-from subscriptions.delivery.worker import (
-    _finish,
-    _inactive,
-    _record_failure,
-    claim,
-    deliver_claimed,
-    enqueue_waiting,
-)
+from subscriptions.delivery.claims import claim_many
+from subscriptions.delivery.overlap import call_slot, calls_per_worker, run_and_record
+from subscriptions.delivery.record import Outcome
+from subscriptions.delivery.worker import _inactive, attempt, waited_too_long
 from subscriptions.models import SyncStatus
 from subscriptions.providers.base import ProviderError, redacted
 from subscriptions.providers.registry import adapter_for
@@ -29,23 +28,25 @@ GROUP_LIMIT = 250  # SFMC queueMO: numbers per call
 def deliver_group(sync_ids: Iterable[int], now=None) -> int:
     """Deliver these outbox rows, sharing one provider call among the rows whose delivery is
     the same code-wide STOP; returns the number of provider calls the groups made."""
-    now = now or timezone.now()
-    groups, calls = {}, 0
-    for pk in sync_ids:
-        claimed = claim(pk, now)
-        if claimed is None:
-            continue
-        row, rec = claimed
+    claimed = claim_many(list(sync_ids), now or timezone.now())
+    jobs, groups = [], {}
+    for row, rec in claimed:
         word = _stop_word(row, rec)
         if word is None:
-            deliver_claimed(row, rec)
+            jobs.append(partial(_one, row, rec))
         else:
-            groups.setdefault((row.provider_id, row.short_code.code, word), []).append(claimed)
-    for (_account, code, word), members in groups.items():
-        for start in range(0, len(members), GROUP_LIMIT):
-            _send_group(code, word, members[start : start + GROUP_LIMIT])
-            calls += 1
-    return calls
+            groups.setdefault((row.provider_id, row.short_code.code, word), []).append((row, rec))
+    shared = [
+        partial(_send_group, code, word, members[start : start + GROUP_LIMIT])
+        for (_account, code, word), members in groups.items()
+        for start in range(0, len(members), GROUP_LIMIT)
+    ]
+    run_and_record([*shared, *jobs], calls_per_worker())
+    return len(shared)
+
+
+def _one(row, rec):
+    return [attempt(row, rec)]
 
 
 def _stop_word(row, rec):
@@ -56,26 +57,31 @@ def _stop_word(row, rec):
 
 
 def _send_group(code, word, members):
+    with call_slot():
+        return _call_group(code, word, members)
+
+
+def _call_group(code, word, members):
     first = members[0][0]
-    adapter = adapter_for(first.provider, sync=first)
+    outcomes = [Outcome(row, rec) for row, rec in members]
+    if any(waited_too_long(row) for row, _rec in members):
+        for outcome in outcomes:  # not made (worker.waited_too_long)
+            outcome.released = True
+        return outcomes
+    adapter = adapter_for(first.provider, sync=first, call_log=outcomes[0].calls)
     try:
         if not first.provider.is_active:
             raise _inactive(first.provider)
         adapter.queue_mo_many(code, word, [rec.digits for _row, rec in members])
     except ProviderError as error:
         error = redacted(error, first.provider)
-        for row, rec in members:
+        for outcome in outcomes:
             if error.maybe_applied:
-                rec.outcome_unknown()
-            _record_failure(row, error, rec.reached)
+                outcome.rec.outcome_unknown()
+            outcome.error = error
     else:
-        for row, rec in members:
-            rec.arrived(rec.keywords.values(), False)
-            _finish(
-                row,
-                rec.settled(),
-                status=SyncStatus.SUCCEEDED,
-                detail=f"queueMO {word} on {code} (one call for {len(members)} numbers)",
-            )
-    for row, _rec in members:
-        enqueue_waiting(row)
+        for outcome in outcomes:
+            outcome.rec.arrived(outcome.rec.keywords.values(), False)
+            outcome.status = SyncStatus.SUCCEEDED
+            outcome.detail = f"queueMO {word} on {code} (one call for {len(members)} numbers)"
+    return outcomes

@@ -189,12 +189,19 @@ def decided_out(row, keywords, known):
         .values_list("source", flat=True)
         .first()
     )
-    subs = dict(
-        (pk, (status, source))
+    subs = {
+        pk: (status, source)
         for pk, status, source in Subscription.objects.filter(
             contact_id=row.contact_id, keyword_id__in=list(keywords)
         ).values_list("keyword_id", "status", "last_source")
-    )
+    }
+    return decided_from(keywords, known, subs, stop_source)
+
+
+def decided_from(keywords, known, subs, stop_source):
+    """`decided_out` from what was read: `subs` {keyword id: (status, last source)} of the
+    contact's subscriptions, `stop_source` the source of its active stop on the code (None:
+    no stop)."""
     decided, quiet = set(), set()
     for pk in keywords:
         status, source = subs.get(pk, (None, None))

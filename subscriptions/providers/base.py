@@ -290,16 +290,19 @@ def retry_after_seconds(response):
 class Adapter:
     """One provider account's client. Subclasses declare `kind` and `capabilities`.
 
-    `sync` / `message` link the HTTP call log rows to what caused them.
+    `sync` / `message` link the HTTP call log rows to what caused them. With `call_log` (a
+    list) the rows are collected there, unsaved, for the caller to write with the result of
+    the work they belong to (delivery/record.py: one transaction instead of one per call).
     """
 
     kind = ""
     capabilities = Capabilities()
 
-    def __init__(self, account, *, sync=None, message=None):
+    def __init__(self, account, *, sync=None, message=None, call_log=None):
         self.account = account
         self.sync = sync
         self.message = message
+        self.call_log = call_log
 
     def reconcile(self, rec: Reconciliation) -> "Reconciled":
         """Bring the provider in line with `rec.desired`; raise ProviderError on failure."""
@@ -391,7 +394,7 @@ class HttpAdapter(Adapter):
         if isinstance(body, bytes):
             body = body.decode("utf-8", "replace")
         url = redact(request.url, secrets)
-        ProviderCall.objects.create(
+        logged = ProviderCall(
             provider=self.account,
             sync=self.sync,
             message=self.message,
@@ -405,6 +408,10 @@ class HttpAdapter(Adapter):
             elapsed_ms=elapsed_ms,
             error=redact(str(error), secrets) if error else "",
         )
+        if self.call_log is None:
+            logged.save()
+        else:
+            self.call_log.append(logged)
         logger.info(
             "%s %s %s -> %s in %d ms",
             self.account.kind,

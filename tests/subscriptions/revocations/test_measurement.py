@@ -9,7 +9,7 @@ from django.utils import timezone
 from subscriptions.common.errors import AppendOnlyViolation
 from subscriptions.consent import services
 from subscriptions.consent.services import Context
-from subscriptions.delivery import worker
+from subscriptions.delivery import record, worker
 from subscriptions.inbound import mo
 from subscriptions.models import (
     ProviderSync,
@@ -142,7 +142,7 @@ def test_in_step_is_written_once_when_the_last_provider_acknowledges(
         (step.in_step_at - revocation.received_at).total_seconds()
     )
     assert (numbers.in_step_last_30_days, numbers.waiting_for_providers) == (1, 0)
-    worker.announce_settled(ProviderSync.objects.get(pk=syncs["skycore"].pk))  # again
+    record.announce_settled(ProviderSync.objects.get(pk=syncs["skycore"].pk))  # again
     assert RevocationInStep.objects.count() == 1
     with pytest.raises(AppendOnlyViolation):
         RevocationInStep.objects.filter(pk=step.pk).update(syncs=0)

@@ -1,0 +1,117 @@
+"""What one delivery task costs the database, counted the way production runs it: the
+database task queue, a real `db_worker` loop (in this process) claiming and finishing the
+task, no transaction around it. Statements are every SQL statement sent (BEGIN and COMMIT
+not included); commits are the transactions that wrote something (an atomic block's COMMIT,
+or a write statement in autocommit mode).
+
+Before issue 14 (counted with this test on the code of main at d90ac9a):
+- one opt-out, one `deliver_sync` task: 20 statements, 5 commits (the queue's claim and
+  finish: 3 statements, 2 commits; the delivery's claim: 11 statements and a commit; the
+  call log: an INSERT and a commit; the result: 4 statements and a commit; the look for a
+  waiting row: 1 statement);
+- an import's opt-outs, one `deliver_sync_group` task: 21 statements and 3 commits per
+  row (the claim, the call log and the result of each row on their own).
+"""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
+
+from subscriptions.consent import services
+from subscriptions.consent.batch import BatchRow, apply_batch
+from subscriptions.consent.services import Context
+from subscriptions.models import ProviderCall, ProviderSync, SyncStatus
+from tests.subscriptions.conftest import PHONE, programs
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DATABASE_QUEUE = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["people", "default", "bulk"],
+    }
+}
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def counted(queries):
+    """(statements, commits) of captured queries, in the order they ran."""
+    statements = commits = 0
+    in_transaction = wrote = False
+    for query in queries:
+        verb = query["sql"].lstrip().split(None, 1)[0].upper()
+        if verb == "BEGIN":
+            in_transaction, wrote = True, False
+        elif verb == "COMMIT":
+            commits += wrote
+            in_transaction = False
+        elif verb == "ROLLBACK":
+            in_transaction = False
+        elif verb not in TRANSACTION_CONTROL:
+            statements += 1
+            if verb in WRITES:
+                wrote = True
+                commits += not in_transaction
+    return statements, commits
+
+
+def run_queued_tasks():
+    """Every queued task, through the db_worker's loop; (tasks run, statements, commits)."""
+    queued = DBTaskResult.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        call_command("db_worker", "--batch", "--queue-name", "*", "--no-startup-delay")
+    assert not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists()
+    return queued, *counted(queries.captured_queries)
+
+
+@pytest.fixture
+def queue(settings):
+    settings.TASKS = DATABASE_QUEUE
+
+
+@pytest.fixture
+def known_in(skycore, skycore_account):
+    """Numbers SkyCore is known to hold in DEALS (no call needed to learn it)."""
+
+    def make(phones):
+        _code, (deals,) = programs(skycore_account, "DEALS")
+        origin = Context(source="import", actor_label="t", origin_account_id=skycore_account.pk)
+        apply_batch([BatchRow(p, deals, subscribe=True) for p in phones], origin)
+        skycore.requests.clear()
+        return deals
+
+    return make
+
+
+def test_one_opt_out_is_one_task_of_few_statements_and_commits(queue, skycore, known_in):
+    deals = known_in([PHONE])
+    services.opt_out(PHONE, deals, Context(source="api"))
+
+    tasks, statements, commits = run_queued_tasks()
+
+    assert skycore.calls() == [("unsubscribe", "ref-DEALS", PHONE.lstrip("+"))]
+    assert ProviderSync.objects.filter(status=SyncStatus.SUCCEEDED).count() == 2
+    assert ProviderCall.objects.count() == 1
+    assert (tasks, statements, commits) == (1, 13, 4)
+
+
+@pytest.mark.parametrize("numbers", [3, 12])
+def test_an_imports_opt_outs_cost_the_same_statements_whatever_their_number(
+    queue, skycore, known_in, numbers
+):
+    phones = [f"+1555777{n:04d}" for n in range(numbers)]
+    deals = known_in(phones)
+    apply_batch(
+        [BatchRow(p, deals, subscribe=False) for p in phones],
+        Context(source="import", actor_label="t"),
+    )
+
+    tasks, statements, commits = run_queued_tasks()
+
+    assert len(skycore.calls()) == numbers
+    assert ProviderCall.objects.count() == numbers
+    assert not ProviderSync.objects.exclude(status=SyncStatus.SUCCEEDED).exists()
+    assert (tasks, statements, commits) == (1, 13, 4)
