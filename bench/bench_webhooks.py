@@ -17,7 +17,10 @@ On its own PostgreSQL database (recreated each run, default portal_bench_webhook
    endpoint, each a loopback receiver answering after --delay seconds. A db_worker
    runs one task at a time, a drain task keeps up to --threads requests in flight
    (PORTAL_WEBHOOKS_THREADS). Reported: deliveries/s and the ratio to the ideal for that
-   concurrency, workers x threads / delay. Checked: every delivery delivered, each
+   concurrency, workers x threads / delay, and to a baseline measured in the same run
+   (before and after the fan-out): --baseline bare HTTP posts to the same receivers from
+   --workers processes of --threads threads (bench/http_load.py), which shows what the
+   machine's round trips allow at that concurrency. Checked: every delivery delivered, each
    receiver got every event once, in order per number, all verified with the
    standardwebhooks library.
 """
@@ -49,6 +52,9 @@ def parse_args():
     parser.add_argument("--threads", type=int, default=8, help="requests in flight per worker")
     parser.add_argument("--stops", type=int, default=300, help="STOP requests of each kind")
     parser.add_argument("--block", type=int, default=25, help="STOPs per alternating block")
+    parser.add_argument(
+        "--baseline", type=int, default=3000, help="bare HTTP posts, before and after"
+    )
     parser.add_argument("--tiny", action="store_true", help="CI smoke size")
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/portal_bench_webhooks"
@@ -57,6 +63,7 @@ def parse_args():
     args = parser.parse_args()
     if args.tiny:
         args.changes, args.stops, args.block, args.workers = 60, 20, 10, 2
+        args.baseline = 100
         args.max_seconds = min(args.max_seconds, 120)
     return args
 
@@ -221,6 +228,37 @@ def clear_webhook_queue():
     DBTaskResult.objects.all().delete()
 
 
+def bare_http_rate(args, receivers, requests):
+    """The baseline: --workers processes of --threads threads each post `requests` bodies
+    in all straight to the receivers (bench/http_load.py), started together. Returns
+    requests/s: what this machine's HTTP round trips allow at the workers' concurrency,
+    now, without the portal."""
+    urls = [receiver.url + "/baseline" for receiver in receivers]
+    each = max(1, requests // args.workers)
+    command = [sys.executable, str(ROOT / "bench" / "http_load.py"), "--threads"]
+    processes = [
+        subprocess.Popen(
+            [*command, str(args.threads), "--requests", str(each), *urls],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(args.workers)
+    ]
+    for process in processes:
+        assert process.stdout.readline().strip() == "ready"
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    seconds = []
+    for process in processes:
+        seconds.append(float(process.stdout.readline().split()[1]))
+        process.wait(timeout=60)
+    for receiver in receivers:
+        receiver.requests.clear()
+    return each * args.workers / max(seconds)
+
+
 class LoadSampler:
     """The machine's 1-minute load average every few seconds while the bench runs (the
     machine is shared: the numbers mean little without it)."""
@@ -336,6 +374,7 @@ def main():
         for receiver in receivers:
             receiver.requests.clear()
         phones = [f"+1555{3000000 + i:07d}" for i in range(args.changes)]
+        baseline = [bare_http_rate(args, receivers, args.baseline)]
         processes = start_workers(args.workers, Path(tempfile.mkdtemp(prefix="bench_webhooks_")))
         started = time.monotonic()
         with transaction.atomic():  # one commit: the workers see every delivery at once
@@ -357,6 +396,9 @@ def main():
         arrived = sorted(r.received_at for receiver in receivers for r in receiver.requests)
         steady = (len(arrived) - 1) / (arrived[-1] - arrived[0])
         rate = deliveries / elapsed
+        problems = check(receivers, secrets, args.changes)
+        baseline.append(bare_http_rate(args, receivers, args.baseline))
+        bare = statistics.mean(baseline)
         print(
             f"ideal: {args.workers} workers x {args.threads} threads / "
             f"{args.delay * 1000:.0f} ms = {ideal:.1f} deliveries/s"
@@ -368,7 +410,13 @@ def main():
             f"{steady:.1f}/s = {steady / ideal:.2f})",
             flush=True,
         )
-        problems = check(receivers, secrets, args.changes)
+        print(
+            f"RESULT baseline, bare HTTP at the same concurrency ({args.workers} processes x "
+            f"{args.threads} threads, {args.baseline} posts to the same receivers, before and "
+            f"after the fan-out): {baseline[0]:.1f}/s and {baseline[1]:.1f}/s = "
+            f"{bare / ideal:.2f} of ideal; the fan-out = {rate / bare:.2f} of it",
+            flush=True,
+        )
         failed = WebhookDelivery.objects.exclude(status="delivered").count()
         print(f"check: {failed} not delivered; {'; '.join(problems) or 'all verified, in order'}")
         print(f"{load.summary()}; whole run {time.monotonic() - run_started:.0f} s", flush=True)
