@@ -9,7 +9,7 @@ over several rounds so drift in the machine hits all three alike.
 
 Run (PostgreSQL on 127.0.0.1:5432; the database is dropped and created fresh):
     .venv/bin/python bench/bench_inbound.py [--requests 500] [--rounds 2]
-        [--concurrency 6] [--workers 3] [--database portal_bench_inbound]
+        [--concurrency 6] [--workers 3] [--database portal_bench_inbound] [--port 0]
 """
 
 import argparse

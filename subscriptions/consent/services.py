@@ -70,7 +70,7 @@ def opt_in(phone: str, keyword: Keyword, ctx: Context) -> Result:
         occurred_at=ctx.occurred_at,
         last_occurred_at=rules.opt_in_floor(sub, stop),
     )
-    writer = Writer(ctx)
+    writer = Writer(ctx, new_contact=new)
     writer.apply(contact, keyword, sub, decision, Action.OPT_IN)
     if decision.clears_stop:
         clear_stop(stop, writer.now)
@@ -91,7 +91,7 @@ def opt_out(phone: str, keyword: Keyword, ctx: Context) -> Result:
         last_occurred_at=sub.last_occurred_at if sub else None,
         source=ctx.source,
     )
-    writer = Writer(ctx)
+    writer = Writer(ctx, new_contact=new)
     writer.apply(contact, keyword, sub, decision, Action.OPT_OUT)
     return writer.flush()
 
@@ -123,7 +123,7 @@ def stop_locked(contact: Contact, short_code: ShortCode, ctx: Context, *, new=Fa
     receipt it has claimed, inside the caller's transaction: the revocation services stop
     every code of a revocation's scope under the one lock. `new`: the contact was created
     by that lock, so it has nothing to opt out."""
-    writer = Writer(ctx)
+    writer = Writer(ctx, new_contact=new)
     stop = insert_stop(contact, short_code, ctx.occurred_at, ctx.source)
     if stop is not None:
         writer.event(contact, short_code, Action.STOP_ALL, outcome=Outcome.APPLIED)

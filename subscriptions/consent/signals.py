@@ -4,9 +4,11 @@ Every signal is sent inside the transaction that wrote what it announces. Receiv
 talk to the outside world must only write rows here (an outbox) and act in
 `transaction.on_commit`.
 
-subscription_changed(sender, events, source)
+subscription_changed(sender, events, source, new_contact=False)
     Sent by services with the applied SubscriptionEvent rows (program-level and
-    code-wide), once per service call, so a receiver can batch its work.
+    code-wide), once per service call, so a receiver can batch its work. `new_contact`:
+    the call created the contact row, so nothing of it was written before (no earlier
+    provider sync rows to read).
 
 revocation_received(sender, revocation)
     A revocation record was opened (any channel; issue "Revocation by any reasonable means").

@@ -33,8 +33,11 @@ class Writer:
     """Collects the rows of one service call and writes them with a constant number of
     queries, whatever the number of programs touched."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, *, new_contact: bool = False):
         self.ctx = ctx
+        # The contact row was created by this call's lock: nothing of it exists elsewhere
+        # yet (no subscription, STOP or provider sync), which the receivers may rely on.
+        self.new_contact = new_contact
         self.now = timezone.now()
         self.new_subs = []
         self.dirty_subs = {}
@@ -141,7 +144,10 @@ class Writer:
         applied = [e for e in self.events if e.outcome == Outcome.APPLIED]
         if applied:
             subscription_changed.send(
-                sender=SubscriptionEvent, events=applied, source=self.ctx.source
+                sender=SubscriptionEvent,
+                events=applied,
+                source=self.ctx.source,
+                new_contact=self.new_contact,
             )
         return Result(events=self.events)
 

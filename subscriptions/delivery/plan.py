@@ -10,6 +10,7 @@ from subscriptions.consent import catalog
 from subscriptions.delivery import tasks
 from subscriptions.delivery.state import (
     BULK_SOURCES,
+    NO_FACTS,
     came_from,
     handset_since,
     mark_echo,
@@ -48,8 +49,10 @@ def _targets(events):
     return targets
 
 
-def plan(events):
-    """Write the outbox rows for applied events and enqueue their delivery on commit."""
+def plan(events, *, new_contact=False):
+    """Write the outbox rows for applied events and enqueue their delivery on commit.
+    `new_contact`: the events' contact was created in this call, so its targets have no
+    earlier rows to read."""
     rows = []
     for (contact_id, code_id, account_id), target_events in _targets(events).items():
         row = ProviderSync(
@@ -60,7 +63,7 @@ def plan(events):
         )
         if came_from(account_id, target_events):
             # The target's earlier rows, read once: known state, version, deliveries since.
-            facts = target_facts(row, handset_since(target_events))
+            facts = NO_FACTS if new_contact else target_facts(row, handset_since(target_events))
             if facts.changed_since:
                 mark_unknown(row, target_events, facts)
             else:

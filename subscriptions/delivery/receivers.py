@@ -20,7 +20,7 @@ from subscriptions.delivery import plan
 
 
 @receiver(subscription_changed, dispatch_uid="provider_sync")
-def write_provider_syncs(sender, events, source, outbox_written=False, **kwargs):
+def write_provider_syncs(sender, events, source, outbox_written=False, new_contact=False, **kw):
     # A set-based import (imports/setbased.py) writes its outbox rows set-wise itself.
     if not outbox_written:
-        plan.plan(events)
+        plan.plan(events, new_contact=new_contact)

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from subscriptions.common.bulk import update_each
-from subscriptions.consent.signals import sync_settled
 from subscriptions.common.queueing import queued_in_database, traced_enqueue_each
+from subscriptions.consent.signals import sync_settled
 from subscriptions.delivery import tasks
 from subscriptions.delivery.claims import lock_contacts
 from subscriptions.delivery.policy import failure_text, next_attempt_at

@@ -54,6 +54,9 @@ class TargetFacts:
     changed_since: bool  # a delivery may have changed the provider since the handset's text
 
 
+NO_FACTS = TargetFacts(known={}, version=0, changed_since=False)  # a target without rows
+
+
 def handset_since(events):
     """How far back a delivery may have overtaken a handset's text among `events` (None:
     none of them is a handset's text)."""

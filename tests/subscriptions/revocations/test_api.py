@@ -7,12 +7,21 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from subscriptions.consent import selectors, services
 from subscriptions.consent.rules.deadlines import due_by
 from subscriptions.consent.services import Context
 from subscriptions.inbound import mo
-from subscriptions.models import Revocation, ShortCodeStop, Source, SubscriptionEvent
+from subscriptions.models import (
+    Confirmation,
+    Contact,
+    Revocation,
+    RevocationVerdict,
+    ShortCodeStop,
+    Source,
+    SubscriptionEvent,
+)
 from tests.factories import KeywordFactory, ShortCodeFactory
 from tests.subscriptions.api.conftest import token_client
 
@@ -244,3 +253,34 @@ def test_the_portals_own_channels_cannot_be_named_when_recording(recorder, codes
         response = post(recorder, URL, {"phone": PHONE, "channel": channel, "text": "x"})
         assert response.status_code == 400, response.content
     assert not Revocation.objects.exists()
+
+
+def _revocation(contact, verdict, applied_at):
+    received = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    return Revocation(
+        contact=contact,
+        channel="sms",
+        text="stop texting me",
+        received_at=received,
+        due_by=due_by(received),
+        verdict=verdict,
+        applied_at=applied_at,
+        confirmation=Confirmation.PENDING,
+    )
+
+
+def test_the_model_refuses_a_review_applied_at_receipt_without_asking_the_database():
+    contact = Contact.objects.create(phone=PHONE)
+    revocation = _revocation(contact, RevocationVerdict.REVIEW, datetime.now(UTC))
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ValidationError) as refused:
+        revocation.save()
+    assert "applied_at" in refused.value.message_dict
+    assert len(queries) == 0  # the row's own fields; its contact is held, not read again
+    assert not Revocation.objects.exists()
+
+
+def test_saving_a_valid_revocation_is_its_insert_alone():
+    contact = Contact.objects.create(phone=PHONE)
+    with CaptureQueriesContext(connection) as queries:
+        _revocation(contact, RevocationVerdict.STOP, datetime.now(UTC)).save()
+    assert [q["sql"].split()[0] for q in queries] == ["INSERT"]
