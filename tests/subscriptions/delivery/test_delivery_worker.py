@@ -85,7 +85,9 @@ def test_worker_killed_mid_delivery_the_sweeper_redrives_and_it_arrives_once(
     with open(tmp_path / "worker1.log", "w") as log:
         worker = manage("db_worker", "--interval", "0.1", "--no-startup-delay", log=log, wait=False)
         try:
-            slow_skycore.wait_for(2, timeout=30)  # the unsubscribe is in flight
+            slow_skycore.wait_for(
+                2, timeout=120
+            )  # in flight (a bound: workers start slowly under load)
             sync.refresh_from_db()
             assert (sync.status, sync.attempts) == (SyncStatus.SENDING, 1)
         finally:
