@@ -91,7 +91,7 @@ class RevocationAdmin(ReadOnlyAdmin):
     list_display_links = ["id", "contact"]
     list_filter = ["channel", "verdict"]
     search_fields = ["contact__phone"]
-    readonly_fields = ["status", "scope", "decision_made", "decide_link"]
+    readonly_fields = ["status", "scope", "programs", "in_step", "decision_made", "decide_link"]
     fields = [
         "contact",
         "channel",
@@ -102,7 +102,9 @@ class RevocationAdmin(ReadOnlyAdmin):
         "received_at",
         "due_by",
         "applied_at",
+        "in_step",
         "scope",
+        "programs",
         "confirmation",
         "recorded_by_label",
         "decision_made",
@@ -154,6 +156,16 @@ class RevocationAdmin(ReadOnlyAdmin):
     @admin.display(description="Scope")
     def scope(self, revocation):
         return ", ".join(sorted(code.code for code in revocation.short_codes.all()))
+
+    @admin.display(description="Programs")
+    def programs(self, revocation):
+        words = sorted(keyword.word for keyword in revocation.keywords.all())
+        return ", ".join(words) or "every program on its codes"
+
+    @admin.display(description="Every provider in step")
+    def in_step(self, revocation):
+        at = selectors.in_step_at_of(revocation)
+        return at or "not yet (a provider delivery is still owed)"
 
     @admin.display(description="Decision")
     def decision_made(self, revocation):

@@ -78,7 +78,9 @@ class RevocationSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField()
     due_by = serializers.DateTimeField()
     applied_at = serializers.SerializerMethodField()
+    in_step_at = serializers.SerializerMethodField()
     scope = serializers.SerializerMethodField()
+    programs = serializers.SerializerMethodField()
     verdict = serializers.CharField()
     confirmation = serializers.CharField()
     recorded_by = serializers.CharField(source="recorded_by_label")
@@ -91,8 +93,16 @@ class RevocationSerializer(serializers.Serializer):
         applied = selectors.applied_at_of(revocation)
         return serializers.DateTimeField().to_representation(applied) if applied else None
 
+    def get_in_step_at(self, revocation) -> str | None:
+        at = selectors.in_step_at_of(revocation)
+        return serializers.DateTimeField().to_representation(at) if at else None
+
     def get_scope(self, revocation) -> list[str]:
         return sorted(code.code for code in revocation.short_codes.all())
+
+    def get_programs(self, revocation) -> list[str]:
+        """The programs of a revocation of some programs only; empty: all on its codes."""
+        return sorted(keyword.word for keyword in revocation.keywords.all())
 
     def get_decision(self, revocation) -> dict | None:
         if not selectors.has_decision(revocation):

@@ -26,8 +26,8 @@ def annotated() -> QuerySet:
     """Revocations with `current_status` and `effective_applied_at` (a revoke decision's
     time for those decided), the decision and scope loaded."""
     return (
-        Revocation.objects.select_related("contact", "decision", "recorded_by")
-        .prefetch_related("short_codes")
+        Revocation.objects.select_related("contact", "decision", "recorded_by", "in_step")
+        .prefetch_related("short_codes", "keywords")
         .annotate(
             current_status=Case(
                 When(OPEN, then=Value(RevocationStatus.OPEN)),
@@ -105,6 +105,14 @@ def status_of(revocation: Revocation) -> str:
     if revocation.decision.decision == RevocationDecisionKind.REVOKE:
         return RevocationStatus.APPLIED
     return RevocationStatus.DISMISSED
+
+
+def in_step_at_of(revocation: Revocation) -> datetime | None:
+    """When every provider delivery it caused was acknowledged; None while not yet."""
+    try:
+        return revocation.in_step.in_step_at
+    except Revocation.in_step.RelatedObjectDoesNotExist:
+        return None
 
 
 def applied_at_of(revocation: Revocation) -> datetime | None:

@@ -16,12 +16,14 @@ from subscriptions.inbound import mo
 from subscriptions.models import (
     Confirmation,
     Contact,
+    Keyword,
     Revocation,
     RevocationVerdict,
     ShortCodeStop,
     Source,
     SubscriptionEvent,
 )
+from subscriptions.preferences import service as preferences
 from tests.factories import KeywordFactory, ShortCodeFactory
 from tests.subscriptions.api.conftest import token_client
 
@@ -118,6 +120,27 @@ def test_revoke_all_scope_brand_for_a_handset_text(codes, settings):
 
     assert sorted(word for word, _ in outcome.changed) == ["DEALS", "DEALS"]
     assert stopped_codes() == ["12345", "12346"]
+
+
+@pytest.mark.parametrize("scope", ["code", "brand"])
+def test_the_switch_widens_code_wide_opt_outs_not_a_chosen_program(
+    recorder, codes, settings, scope
+):
+    settings.PORTAL_REVOKE_ALL_SCOPE = scope
+    acme, acme_two, _bistro = codes
+    visitor = preferences.Visitor(phone=PHONE, ip_address=None, user_agent="")
+
+    preferences.leave(visitor, Keyword.objects.get(short_code=acme_two))
+    assert stopped_codes() == []  # a program turned off stays that program, either way
+    preferences.stop_all(visitor, acme)
+
+    assert stopped_codes() == (["12345", "12346"] if scope == "brand" else ["12345"])
+    assert [
+        sorted(c.code for c in r.short_codes.all()) for r in Revocation.objects.order_by("id")
+    ] == [
+        ["12346"],
+        ["12345", "12346"] if scope == "brand" else ["12345"],
+    ]
 
 
 @pytest.mark.parametrize(

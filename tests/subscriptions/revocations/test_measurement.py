@@ -22,6 +22,7 @@ from subscriptions.reporting.metrics import PROCESS_REGISTRY
 from subscriptions.revocations import selectors
 from subscriptions.revocations import services as revocations
 from tests.factories import KeywordFactory, UserFactory
+from tests.subscriptions.api.conftest import token_client
 from tests.subscriptions.conftest import programs
 
 pytestmark = pytest.mark.django_db
@@ -129,6 +130,8 @@ def test_in_step_is_written_once_when_the_last_provider_acknowledges(
     assert syncs["sfmc"].status == SyncStatus.SUCCEEDED
     assert syncs["skycore"].status == SyncStatus.PENDING
     assert not RevocationInStep.objects.exists()  # applied, but SkyCore is not in step yet
+    pending = token_client("view_revocation").get("/api/v1/revocations/").json()["results"]
+    assert pending[0]["in_step_at"] is None
 
     clock.advance(90)
     worker.deliver_sync(syncs["skycore"].pk)
@@ -142,6 +145,8 @@ def test_in_step_is_written_once_when_the_last_provider_acknowledges(
         (step.in_step_at - revocation.received_at).total_seconds()
     )
     assert (numbers.in_step_last_30_days, numbers.waiting_for_providers) == (1, 0)
+    listed = token_client("view_revocation").get("/api/v1/revocations/").json()["results"]
+    assert listed[0]["in_step_at"].startswith(step.in_step_at.isoformat()[:19])
     record.announce_settled(ProviderSync.objects.get(pk=syncs["skycore"].pk))  # again
     assert RevocationInStep.objects.count() == 1
     with pytest.raises(AppendOnlyViolation):
