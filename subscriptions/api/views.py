@@ -6,6 +6,7 @@ client's consent text, address and user agent as evidence.
 
 import re
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound
@@ -305,13 +306,7 @@ class SendableView(JsonApi, APIView):
     def post(self, request):
         data = validated(s.SendableBatchSerializer, request.data)
         answers = selectors.sendable_many(data["phones"], data["short_code"], data["keyword"])
-        return Response(
-            {
-                "results": [
-                    {"phone": a.phone, "sendable": a.sendable, "reason": a.reason} for a in answers
-                ]
-            }
-        )
+        return HttpResponse(s.sendable_batch_json(answers), content_type="application/json")
 
 
 # Logs: history, provider syncs, console outbox --------------------------------------------
