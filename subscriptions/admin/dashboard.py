@@ -21,6 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from subscriptions.admin import dashboard_svg
 from subscriptions.models import (
     Keyword,
     ShortCode,
@@ -71,6 +72,14 @@ class Chart:
     @property
     def right(self):
         return self.width - self.pad
+
+    @property
+    def summary(self):
+        return dashboard_svg.summary(self)
+
+    @property
+    def svg(self):
+        return dashboard_svg.chart_svg(self)
 
 
 def line_chart(title, days, series):
