@@ -13,6 +13,7 @@ recompute it for each visit.
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
@@ -93,11 +94,18 @@ def line_chart(title, days, series):
     def x(i):
         return LEFT + i * step
 
+    xs = _x_positions(len(days))
     lines = [
         Line(
             name,
             SERIES_COLORS[name],
-            " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values)),
+            # y(v) written out: sixty charts of thirty days are thousands of points.
+            " ".join(
+                [
+                    f"{x},{HEIGHT - PAD - v * (HEIGHT - 2 * PAD) / peak:.1f}"
+                    for x, v in zip(xs, values, strict=True)
+                ]
+            ),
             sum(values),
             list(values),
         )
@@ -108,6 +116,13 @@ def line_chart(title, days, series):
     marks = sorted({0, (len(days) - 1) // 2, len(days) - 1})
     x_ticks = [(days[i], round(x(i), 1)) for i in marks]
     return Chart(title, lines, peak, days[0], days[-1], y_ticks, x_ticks, list(days))
+
+
+@lru_cache(maxsize=8)
+def _x_positions(count):
+    """The x coordinates of `count` days, as line_chart writes them: the same on every chart."""
+    step = (WIDTH - LEFT - PAD) / max(count - 1, 1)
+    return tuple(f"{LEFT + i * step:.1f}" for i in range(count))
 
 
 def _day_range(today, days=DAYS):
@@ -125,28 +140,39 @@ def _names():
     return keywords, codes
 
 
-def _daily_activity(since, now, keywords, codes):
-    """{(code, word or None): {series name: {day: count}}} for applied events since `since`,
-    by the day the portal recorded them (an import of old rows counts on the day it ran):
-    closed days from their roll-up, the others from the history (reporting.activity)."""
-    activity = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+def _daily_activity(since, now, keywords, codes, days):
+    """{(code, word or None): {series name: [count per day of `days`]}} for applied events
+    since `since`, by the day the portal recorded them (an import of old rows counts on the
+    day it ran): closed days from their roll-up, the others from the history
+    (reporting.activity). Counts go straight into per-day lists: thousands of rows."""
+    index = {day: i for i, day in enumerate(days)}
+    activity = {}
+
+    def add(key, series, i, n):
+        by_series = activity.setdefault(key, {})
+        if series not in by_series:
+            by_series[series] = [0] * len(days)
+        by_series[series][i] += n
+
     for day, code_id, keyword_id, series, n in rollups.activity_counts(since, now):
-        code = codes[code_id]
-        activity[(code, None)][series][day] += n
+        if (i := index.get(day)) is None:
+            continue  # outside the charts' days
+        add((codes[code_id], None), series, i, n)
         if keyword_id is not None:
-            activity[keywords[keyword_id]][series][day] += n
+            add(keywords[keyword_id], series, i, n)
     return activity
 
 
 def _charts(activity, days):
     charts = []
+    none = [0] * len(days)
     for (code, word), series in sorted(activity.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         names = ["opt-ins", "opt-outs"] + ([] if word else ["STOPs"])
         charts.append(
             line_chart(
                 f"{code} · {word}" if word else f"{code} (all programs)",
                 days,
-                {n: [series[n].get(d, 0) for d in days] for n in names},
+                {n: series.get(n, none) for n in names},
             )
         )
     return charts
@@ -175,7 +201,7 @@ def dashboard_data(now=None, days=DAYS):
     since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     keywords, codes = _names()
     snapshot = rollups.current_snapshot()
-    charts = _charts(_daily_activity(since, now, keywords, codes), day_list)
+    charts = _charts(_daily_activity(since, now, keywords, codes, day_list), day_list)
     counts = _current_counts(keywords, snapshot["subscriptions"])
     return {
         "charts": charts,
