@@ -10,6 +10,7 @@ and its template. The data is cached briefly in the shared cache so a busy conso
 recompute it for each visit.
 """
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +33,8 @@ from subscriptions.reporting import activity as rollups
 from subscriptions.reporting.csv_export import streaming_csv_response
 from subscriptions.reporting.kpis import kpis
 from subscriptions.revocations import selectors as revocation_selectors
+
+logger = logging.getLogger(__name__)
 
 DAYS = 30
 RANGES = (7, 30, 90)  # the date ranges the page offers, in days
@@ -140,7 +143,7 @@ def _names():
     return keywords, codes
 
 
-def _daily_activity(since, now, keywords, codes, days):
+def _daily_activity(since, now, keywords, codes, days, snapshot):
     """{(code, word or None): {series name: [count per day of `days`]}} for applied events
     since `since`, by the day the portal recorded them (an import of old rows counts on the
     day it ran): closed days from their roll-up, the others from the history
@@ -154,7 +157,7 @@ def _daily_activity(since, now, keywords, codes, days):
             by_series[series] = [0] * len(days)
         by_series[series][i] += n
 
-    for day, code_id, keyword_id, series, n in rollups.activity_counts(since, now):
+    for day, code_id, keyword_id, series, n in rollups.activity_counts(since, now, snapshot):
         if (i := index.get(day)) is None:
             continue  # outside the charts' days
         add((codes[code_id], None), series, i, n)
@@ -201,7 +204,8 @@ def dashboard_data(now=None, days=DAYS):
     since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     keywords, codes = _names()
     snapshot = rollups.current_snapshot()
-    charts = _charts(_daily_activity(since, now, keywords, codes, day_list), day_list)
+    activity = _daily_activity(since, now, keywords, codes, day_list, snapshot)
+    charts = _charts(activity, day_list)
     counts = _current_counts(keywords, snapshot["subscriptions"])
     return {
         "charts": charts,
@@ -234,11 +238,36 @@ def dashboard(request):
     days = days if days in RANGES else DAYS
     key = f"{CACHE_KEY}:{days}"
     data = cache.get(key)
-    if data is None:
+    fresh = data is None
+    if fresh:
         data = dashboard_data(days=days)
-        cache.set(key, data, CACHE_SECONDS)
     if request.GET.get("format") == "csv":
-        return streaming_csv_response(_csv(data), f"consent-dashboard-{days}-days.csv")
+        response = streaming_csv_response(_csv(data), f"consent-dashboard-{days}-days.csv")
+    else:
+        response = _page(request, data)
+    return _kept_once_sent(response, key, data) if fresh else response
+
+
+def _kept_once_sent(response, key, data):
+    """`data` goes into the shared cache when `response` is closed, which a WSGI server does
+    after its last byte is sent: a cold view does not wait for the write (with the database
+    cache, a transaction and its commit). Written before the response's own close, which ends
+    the request (and may close its database connection). A failed write only means the next
+    view computes again."""
+    close = response.close
+
+    def close_and_keep():
+        try:
+            cache.set(key, data, CACHE_SECONDS)
+        except Exception:
+            logger.warning("dashboard: cannot keep %s in the cache", key, exc_info=True)
+        close()
+
+    response.close = close_and_keep
+    return response
+
+
+def _page(request, data):
     return TemplateResponse(
         request,
         "admin/subscriptions/dashboard.html",

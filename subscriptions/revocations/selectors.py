@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -125,7 +125,9 @@ class DashboardNumbers:
 def dashboard_numbers(now: datetime | None = None, days: int = 30) -> DashboardNumbers:
     """Revocations due, overdue and the median time to apply (for the dashboard)."""
     now = now or timezone.now()
-    open_rows = Revocation.objects.filter(OPEN)
+    open_rows = Revocation.objects.filter(OPEN).aggregate(  # both counts in one query
+        due=Count("id"), overdue=Count("id", filter=Q(due_by__lt=now))
+    )
     recent = (
         annotated()
         .filter(received_at__gte=now - timedelta(days=days), effective_applied_at__isnull=False)
@@ -133,8 +135,8 @@ def dashboard_numbers(now: datetime | None = None, days: int = 30) -> DashboardN
     )
     waits = [max(0.0, (applied - received).total_seconds()) for received, applied in recent]
     return DashboardNumbers(
-        due=open_rows.count(),
-        overdue=open_rows.filter(due_by__lt=now).count(),
+        due=open_rows["due"],
+        overdue=open_rows["overdue"],
         median_seconds_to_apply=median(waits) if waits else None,
         applied_last_30_days=len(waits),
     )
