@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from subscriptions.admin import dashboard_svg
 from subscriptions.models import (
-    Keyword,
     ShortCode,
     Status,
 )
@@ -133,13 +132,14 @@ def _day_range(today, days=DAYS):
 
 
 def _names():
-    """{keyword id: (code, word)} and {short code id: code}: grouping by ids and naming them
-    afterwards keeps the big aggregates free of joins."""
-    keywords = {
-        pk: (code, word)
-        for pk, code, word in Keyword.objects.values_list("pk", "short_code__code", "word")
-    }
-    codes = dict(ShortCode.objects.values_list("pk", "code"))
+    """{keyword id: (code, word)} and {short code id: code}, in one query: grouping by ids and
+    naming them afterwards keeps the big aggregates free of joins."""
+    keywords, codes = {}, {}
+    rows = ShortCode.objects.values_list("pk", "code", "keywords__pk", "keywords__word")
+    for code_id, code, keyword_id, word in rows.order_by():
+        codes[code_id] = code
+        if keyword_id is not None:
+            keywords[keyword_id] = (code, word)
     return keywords, codes
 
 

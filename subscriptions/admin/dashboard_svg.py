@@ -23,7 +23,7 @@ def _day_label(day) -> str:
 
 @lru_cache(maxsize=1024)
 def _label_in(day, language) -> str:
-    return date_format(day, "M j")
+    return escape(date_format(day, "M j"))
 
 
 def summary(chart) -> str:
@@ -48,25 +48,28 @@ def _x_ticks(chart):
     return "".join(
         f'<line class="axis" x1="{x}" y1="{bottom}" x2="{x}" y2="{bottom + 4}"/>'
         f'<text class="tick" x="{x}" y="{label_y}" text-anchor="{anchor}">'
-        f"{escape(_day_label(day))}</text>"
+        f"{_day_label(day)}</text>"
         for (day, x), anchor in zip(chart.x_ticks, anchors, strict=True)
     )
 
 
+@lru_cache(maxsize=64)
+def _series(name, color) -> str:
+    return f'data-series="{escape(name)}" fill="none" stroke="{escape(color)}"'
+
+
 def _lines(chart):
     return "".join(
-        f'<polyline class="series" data-series="{escape(line.name)}" fill="none" '
-        f'stroke="{escape(line.color)}" stroke-width="2.5" points="{line.points}"/>'
+        f'<polyline class="series" {_series(line.name, line.color)} stroke-width="2.5" '
+        f'points="{line.points}"/>'
         for line in chart.lines
     )
 
 
 def chart_svg(chart) -> SafeString:
     """The <svg> of one dashboard chart (subscriptions.admin.dashboard.Chart)."""
-    label = escape(
-        f"{chart.title}: {summary(chart)} from {_day_label(chart.first_day)} "
-        f"to {_day_label(chart.last_day)}"
-    )
+    first, last = (date_format(day, "M j") for day in (chart.first_day, chart.last_day))
+    label = escape(f"{chart.title}: {summary(chart)} from {first} to {last}")
     left, bottom = chart.left, chart.bottom
     # Safe: every text from data in it is escaped above.
     return mark_safe(

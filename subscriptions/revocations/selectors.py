@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -125,18 +125,26 @@ class DashboardNumbers:
 def dashboard_numbers(now: datetime | None = None, days: int = 30) -> DashboardNumbers:
     """Revocations due, overdue and the median time to apply (for the dashboard)."""
     now = now or timezone.now()
-    open_rows = Revocation.objects.filter(OPEN).aggregate(  # both counts in one query
-        due=Count("id"), overdue=Count("id", filter=Q(due_by__lt=now))
-    )
-    recent = (
+    # The open ones and the recently applied ones, in one query (the review queue and a
+    # month of revocations: few rows).
+    since = now - timedelta(days=days)
+    recent = Q(received_at__gte=since, effective_applied_at__isnull=False)
+    rows = (
         annotated()
-        .filter(received_at__gte=now - timedelta(days=days), effective_applied_at__isnull=False)
-        .values_list("received_at", "effective_applied_at")
+        .filter(OPEN | recent)
+        .values_list("current_status", "due_by", "received_at", "effective_applied_at")
     )
-    waits = [max(0.0, (applied - received).total_seconds()) for received, applied in recent]
+    due = overdue = 0
+    waits = []
+    for status, due_by, received, applied in rows:
+        if status == RevocationStatus.OPEN:
+            due += 1
+            overdue += due_by < now
+        if applied is not None and received >= since:
+            waits.append(max(0.0, (applied - received).total_seconds()))
     return DashboardNumbers(
-        due=open_rows["due"],
-        overdue=open_rows["overdue"],
+        due=due,
+        overdue=overdue,
         median_seconds_to_apply=median(waits) if waits else None,
         applied_last_30_days=len(waits),
     )
