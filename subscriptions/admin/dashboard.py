@@ -5,9 +5,11 @@ The page only reads: closed days come from the roll-ups that `manage.py close_ac
 writes on a schedule (subscriptions.reporting.activity), only today's activity is counted
 from the history on each (uncached) view; the current counts and sync health come from the
 snapshot the same schedule takes every few minutes (counting 2,000,000 subscriptions takes
-most of a second). `dashboard_data` is the data, apart from the view
-and its template. The data is cached briefly in the shared cache so a busy console does not
-recompute it for each visit.
+most of a second), as do the closed days' roll-ups. `dashboard_data` is the data, apart
+from the view and its template; the charts' SVG is written in Python (`dashboard_svg`), as a
+template loop over sixty charts cost more than the data. The data is cached briefly in the
+shared cache so a busy console does not recompute it for each visit; a cold view stores it
+once its page has been sent.
 """
 
 import logging

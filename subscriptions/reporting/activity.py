@@ -15,7 +15,10 @@ shared cache with their time, and `current_snapshot` reads them there, counting 
 only when the snapshot is missing or older than SNAPSHOT_SECONDS. The snapshot also holds
 the live days' activity up to its time, so a page counts from the history only what was
 recorded since (an event whose transaction commits after a snapshot that its recorded_at
-precedes is missing from the chart until its day is rolled up, at most a day later).
+precedes is missing from the chart until its day is rolled up, at most a day later), and a
+copy of the last SNAPSHOT_DAYS days' roll-ups, so a cold page reads them with it: the page
+still asks which days are rolled up (one small query) and reads any day the copy lacks from
+DailyActivity.
 """
 
 from collections import defaultdict
