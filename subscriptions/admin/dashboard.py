@@ -5,14 +5,18 @@ The page only reads: closed days come from the roll-ups that `manage.py close_ac
 writes on a schedule (subscriptions.reporting.activity), only today's activity is counted
 from the history on each (uncached) view; the current counts and sync health come from the
 snapshot the same schedule takes every few minutes (counting 2,000,000 subscriptions takes
-most of a second). `dashboard_data` is the data, apart from the view
-and its template. The data is cached briefly in the shared cache so a busy console does not
-recompute it for each visit.
+most of a second), as do the closed days' roll-ups. `dashboard_data` is the data, apart
+from the view and its template; the charts' SVG is written in Python (`dashboard_svg`), as a
+template loop over sixty charts cost more than the data. The data is cached briefly in the
+shared cache so a busy console does not recompute it for each visit; a cold view stores it
+once its page has been sent.
 """
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
@@ -21,9 +25,9 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from subscriptions.admin import dashboard_svg
 from subscriptions.admin.contacts import staff_time_zone
 from subscriptions.models import (
-    Keyword,
     ShortCode,
     Status,
 )
@@ -32,6 +36,8 @@ from subscriptions.reporting import activity as rollups
 from subscriptions.reporting.csv_export import streaming_csv_response
 from subscriptions.reporting.kpis import attention_kpis, kpis, linked
 from subscriptions.revocations import selectors as revocation_selectors
+
+logger = logging.getLogger(__name__)
 
 DAYS = 30
 RANGES = (7, 30, 90)  # the date ranges the page offers, in days
@@ -86,6 +92,14 @@ class Chart:
     def right(self):
         return self.width - self.pad
 
+    @property
+    def summary(self):
+        return dashboard_svg.summary(self)
+
+    @property
+    def svg(self):
+        return dashboard_svg.chart_svg(self)
+
 
 def line_chart(title, days, series):
     """An SVG line chart model: one polyline per series over `days` (oldest first)."""
@@ -98,11 +112,18 @@ def line_chart(title, days, series):
     def x(i):
         return LEFT + i * step
 
+    xs = _x_positions(len(days))
     lines = [
         Line(
             name,
             SERIES_COLORS[name],
-            " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values)),
+            # y(v) written out: sixty charts of thirty days are thousands of points.
+            " ".join(
+                [
+                    f"{x},{HEIGHT - PAD - v * (HEIGHT - 2 * PAD) / peak:.1f}"
+                    for x, v in zip(xs, values, strict=True)
+                ]
+            ),
             sum(values),
             list(values),
         )
@@ -115,43 +136,62 @@ def line_chart(title, days, series):
     return Chart(title, lines, peak, days[0], days[-1], y_ticks, x_ticks, list(days))
 
 
+@lru_cache(maxsize=8)
+def _x_positions(count):
+    """The x coordinates of `count` days, as line_chart writes them: the same on every chart."""
+    step = (WIDTH - LEFT - PAD) / max(count - 1, 1)
+    return tuple(f"{LEFT + i * step:.1f}" for i in range(count))
+
+
 def _day_range(today, days=DAYS):
     return [today - timedelta(days=days - 1 - i) for i in range(days)]
 
 
 def _names():
-    """{keyword id: (code, word)} and {short code id: code}: grouping by ids and naming them
-    afterwards keeps the big aggregates free of joins."""
-    keywords = {
-        pk: (code, word)
-        for pk, code, word in Keyword.objects.values_list("pk", "short_code__code", "word")
-    }
-    codes = dict(ShortCode.objects.values_list("pk", "code"))
+    """{keyword id: (code, word)} and {short code id: code}, in one query: grouping by ids and
+    naming them afterwards keeps the big aggregates free of joins."""
+    keywords, codes = {}, {}
+    rows = ShortCode.objects.values_list("pk", "code", "keywords__pk", "keywords__word")
+    for code_id, code, keyword_id, word in rows.order_by():
+        codes[code_id] = code
+        if keyword_id is not None:
+            keywords[keyword_id] = (code, word)
     return keywords, codes
 
 
-def _daily_activity(since, now, keywords, codes):
-    """{(code, word or None): {series name: {day: count}}} for applied events since `since`,
-    by the day the portal recorded them (an import of old rows counts on the day it ran):
-    closed days from their roll-up, the others from the history (reporting.activity)."""
-    activity = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for day, code_id, keyword_id, series, n in rollups.activity_counts(since, now):
-        code = codes[code_id]
-        activity[(code, None)][series][day] += n
+def _daily_activity(since, now, keywords, codes, days, snapshot):
+    """{(code, word or None): {series name: [count per day of `days`]}} for applied events
+    since `since`, by the day the portal recorded them (an import of old rows counts on the
+    day it ran): closed days from their roll-up, the others from the history
+    (reporting.activity). Counts go straight into per-day lists: thousands of rows."""
+    index = {day: i for i, day in enumerate(days)}
+    activity = {}
+
+    def add(key, series, i, n):
+        by_series = activity.setdefault(key, {})
+        if series not in by_series:
+            by_series[series] = [0] * len(days)
+        by_series[series][i] += n
+
+    for day, code_id, keyword_id, series, n in rollups.activity_counts(since, now, snapshot):
+        if (i := index.get(day)) is None:
+            continue  # outside the charts' days
+        add((codes[code_id], None), series, i, n)
         if keyword_id is not None:
-            activity[keywords[keyword_id]][series][day] += n
+            add(keywords[keyword_id], series, i, n)
     return activity
 
 
 def _charts(activity, days):
     charts = []
+    none = [0] * len(days)
     for (code, word), series in sorted(activity.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         names = ["opt-ins", "opt-outs"] + ([] if word else ["STOPs"])
         charts.append(
             line_chart(
                 f"{code} · {word}" if word else f"{code} (all programs)",
                 days,
-                {n: [series[n].get(d, 0) for d in days] for n in names},
+                {n: series.get(n, none) for n in names},
             )
         )
     return charts
@@ -180,7 +220,8 @@ def dashboard_data(now=None, days=DAYS):
     since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     keywords, codes = _names()
     snapshot = rollups.current_snapshot()
-    charts = _charts(_daily_activity(since, now, keywords, codes), day_list)
+    activity = _daily_activity(since, now, keywords, codes, day_list, snapshot)
+    charts = _charts(activity, day_list)
     counts = _current_counts(keywords, snapshot["subscriptions"])
     revocations = revocation_selectors.dashboard_numbers(now)
     return {
@@ -215,11 +256,36 @@ def dashboard(request):
     days = days if days in RANGES else DAYS
     key = f"{CACHE_KEY}:{days}"
     data = cache.get(key)
-    if data is None:
+    fresh = data is None
+    if fresh:
         data = dashboard_data(days=days)
-        cache.set(key, data, CACHE_SECONDS)
     if request.GET.get("format") == "csv":
-        return streaming_csv_response(_csv(data), f"consent-dashboard-{days}-days.csv")
+        response = streaming_csv_response(_csv(data), f"consent-dashboard-{days}-days.csv")
+    else:
+        response = _page(request, data)
+    return _kept_once_sent(response, key, data) if fresh else response
+
+
+def _kept_once_sent(response, key, data):
+    """`data` goes into the shared cache when `response` is closed, which a WSGI server does
+    after its last byte is sent: a cold view does not wait for the write (with the database
+    cache, a transaction and its commit). Written before the response's own close, which ends
+    the request (and may close its database connection). A failed write only means the next
+    view computes again."""
+    close = response.close
+
+    def close_and_keep():
+        try:
+            cache.set(key, data, CACHE_SECONDS)
+        except Exception:
+            logger.warning("dashboard: cannot keep %s in the cache", key, exc_info=True)
+        close()
+
+    response.close = close_and_keep
+    return response
+
+
+def _page(request, data):
     return TemplateResponse(
         request,
         "admin/subscriptions/dashboard.html",

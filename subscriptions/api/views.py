@@ -8,6 +8,7 @@ records it, confirms it once and measures it.
 
 import re
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -335,13 +336,7 @@ class SendableView(JsonApi, APIView):
     def post(self, request):
         data = validated(s.SendableBatchSerializer, request.data)
         answers = selectors.sendable_many(data["phones"], data["short_code"], data["keyword"])
-        return Response(
-            {
-                "results": [
-                    {"phone": a.phone, "sendable": a.sendable, "reason": a.reason} for a in answers
-                ]
-            }
-        )
+        return HttpResponse(s.sendable_batch_json(answers), content_type="application/json")
 
 
 # Logs: history, provider syncs, console outbox --------------------------------------------

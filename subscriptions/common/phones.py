@@ -78,3 +78,27 @@ def _fast(text, region):
     else:
         match = _DIGITS_NANP.fullmatch(text) if _nanp_region(region) else None
     return "+1" + match[1] if match else None
+
+
+def normalize_many(raws, region=None) -> list[str | None]:
+    """`normalize` of each of `raws`, None for one that does not parse: the batch form,
+    with the fast path inlined (a call and a regular expression search less per number, on
+    ten thousand numbers a request)."""
+    region = region or settings.PORTAL_DEFAULT_REGION
+    plus = _PLUS_NANP.fullmatch
+    digits = _DIGITS_NANP.fullmatch if _nanp_region(region) else None
+    answers = []
+    for raw in raws:
+        text = raw.strip() if isinstance(raw, str) else str(raw or "").strip()
+        if text[:1] == "+":
+            if plus(text):
+                answers.append(text)  # already E.164
+                continue
+        elif digits is not None and (match := digits(text)):
+            answers.append("+1" + match[1])
+            continue
+        try:
+            answers.append(normalize(text, region))
+        except InvalidPhone:
+            answers.append(None)
+    return answers

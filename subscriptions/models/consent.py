@@ -70,7 +70,12 @@ class Subscription(models.Model):
         ]
         indexes = [
             models.Index(fields=["short_code", "status"], name="sub_code_status_idx"),
-            models.Index(fields=["contact", "short_code"], name="sub_contact_code_idx"),
+            # Status (and keyword) in the key: batch sendable reads a number's states on a
+            # code from the index alone (an index-only scan on PostgreSQL), not from the table.
+            models.Index(
+                fields=["contact", "short_code", "keyword", "status"],
+                name="sub_contact_code_state_idx",
+            ),
             models.Index(fields=["keyword", "status"], name="sub_keyword_status_idx"),
             models.Index(fields=["changed_at"], name="sub_changed_idx"),
         ]

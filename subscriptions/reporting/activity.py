@@ -15,7 +15,10 @@ shared cache with their time, and `current_snapshot` reads them there, counting 
 only when the snapshot is missing or older than SNAPSHOT_SECONDS. The snapshot also holds
 the live days' activity up to its time, so a page counts from the history only what was
 recorded since (an event whose transaction commits after a snapshot that its recorded_at
-precedes is missing from the chart until its day is rolled up, at most a day later).
+precedes is missing from the chart until its day is rolled up, at most a day later), and a
+copy of the last SNAPSHOT_DAYS days' roll-ups, so a cold page reads them with it: the page
+still asks which days are rolled up (one small query) and reads any day the copy lacks from
+DailyActivity.
 """
 
 from collections import defaultdict
@@ -46,6 +49,8 @@ CLOSE_DAYS = 30  # how far back close_days looks by default (the dashboard's ran
 SYNC_HEALTH = (SyncStatus.PENDING, SyncStatus.FAILED, SyncStatus.LOCAL_ONLY)
 SNAPSHOT_KEY = "dashboard-current-v1"
 SNAPSHOT_SECONDS = 15 * 60  # an older snapshot is not used: the page counts for itself
+SNAPSHOT_DAYS = 90  # the roll-ups the snapshot copies: the dashboard's longest range
+ROLLED_FIELDS = ("day_id", "short_code_id", "keyword_id", "series", "count")
 
 
 def _series(action, new_status):
@@ -122,28 +127,48 @@ def close_days(now: datetime | None = None, days: int = CLOSE_DAYS) -> list[date
     return closed
 
 
-def activity_counts(since: datetime, now: datetime) -> list[tuple]:
+def activity_counts(since: datetime, now: datetime, snapshot: dict | None = None) -> list[tuple]:
     """[(day, short code id, keyword id, series, n)] of applied events recorded since
-    `since` (read only): rolled-up days from DailyActivity, the others from the history."""
+    `since` (read only): rolled-up days from DailyActivity (through the snapshot's copy of
+    it), the others from the history. `snapshot`: the current one, if the caller has it."""
     first, stop = timezone.localdate(since), timezone.localdate(max(since, live_from(now)))
     done = set(
         ActivityDay.objects.filter(day__gte=first, day__lt=stop).values_list("day", flat=True)
     )
-    rolled = list(
-        DailyActivity.objects.filter(day__gte=first, day__lt=stop).values_list(
-            "day_id", "short_code_id", "keyword_id", "series", "count"
-        )
-    )
+    if snapshot is None:
+        snapshot = cache.get(SNAPSHOT_KEY) or {}
+    rolled = _rolled_rows(done, snapshot)
     missing = [first + timedelta(days=i) for i in range((stop - first).days)]
     missing = [day for day in missing if day not in done]
     live_start = max(since, midnight(missing[0]) if missing else live_from(now))
-    snapshot = cache.get(SNAPSHOT_KEY) or {}
     counted = []
     if not missing and snapshot.get("live_from") == live_start:
         # The schedule counted the live days up to its snapshot: only what came since.
         counted, live_start = snapshot["live"], snapshot["at"]
     live = [row for row in _event_counts(live_start) if row[0] not in done]
     return rolled + _merged(counted, live)
+
+
+def _rolled_rows(done: set[date], snapshot: dict) -> list[tuple]:
+    """The DailyActivity rows of the rolled-up days `done`: of the days the snapshot holds,
+    from its copy (a rolled-up day never changes), of any other from the table."""
+    held = done.intersection((snapshot.get("closed") or {}).get("days", ()))
+    rows = [row for row in snapshot["closed"]["rows"] if row[0] in held] if held else []
+    if others := done - held:
+        rows += DailyActivity.objects.filter(day__in=others).values_list(*ROLLED_FIELDS)
+    return rows
+
+
+def _closed_copy(now: datetime) -> dict:
+    """The rolled-up days of the last SNAPSHOT_DAYS and their rows, for the snapshot."""
+    stop = timezone.localdate(live_from(now))
+    first = stop - timedelta(days=SNAPSHOT_DAYS)
+    days = set(
+        ActivityDay.objects.filter(day__gte=first, day__lt=stop).values_list("day", flat=True)
+    )
+    rows = DailyActivity.objects.filter(day__gte=first, day__lt=stop).values_list(*ROLLED_FIELDS)
+    # A day rolled up between the two reads is left to the table (its rows may be here).
+    return {"days": days, "rows": [row for row in rows if row[0] in days]}
 
 
 def _merged(*row_lists):
@@ -175,6 +200,8 @@ def take_snapshot(now: datetime | None = None) -> dict:
         # The live days so far (today's activity on a big history is most of a cold page).
         "live_from": live_from(now),
         "live": _event_counts(live_from(now), now),
+        # The roll-ups a page reads, so a cold page does not read them again.
+        "closed": _closed_copy(now),
     }
     cache.set(SNAPSHOT_KEY, snapshot, SNAPSHOT_SECONDS)
     return snapshot

@@ -23,7 +23,9 @@ def _server():
 
 
 def _name(bench):
-    return f"portal_smoke_{bench}_{os.getpid()}"
+    """A database named after DATABASE_URL's (so runs sharing a server keep apart)."""
+    base = os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1] or "portal"
+    return f"{base}_smoke_{bench}_{os.getpid()}"
 
 
 BENCHES = {

@@ -1,8 +1,12 @@
 """Issue 16: no body a client can send is a 500. Deeply nested or huge JSON on every JSON
 endpoint, oversized bodies: 4xx in the API's error shape {detail, code}."""
 
+import io
+from functools import partial
+
 import pytest
 
+from subscriptions.api.parsers import MAX_DEPTH, BoundedJSONParser, TooDeep
 from subscriptions.models import SubscriptionEvent
 from tests.factories import ProviderAccountFactory
 from tests.subscriptions.api.conftest import STAFF_PERMS, token_client
@@ -86,3 +90,22 @@ def test_an_oversized_form_body_on_the_api_is_json_not_html(api, settings):
     )
     assert response.status_code in (413, 415)
     assert set(response.json()) == {"detail", "code"}
+
+
+@pytest.mark.parametrize(
+    ("body", "too_deep"),
+    [
+        ("[" * MAX_DEPTH + "]" * MAX_DEPTH, False),
+        ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), True),
+        ('{"a": ' * (MAX_DEPTH + 1) + "1" + "}" * (MAX_DEPTH + 1), True),
+        # Brackets inside strings count toward the cheap check, not toward the depth.
+        ('{"phones": ["' + "[{" * 50 + '"]}', False),
+    ],
+)
+def test_the_parser_refuses_exactly_what_nests_past_the_limit(body, too_deep):
+    parse = partial(BoundedJSONParser().parse, io.BytesIO(body.encode()))
+    if too_deep:
+        with pytest.raises(TooDeep):
+            parse()
+    else:
+        assert parse() is not None

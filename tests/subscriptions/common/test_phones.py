@@ -92,3 +92,27 @@ def test_the_fast_path_answers_as_phonenumbers(digits, form, region):
 def test_anything_else_falls_through_or_agrees(text):
     fast = phones._fast(text, "US")
     assert fast is None or fast == _by_phonenumbers(text, "US")
+
+
+def _one(raw, region):
+    try:
+        return normalize(raw, region)
+    except InvalidPhone:
+        return None
+
+
+@examples(max_examples=300, deadline=None)
+@given(
+    raws=st.lists(
+        st.one_of(
+            st.text(alphabet="+0123456789 ()-.x", max_size=36),
+            NANP_DIGITS.map(lambda d: f" +1{d} "),
+            NANP_DIGITS.map(lambda d: f"1{d}"),
+            st.none(),
+        ),
+        max_size=12,
+    ),
+    region=st.sampled_from(["US", "GB"]),
+)
+def test_the_batch_form_answers_each_number_as_normalize_does(raws, region):
+    assert phones.normalize_many(raws, region) == [_one(raw, region) for raw in raws]
