@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("subscriptions", "0017_bulk_imports"),
+        ("subscriptions", "0022_drift_for_staff"),
     ]
 
     operations = [
