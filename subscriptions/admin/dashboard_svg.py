@@ -27,9 +27,9 @@ def _label_in(day, language) -> str:
 
 
 def summary(chart) -> str:
-    """ "4 opt-ins, 1 opt-outs, 1 STOPs": the figure's caption and the chart's text
+    """ "4 opt-ins, 1 opt-out, 1 STOP": the figure's caption and the chart's text
     alternative say the same."""
-    return ", ".join(f"{line.total} {line.name}" for line in chart.lines)
+    return ", ".join(line.phrase for line in chart.lines)
 
 
 def _y_ticks(chart):

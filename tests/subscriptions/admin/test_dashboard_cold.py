@@ -19,8 +19,8 @@ from subscriptions.reporting.activity import close_days, take_snapshot
 pytestmark = pytest.mark.django_db
 
 # The keyword and code names, the snapshot, which days are rolled up, the history since the
-# snapshot, the revocation numbers: one query each.
-COLD_DATA_QUERIES = 5
+# snapshot, the revocation numbers, their in-step times, the drift found: one query each.
+COLD_DATA_QUERIES = 7
 
 
 @pytest.fixture

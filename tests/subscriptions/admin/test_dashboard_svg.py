@@ -6,6 +6,7 @@ from datetime import date
 
 from django.utils import translation
 
+from subscriptions.admin import dashboard
 from subscriptions.admin.dashboard import line_chart
 
 DAYS = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
@@ -14,8 +15,8 @@ DAYS = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
 def test_a_chart_has_its_text_alternative_axes_ticks_and_one_line_per_series():
     chart = line_chart("12345 · DEALS", DAYS, {"opt-ins": [0, 3, 1], "opt-outs": [1, 0, 0]})
     svg = str(chart.svg)
-    assert svg.startswith('<svg viewBox="0 0 640 200"')
-    assert 'role="img" aria-label="12345 · DEALS: 4 opt-ins, 1 opt-outs from Nov 1 to Nov 3"' in svg
+    assert svg.startswith(f'<svg viewBox="0 0 {dashboard.WIDTH} {dashboard.HEIGHT}"')
+    assert 'role="img" aria-label="12345 · DEALS: 4 opt-ins, 1 opt-out from Nov 1 to Nov 3"' in svg
     assert chart.summary == "4 opt-ins, 1 opt-outs"
     assert re.findall(r'data-series="([^"]+)"', svg) == ["opt-ins", "opt-outs"]
     assert re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', svg) == [
