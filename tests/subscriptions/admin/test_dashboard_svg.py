@@ -17,7 +17,7 @@ def test_a_chart_has_its_text_alternative_axes_ticks_and_one_line_per_series():
     svg = str(chart.svg)
     assert svg.startswith(f'<svg viewBox="0 0 {dashboard.WIDTH} {dashboard.HEIGHT}"')
     assert 'role="img" aria-label="12345 · DEALS: 4 opt-ins, 1 opt-out from Nov 1 to Nov 3"' in svg
-    assert chart.summary == "4 opt-ins, 1 opt-outs"
+    assert chart.summary == "4 opt-ins, 1 opt-out"
     assert re.findall(r'data-series="([^"]+)"', svg) == ["opt-ins", "opt-outs"]
     assert re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', svg) == [
         "0", "1", "3", "Nov 1", "Nov 2", "Nov 3",
