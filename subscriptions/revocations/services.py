@@ -42,14 +42,7 @@ from subscriptions.models import (
 )
 from subscriptions.models.consent import ORIGIN_DETAIL_KEY
 from subscriptions.revocations import confirmations, measure
-from subscriptions.revocations.scope import (  # noqa: F401 (re-exported: the service API)
-    SCOPE_BRAND,
-    SCOPE_CODE,
-    SCOPES,
-    revoke_all_scope,
-    scope_codes,
-    texted_first,
-)
+from subscriptions.revocations.scope import scope_codes, texted_first
 
 REVIEW_REASON = "may be a revocation: sending paused until staff decide"
 
