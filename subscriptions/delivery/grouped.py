@@ -38,11 +38,11 @@ def _jobs(ids, now, shared):
     """The delivery jobs of the rows, as they are claimed. The first few rows are claimed
     on their own, so that their calls are under way while the claim of the others runs;
     the shared STOPs go once every row is claimed (up to GROUP_LIMIT numbers a call)."""
-    groups = {}
+    groups, adapters = {}, {}
     head = calls_per_worker() * 2
     for chunk in (ids[:head], ids[head:]):
         for row, rec in claim_many(chunk, now):
-            word = _stop_word(row, rec)
+            word = _stop_word(row, rec, adapters)
             if word is None:
                 yield partial(_one, row, rec)
             else:
@@ -59,10 +59,14 @@ def _one(row, rec):
     return [attempt(row, rec)]
 
 
-def _stop_word(row, rec):
+def _stop_word(row, rec, adapters):
+    """The code-wide STOP the row's delivery comes to, where its provider can share one call
+    among many (`adapters`: one per account, for the task)."""
     if not row.provider.is_active:
         return None
-    stop_word = getattr(adapter_for(row.provider), "stop_word", None)
+    if row.provider_id not in adapters:
+        adapters[row.provider_id] = adapter_for(row.provider)
+    stop_word = getattr(adapters[row.provider_id], "stop_word", None)
     return stop_word(rec) if stop_word else None
 
 
