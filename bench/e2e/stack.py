@@ -1,6 +1,7 @@
 """The portal's processes as production runs them (Procfile / deploy/systemd): gunicorn with
 the repository's gunicorn.conf.py, `manage.py db_worker` per queue (two on the syncs queue,
-one on the people queue, one on the bulk queue), one `manage.py sweep_outbox --every N`.
+with --threads 8, one on the people queue, one on the bulk queue), one `manage.py
+sweep_outbox --every N`.
 Each is supervised like a systemd unit with Restart=always: when a process exits (killed,
 or gave up while the database was down) it is started again."""
 
@@ -20,6 +21,9 @@ RESTART_DELAY_S = 1.0
 # Django set up).
 QUEUE_PEOPLE, QUEUE_SYNCS, QUEUE_BULK = "people", "default", "bulk"
 STARTUP_TIMEOUT_S = 60
+# As the Procfile runs the syncs workers: several deliveries at once per process.
+WORKER_FLAGS = {QUEUE_SYNCS: ("--threads", "8")}
+WORKER_ENV = {QUEUE_SYNCS: {"CONN_MAX_AGE": "60"}}
 
 
 def free_port():
@@ -126,8 +130,9 @@ class Stack:
                     "--interval",
                     "0.2",
                     "--no-startup-delay",
+                    *WORKER_FLAGS.get(queue, ()),
                 ],
-                env,
+                {**env, **WORKER_ENV.get(queue, {})},
                 log_dir,
             )
             for n, queue in enumerate(queues, start=1)

@@ -26,6 +26,12 @@ QUEUE_PEOPLE = "people"
 QUEUE_SYNCS = "default"  # the first release's queue: rows it queued still drain
 QUEUE_BULK = "bulk"
 
+# Tasks that keep several provider calls in flight themselves (a grouped delivery uses all
+# its worker's call slots, delivery/overlap.py): a worker with threads runs one of them at a
+# time and leaves the others to other workers (common/worker.py), instead of claiming
+# several that would only share its slots while other workers idle.
+SOLO_TASKS = frozenset({"subscriptions.delivery.tasks.deliver_sync_group"})
+
 
 def with_request_id(func):
     """Bind the enqueuing request's id while a task runs (every task entry point uses it)."""

@@ -6,7 +6,9 @@ database connection, and each poll claims as many ready tasks as there are idle 
 one transaction (`SELECT ... FOR UPDATE SKIP LOCKED LIMIT n`, one UPDATE marking them
 running). A delivery spends most of its time waiting for the provider: the threads overlap
 those waits; the provider calls of the whole process stay within
-PORTAL_DELIVERY_CALLS_PER_WORKER (subscriptions/delivery/overlap.py).
+PORTAL_DELIVERY_CALLS_PER_WORKER (subscriptions/delivery/overlap.py). A task that keeps
+several calls in flight itself (queueing.SOLO_TASKS, a grouped delivery) runs one at a time
+per worker: a second would only share the first's call slots while another worker idles.
 
 SIGTERM stops claiming and lets the running tasks finish; a second one exits at once (the
 outbox rows of the tasks cut short are re-driven by the sweeper once their lease runs out).
@@ -28,6 +30,7 @@ from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from subscriptions.common.bulk import update_each
+from subscriptions.common.queueing import SOLO_TASKS
 
 logger = logging.getLogger("django_tasks_db")
 
@@ -40,7 +43,7 @@ class ThreadedWorker(Worker):
     def __init__(self, *, threads: int, **options):
         super().__init__(**options)
         self.threads = threads
-        self._in_flight: set = set()
+        self._in_flight: dict = {}  # future -> task path
         self._finished = 0
         self._lock = threading.Lock()
 
@@ -74,7 +77,8 @@ class ThreadedWorker(Worker):
                 close_old_connections()
                 claimed = self.claim(self.threads - len(self._in_flight))
                 for task_result in claimed:
-                    self._in_flight.add(pool.submit(self._run_one, task_result))
+                    future = pool.submit(self._run_one, task_result)
+                    self._in_flight[future] = task_result.task_path
                 close_old_connections()
                 if self.batch and not claimed and not self._in_flight:
                     logger.info("No more tasks to run for worker_id=%s.", self.worker_id)
@@ -94,7 +98,8 @@ class ThreadedWorker(Worker):
             count = min(count, self.max_tasks - self._finished - len(self._in_flight))
         try:
             with exclusive_transaction(tasks.db):
-                claimed = list(tasks.select_for_update(skip_locked=True)[: max(0, count)])
+                ready = list(tasks.select_for_update(skip_locked=True)[: max(0, count)])
+                claimed = self._fair_share(ready)
                 now = timezone.now()
                 for task_result in claimed:  # as DBTaskResult.claim does, for each
                     task_result.status = TaskResultStatus.RUNNING
@@ -106,6 +111,19 @@ class ThreadedWorker(Worker):
                 raise
             return []
         return claimed
+
+    def _fair_share(self, ready):
+        """The ready tasks this worker takes: all but a second solo task (SOLO_TASKS) while
+        one runs or is taken here; the rows left are unlocked at the commit."""
+        solo = sum(path in SOLO_TASKS for path in self._in_flight.values())
+        taken = []
+        for task_result in ready:
+            if task_result.task_path in SOLO_TASKS:
+                if solo:
+                    continue
+                solo += 1
+            taken.append(task_result)
+        return taken
 
     def _run_one(self, task_result: DBTaskResult) -> None:
         try:
@@ -130,7 +148,8 @@ class ThreadedWorker(Worker):
         self._reap()
 
     def _reap(self) -> None:
-        self._in_flight.difference_update({f for f in self._in_flight if f.done()})
+        for future in [f for f in self._in_flight if f.done()]:
+            del self._in_flight[future]
 
     def _done(self) -> bool:
         if self.max_tasks is None or self._finished < self.max_tasks:

@@ -13,6 +13,15 @@ How a change travels:
    a row marks the target's other pending rows superseded, and only one row per target
    is in flight at a time (the contact row lock serialises claims), so the provider sees
    changes in the order the portal made them.
+   The work is set-based (claims.py, targets.py, record.py): one transaction claims one row
+   or a grouped task's many (their contacts locked in id order, each target's rows read
+   once), the provider calls run outside any transaction with their call log kept in
+   memory, and one transaction records the outcomes, the call log and the tasks that follow
+   (a retry, a row that waited; with the database queue, in that same transaction). A
+   worker keeps at most PORTAL_DELIVERY_CALLS_PER_WORKER calls in flight (overlap.py): a
+   grouped task overlaps that many, and `db_worker --threads N` runs N tasks at once. A
+   claimed row whose call would start with less than half its lease left goes back to the
+   queue uncalled.
 3. Failures: retryable errors come back after exponential backoff with jitter (never
    sooner than the provider's Retry-After) until PORTAL_DELIVERY_MAX_ATTEMPTS; permanent
    errors stop at once. Both leave the row `failed` with the error, visible in the admin,
@@ -35,7 +44,8 @@ How a change travels:
 6. Queues (common/queueing.py): deliveries on QUEUE_SYNCS, texts to people (messages.py) on
    QUEUE_PEOPLE with their own workers, so no sync backlog delays a one-time code or a STOP
    reply; the sweeper re-drives each onto its own queue. The rows of a bulk source go as
-   grouped tasks (grouped.py) whose code-wide STOPs share SFMC queueMO calls.
+   grouped tasks (grouped.py): their calls overlap, and their code-wide STOPs share SFMC
+   queueMO calls.
 
 Outbound texts (messages.py) use the same retry policy and the same sweeper.
 """

@@ -1,6 +1,7 @@
 """Delivery of several rows in one task (an import's batch, a reconciliation's): claimed
-together (claims.py), their provider calls overlapped on a few threads (overlap.py), their
-outcomes recorded in batches (record.py). Where a provider accepts a batch, SFMC's queueMO
+together (claims.py, in two transactions: a few rows first, so that calls start at once),
+their provider calls overlapped on a few threads (overlap.py), their outcomes recorded in
+batches (record.py). Where a provider accepts a batch, SFMC's queueMO
 takes up to 250 mobile numbers in one call, the code-wide STOPs go out as a few calls
 instead of one per number; each row is still compared and recorded on its own, only the
 provider call is shared. Rows that need anything else than that one STOP are delivered one
@@ -28,31 +29,44 @@ GROUP_LIMIT = 250  # SFMC queueMO: numbers per call
 def deliver_group(sync_ids: Iterable[int], now=None) -> int:
     """Deliver these outbox rows, sharing one provider call among the rows whose delivery is
     the same code-wide STOP; returns the number of provider calls the groups made."""
-    claimed = claim_many(list(sync_ids), now or timezone.now())
-    jobs, groups = [], {}
-    for row, rec in claimed:
-        word = _stop_word(row, rec)
-        if word is None:
-            jobs.append(partial(_one, row, rec))
-        else:
-            groups.setdefault((row.provider_id, row.short_code.code, word), []).append((row, rec))
-    shared = [
-        partial(_send_group, code, word, members[start : start + GROUP_LIMIT])
-        for (_account, code, word), members in groups.items()
-        for start in range(0, len(members), GROUP_LIMIT)
-    ]
-    run_and_record([*shared, *jobs], calls_per_worker())
+    shared = []
+    run_and_record(_jobs(list(sync_ids), now or timezone.now(), shared), calls_per_worker())
     return len(shared)
+
+
+def _jobs(ids, now, shared):
+    """The delivery jobs of the rows, as they are claimed. The first few rows are claimed
+    on their own, so that their calls are under way while the claim of the others runs;
+    the shared STOPs go once every row is claimed (up to GROUP_LIMIT numbers a call)."""
+    groups, adapters = {}, {}
+    head = calls_per_worker() * 2
+    for chunk in (ids[:head], ids[head:]):
+        for row, rec in claim_many(chunk, now):
+            word = _stop_word(row, rec, adapters)
+            if word is None:
+                yield partial(_one, row, rec)
+            else:
+                groups.setdefault((row.provider_id, row.short_code.code, word), []).append(
+                    (row, rec)
+                )
+    for (_account, code, word), members in groups.items():
+        for start in range(0, len(members), GROUP_LIMIT):
+            shared.append(code)
+            yield partial(_send_group, code, word, members[start : start + GROUP_LIMIT])
 
 
 def _one(row, rec):
     return [attempt(row, rec)]
 
 
-def _stop_word(row, rec):
+def _stop_word(row, rec, adapters):
+    """The code-wide STOP the row's delivery comes to, where its provider can share one call
+    among many (`adapters`: one per account, for the task)."""
     if not row.provider.is_active:
         return None
-    stop_word = getattr(adapter_for(row.provider), "stop_word", None)
+    if row.provider_id not in adapters:
+        adapters[row.provider_id] = adapter_for(row.provider)
+    stop_word = getattr(adapters[row.provider_id], "stop_word", None)
     return stop_word(rec) if stop_word else None
 
 

@@ -134,7 +134,8 @@ class PortalState:
         ]
 
     def reconciliation(self, row, known: dict) -> Reconciliation:
-        """What the row's account must be told (see worker.reconciliation's fields)."""
+        """What the row's account must be told about its target (providers.base
+        Reconciliation): the portal's current state next to what the provider knows."""
         account_keywords = self.keywords[(row.provider_id, row.short_code_id)]
         keywords = {kw.pk: kw for kw in self.programs(row)}
         subs = self.subs[(row.contact_id, row.short_code_id)]

@@ -17,7 +17,6 @@ from subscriptions.delivery.claims import claim_many
 from subscriptions.delivery.overlap import call_slot
 from subscriptions.delivery.plan import enqueue_syncs
 from subscriptions.delivery.record import Outcome, record
-from subscriptions.delivery.targets import PortalState, Targets, target_key
 from subscriptions.models import ProviderSync, SyncStatus
 from subscriptions.providers.base import PermanentError, ProviderError, redacted
 from subscriptions.providers.registry import adapter_for
@@ -30,12 +29,6 @@ def claim(sync_id, now):
     of its target is in flight (that delivery enqueues the next one when it is done)."""
     claimed = claim_many([sync_id], now)
     return claimed[0] if claimed else None
-
-
-def reconciliation(row):
-    """The portal's current state for the row's target next to what the provider knows."""
-    key = target_key(row)
-    return PortalState([row]).reconciliation(row, Targets.read([key]).known(key))
 
 
 def deliver_sync(sync_id, now=None):

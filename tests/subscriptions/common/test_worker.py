@@ -1,6 +1,6 @@
 """`manage.py db_worker --threads N` (common/worker.py): N tasks at once in one process,
-claimed together; the library's loop without it. Run in this process, on the database
-queue, outside any transaction, as a worker runs them."""
+claimed together, one solo task at a time; the library's loop without it. Run in this
+process, on the database queue, outside any transaction, as a worker runs them."""
 
 import threading
 
@@ -11,7 +11,8 @@ from django.db import connection
 from django.tasks import task
 from django_tasks_db.models import DBTaskResult
 
-from subscriptions.common.queueing import traced_enqueue, with_request_id
+from subscriptions.common.queueing import SOLO_TASKS, traced_enqueue, with_request_id
+from subscriptions.common.worker import ThreadedWorker
 
 DATABASE_QUEUE = {
     "default": {
@@ -100,3 +101,29 @@ def test_one_thread_is_the_librarys_loop_and_threads_need_postgresql(queue):
             run_worker("--threads", "2")
     with pytest.raises(CommandError, match="at least 1"):
         run_worker("--threads", "0")
+
+
+def test_a_worker_takes_one_solo_task_at_a_time_and_leaves_the_rest_to_others():
+    """A grouped delivery keeps all its worker's call slots busy: a second one claimed by the
+    same worker would only share them while another worker idles."""
+    worker = ThreadedWorker(
+        threads=8,
+        queue_names=["default"],
+        interval=0.05,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="w",
+        excluded_queue_names=[],
+    )
+    group, single = (
+        "subscriptions.delivery.tasks.deliver_sync_group",
+        "subscriptions.delivery.tasks.deliver_sync",
+    )
+    assert group in SOLO_TASKS and single not in SOLO_TASKS
+    ready = [DBTaskResult(task_path=path) for path in (group, single, group, single)]
+
+    assert [t.task_path for t in worker._fair_share(ready)] == [group, single, single]
+    worker._in_flight = {object(): group}  # one runs here already
+    assert [t.task_path for t in worker._fair_share(ready)] == [single, single]
