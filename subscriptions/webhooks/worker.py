@@ -123,12 +123,18 @@ class Drain:
 
     def timed_claim(self) -> None:
         started = time.monotonic()
-        self.claim()
+        batch = self.claim()
         self.db_seconds += time.monotonic() - started
+        self.send(batch)
 
-    def claim(self) -> None:
+    def claim(self) -> Batch | None:
         batch = claims.claim_batch(self.endpoint_id, self.now or timezone.now(), batch_size())
         self.exhausted = batch is None
+        return batch
+
+    def send(self, batch: Batch | None) -> None:
+        """Start a claimed batch (after its transaction: the address check may wait on DNS,
+        and the sender threads it wakes would slow the commit)."""
         if batch is not None and batch.rows:
             self.in_flight.append((batch, start(batch)))
             self.sent += len(batch.rows)
@@ -140,13 +146,14 @@ class Drain:
         at = self.now or timezone.now()
         if self.go_on and time.monotonic() > self.deadline:
             self.go_on, self.again = False, True
-        started = time.monotonic()
+        started, following = time.monotonic(), None
         with transaction.atomic():
             outcome = claims.record(batch, answers, at)
             self.exhausted = False  # a record may have unblocked lanes
             if outcome.any_ok and self.go_on:
-                self.claim()
+                following = self.claim()
         self.db_seconds += time.monotonic() - started
+        self.send(following)
         if outcome.retry_at is not None:
             self.retry_at = min(self.retry_at or outcome.retry_at, outcome.retry_at)
         if all(answer is None for answer in answers):  # its lease ran out before any started
