@@ -27,6 +27,7 @@ On its own PostgreSQL database (recreated each run, default portal_bench_webhook
 
 import argparse
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -259,6 +260,29 @@ def bare_http_rate(args, receivers, requests):
     return each * args.workers / max(seconds)
 
 
+DRAIN_LINE = re.compile(
+    r"webhook drain of endpoint #\d+: (\d+) rows in (\d+) batches, ([\d.]+) s "
+    r"\(database ([\d.]+) s, waiting for answers ([\d.]+) s\)"
+)
+
+
+def drain_summary(logs):
+    """Where the drains' time went, from the workers' log lines (one per drain)."""
+    totals = [0.0] * 5
+    drains = 0
+    for path in logs.glob("worker*.log"):
+        for match in DRAIN_LINE.finditer(path.read_text()):
+            drains += 1
+            values = [float(value) for value in match.groups()]
+            totals = [total + value for total, value in zip(totals, values, strict=True)]
+    rows, batches, seconds, database, waiting = totals
+    return (
+        f"drains: {drains}, {rows:.0f} rows in {batches:.0f} batches; of their {seconds:.0f} s, "
+        f"{database:.0f} s in the database (claims and records), {waiting:.0f} s waiting for "
+        f"answers, the rest signing and starting requests"
+    )
+
+
 class LoadSampler:
     """The machine's 1-minute load average every few seconds while the bench runs (the
     machine is shared: the numbers mean little without it)."""
@@ -375,7 +399,8 @@ def main():
             receiver.requests.clear()
         phones = [f"+1555{3000000 + i:07d}" for i in range(args.changes)]
         baseline = [bare_http_rate(args, receivers, args.baseline)]
-        processes = start_workers(args.workers, Path(tempfile.mkdtemp(prefix="bench_webhooks_")))
+        logs = Path(tempfile.mkdtemp(prefix="bench_webhooks_"))
+        processes = start_workers(args.workers, logs)
         started = time.monotonic()
         with transaction.atomic():  # one commit: the workers see every delivery at once
             opt_in_all(keywords[:1], phones)
@@ -418,6 +443,7 @@ def main():
             flush=True,
         )
         failed = WebhookDelivery.objects.exclude(status="delivered").count()
+        print(drain_summary(logs), flush=True)
         print(f"check: {failed} not delivered; {'; '.join(problems) or 'all verified, in order'}")
         print(f"{load.summary()}; whole run {time.monotonic() - run_started:.0f} s", flush=True)
         if failed or problems:

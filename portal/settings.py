@@ -143,7 +143,7 @@ PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS = env.float("PORTAL_WEBHOOKS_ROTATION_GRACE
 # THREADS requests in flight per worker process, at most DRAINS tasks of one endpoint queued
 # or running for one backlog; a drain gives its worker back after DRAIN_SECONDS.
 PORTAL_WEBHOOKS_THREADS = env.int("PORTAL_WEBHOOKS_THREADS", default=8)
-PORTAL_WEBHOOKS_BATCH = env.int("PORTAL_WEBHOOKS_BATCH", default=32)
+PORTAL_WEBHOOKS_BATCH = env.int("PORTAL_WEBHOOKS_BATCH", default=100)
 PORTAL_WEBHOOKS_DRAINS = env.int("PORTAL_WEBHOOKS_DRAINS", default=4)
 PORTAL_WEBHOOKS_DRAIN_SECONDS = env.float("PORTAL_WEBHOOKS_DRAIN_SECONDS", default=10)
 

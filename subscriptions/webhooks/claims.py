@@ -84,21 +84,20 @@ def claim_batch(endpoint_id: int, now: datetime, limit: int) -> Batch | None:
     is nothing to send now. Rows another drain is claiming at this moment are skipped, not
     waited for. A row whose attempts ran out under killed workers is failed here."""
     with transaction.atomic(savepoint=False):  # its own, or part of a drain step's
-        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).first()
-        if endpoint is None:
-            return None
         rows = list(
             due_heads(endpoint_id, now)
+            .filter(endpoint__is_active=True)
             .select_for_update(skip_locked=True, of=("self",))
-            .select_related("event")
+            .select_related("event", "endpoint")
             .order_by("id")[:limit]
         )
+        if not rows:
+            return None
+        endpoint = rows[0].endpoint  # one object for the batch (the health check updates it)
         exhausted = [row for row in rows if row.attempts >= max_attempts()]
         if exhausted:
             give_up_lost(exhausted)
         rows = [row for row in rows if row.attempts < max_attempts()]
-        if not rows and not exhausted:
-            return None
         lease = lease_seconds()
         WebhookDelivery.objects.filter(pk__in=[row.pk for row in rows]).update(
             attempts=F("attempts") + 1,

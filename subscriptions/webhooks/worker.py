@@ -73,7 +73,19 @@ def drain(endpoint_id: int, now=None) -> None:
     is sent by this drain, one committed after it by the drain its commit enqueued. Drains
     it asks for (to go on, or for its retries) are enqueued only once it recorded all."""
     state = Drain(endpoint_id, now)
+    started = time.monotonic()
     state.run()
+    if state.sent:  # one line per drain, not per delivery: where its time went
+        logger.info(
+            "webhook drain of endpoint #%s: %s rows in %s batches, %.2f s "
+            "(database %.2f s, waiting for answers %.2f s)",
+            endpoint_id,
+            state.sent,
+            state.batches,
+            time.monotonic() - started,
+            state.db_seconds,
+            state.wait_seconds,
+        )
     if state.again:
         enqueue_drains({endpoint_id: batch_size()})
     if state.retry_at is not None:
@@ -94,21 +106,39 @@ class Drain:
         self.in_flight: deque[tuple[Batch, list[Future]]] = deque()
         self.go_on, self.again, self.exhausted = True, False, False
         self.retry_at: datetime | None = None
+        self.sent = self.batches = 0
+        self.db_seconds = self.wait_seconds = 0.0
 
     def run(self) -> None:
         while True:
             while self.go_on and not self.exhausted and len(self.in_flight) < PIPELINE_DEPTH:
-                self.claim()
+                self.timed_claim()
             if not self.in_flight:
                 return
             batch, futures = self.in_flight.popleft()
-            self.finish(batch, [future.result() for future in futures])
+            waited = time.monotonic()
+            answers = [future.result() for future in futures]
+            self.wait_seconds += time.monotonic() - waited
+            self.finish(batch, answers)
 
-    def claim(self) -> None:
+    def timed_claim(self) -> None:
+        started = time.monotonic()
+        batch = self.claim()
+        self.db_seconds += time.monotonic() - started
+        self.send(batch)
+
+    def claim(self) -> Batch | None:
         batch = claims.claim_batch(self.endpoint_id, self.now or timezone.now(), batch_size())
         self.exhausted = batch is None
+        return batch
+
+    def send(self, batch: Batch | None) -> None:
+        """Start a claimed batch (after its transaction: the address check may wait on DNS,
+        and the sender threads it wakes would slow the commit)."""
         if batch is not None and batch.rows:
             self.in_flight.append((batch, start(batch)))
+            self.sent += len(batch.rows)
+            self.batches += 1
 
     def finish(self, batch: Batch, answers: list[sender.Answer | None]) -> None:
         """Record a batch (and, when it went well, claim the next one in the same
@@ -116,11 +146,14 @@ class Drain:
         at = self.now or timezone.now()
         if self.go_on and time.monotonic() > self.deadline:
             self.go_on, self.again = False, True
+        started, following = time.monotonic(), None
         with transaction.atomic():
             outcome = claims.record(batch, answers, at)
             self.exhausted = False  # a record may have unblocked lanes
             if outcome.any_ok and self.go_on:
-                self.claim()
+                following = self.claim()
+        self.db_seconds += time.monotonic() - started
+        self.send(following)
         if outcome.retry_at is not None:
             self.retry_at = min(self.retry_at or outcome.retry_at, outcome.retry_at)
         if all(answer is None for answer in answers):  # its lease ran out before any started
