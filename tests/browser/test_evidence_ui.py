@@ -133,7 +133,8 @@ def certificate_url(live_server, contact, fmt):
 
 def test_the_certificate_pdf_as_its_reader_sees_it(live_server, page, checks, history):
     signed_in_staff(page, live_server, "Compliance")
-    answer = page.request.get(certificate_url(live_server, history, "pdf"))
+    # A bound, not a timing: weasyprint takes a while on a loaded 2-core machine.
+    answer = page.request.get(certificate_url(live_server, history, "pdf"), timeout=180_000)
     pdf = answer.body()
     assert answer.headers["content-type"] == "application/pdf" and pdf.startswith(b"%PDF")
     assert answer.headers["repr-digest"] == repr_digest(pdf)
