@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -32,6 +33,16 @@ def three_days_later(member, code, news):
 
 def totals(data):
     return {c.title: {line.name: line.total for line in c.lines} for c in data["charts"]}
+
+
+def sent(response):
+    """Close `response` as a WSGI server does after its last byte, keeping the test's database
+    connection (request_finished would close it; Django's test client does the same)."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
 
 
 def reads_of(queries, table):
@@ -74,11 +85,10 @@ def test_the_page_is_kept_in_the_cache_once_it_is_sent(marketing, three_days_lat
     assert b"Consent dashboard" in response.content
     assert cache.get(f"{CACHE_KEY}:{DAYS}") is None  # not while the page is on its way
 
-    response.close()  # what the WSGI server does after the last byte
+    sent(response)
 
     kept = cache.get(f"{CACHE_KEY}:{DAYS}")
     assert totals(kept) == totals(dashboard_data())
     with CaptureQueriesContext(connection) as queries:
-        again = dashboard(request)
-        again.close()
+        sent(dashboard(request))
     assert reads_of(queries, "subscriptionevent") == []  # served from the cache
