@@ -23,9 +23,9 @@ revocation_in_step(sender, revocation, in_step)
 drift_found(sender, drift)
     Reconciliation found a provider holding something the portal does not (a Drift row).
 
-sync_settled(sender, sync)
-    A provider sync row reached a settled status (succeeded, or local only: nothing more
-    can be told); sent by the delivery worker after the row's result is committed.
+sync_settled(sender, syncs)
+    Provider sync rows reached a settled status (succeeded, or local only: nothing more
+    can be told); sent by the delivery worker once per committed batch of results.
 """
 
 from django.dispatch import Signal

@@ -77,20 +77,22 @@ def record(outcomes: list[Outcome]) -> None:
             _enqueue(*follow_ups)  # with the results, in this transaction
     if not queued_in_database(tasks.deliver_sync):
         _enqueue(*follow_ups)  # e.g. the tests' immediate backend: runs them now
-    for outcome in applied:
-        if outcome.current.status in SETTLED:
-            announce_settled(outcome.current)
+    announce_settled([o.current for o in applied if o.current.status in SETTLED])
 
 
 SETTLED = frozenset({SyncStatus.SUCCEEDED, SyncStatus.LOCAL_ONLY})
 
 
-def announce_settled(row: ProviderSync) -> None:
-    """`sync_settled` for a row whose result is committed (revocations/measure.py listens);
-    a receiver's failure (it only measures) is logged and never fails the delivery."""
-    for _receiver, response in sync_settled.send_robust(sender=ProviderSync, sync=row):
+def announce_settled(rows: list[ProviderSync]) -> None:
+    """One `sync_settled` for the rows whose results were committed together
+    (revocations/measure.py listens, with one query for all of them); a receiver's failure
+    (it only measures) is logged and never fails the delivery."""
+    if not rows:
+        return
+    for _receiver, response in sync_settled.send_robust(sender=ProviderSync, syncs=rows):
         if isinstance(response, Exception):
-            logger.error("sync_settled receiver failed for sync #%s: %r", row.pk, response)
+            ids = ", ".join(f"#{row.pk}" for row in rows)
+            logger.error("sync_settled receiver failed for syncs %s: %r", ids, response)
 
 
 def _apply(outcome, targets):

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -118,19 +119,25 @@ def record_at_creation(revocation: Revocation, syncs: list[ProviderSync]):
     return step
 
 
-def waiting_on(sync: ProviderSync):
-    """Revocations not yet in step that one of this row's target's deliveries up to it
-    was owed to."""
-    return Revocation.objects.filter(
-        syncs__contact_id=sync.contact_id,
-        syncs__short_code_id=sync.short_code_id,
-        syncs__provider_id=sync.provider_id,
-        syncs__pk__lte=sync.pk,
-        in_step__isnull=True,
-    ).distinct()
+def waiting_on(syncs: list[ProviderSync]):
+    """Revocations not yet in step that a delivery to one of these rows' targets, up to
+    the row, was owed to: one query for a whole batch of settled rows."""
+    newest: dict[tuple[int, int, int], int] = {}
+    for sync in syncs:
+        key = (sync.contact_id, sync.short_code_id, sync.provider_id)
+        newest[key] = max(sync.pk, newest.get(key, 0))
+    owed = Q()
+    for (contact_id, short_code_id, provider_id), pk in newest.items():
+        owed |= Q(
+            syncs__contact_id=contact_id,
+            syncs__short_code_id=short_code_id,
+            syncs__provider_id=provider_id,
+            syncs__pk__lte=pk,
+        )
+    return Revocation.objects.filter(owed, in_step__isnull=True).distinct()
 
 
 @receiver(sync_settled, dispatch_uid="revocations.in_step")
-def settle(sender, sync, **kwargs):
-    for revocation in waiting_on(sync):
+def settle(sender, syncs, **kwargs):
+    for revocation in waiting_on(syncs):
         record_if_in_step(revocation)

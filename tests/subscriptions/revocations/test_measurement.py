@@ -147,7 +147,7 @@ def test_in_step_is_written_once_when_the_last_provider_acknowledges(
     assert (numbers.in_step_last_30_days, numbers.waiting_for_providers) == (1, 0)
     listed = token_client("view_revocation").get("/api/v1/revocations/").json()["results"]
     assert listed[0]["in_step_at"].startswith(step.in_step_at.isoformat()[:19])
-    record.announce_settled(ProviderSync.objects.get(pk=syncs["skycore"].pk))  # again
+    record.announce_settled([ProviderSync.objects.get(pk=syncs["skycore"].pk)])  # again
     assert RevocationInStep.objects.count() == 1
     with pytest.raises(AppendOnlyViolation):
         RevocationInStep.objects.filter(pk=step.pk).update(syncs=0)
