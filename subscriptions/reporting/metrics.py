@@ -13,7 +13,7 @@ import os
 import time
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponseForbidden
 from prometheus_client import (
@@ -75,8 +75,22 @@ OPEN_STATUSES = [SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.FAILED, Sync
 
 @receiver(subscription_changed, dispatch_uid="metrics.count_consent_changes")
 def count_consent_changes(sender, events, source, **kwargs):
+    for (action, new_status), count in _tally(events).items():
+        CONSENT_EVENTS.labels(action, source, new_status or "none").inc(count)
+
+
+def _tally(events) -> dict[tuple[str, str], int]:
+    """(action, new status) -> events. A set-based import announces its chunk as a lazy
+    QuerySet of tens of thousands of rows: counted by the database in one query, not read
+    row by row (it was a third of the import's time); a service's list is counted here."""
+    if isinstance(events, QuerySet):
+        rows = events.order_by().values_list("action", "new_status").annotate(n=Count("pk"))
+        return {(action, new_status): n for action, new_status, n in rows}
+    tally: dict[tuple[str, str], int] = {}
     for event in events:
-        CONSENT_EVENTS.labels(event.action, source, event.new_status or "none").inc()
+        key = (event.action, event.new_status)
+        tally[key] = tally.get(key, 0) + 1
+    return tally
 
 
 logger = logging.getLogger("subscriptions.metrics")

@@ -1,6 +1,9 @@
 """Receivers of the published signals (consent/signals.py): each writes its webhook events
 to the outbox in the sender's transaction. Registered by SubscriptionsConfig.ready()."""
 
+import itertools
+
+from django.db.models import QuerySet
 from django.dispatch import receiver
 
 from subscriptions.consent.signals import (
@@ -18,11 +21,27 @@ from subscriptions.webhooks import outbox, payloads
 
 @receiver(subscription_changed, dispatch_uid="webhooks_consent_changed")
 def consent_changed(sender, events, source, **kwargs):
-    if outbox.subscribers(EventType.CONSENT_CHANGED):
+    if not outbox.subscribers(EventType.CONSENT_CHANGED):
+        return
+    for batch in _in_batches(events):
         outbox.record(
             EventType.CONSENT_CHANGED,
-            [(event.contact.phone, payloads.consent_changed(event)) for event in events],
+            [(event.contact.phone, payloads.consent_changed(event)) for event in batch],
         )
+
+
+IMPORT_BATCH = 2_000
+
+
+def _in_batches(events):
+    """A service's list as it is; a set-based import's chunk (a lazy QuerySet of tens of
+    thousands of events) read with its number, code and program in the same query, a
+    bounded batch at a time, in history order."""
+    if not isinstance(events, QuerySet):
+        yield events
+        return
+    rows = events.select_related("contact", "short_code", "keyword").iterator(IMPORT_BATCH)
+    yield from itertools.batched(rows, IMPORT_BATCH)
 
 
 @receiver(revocation_received, dispatch_uid="webhooks_revocation_received")

@@ -69,3 +69,41 @@ def test_metrics_count_consent_changes_backlog_and_latency(client, settings):
         == 1
     )
     assert sample(after, "portal_request_seconds_count", method="GET", status="200") >= 1
+
+
+def test_a_chunk_announced_as_a_queryset_is_counted_in_one_query(client, settings):
+    """The set-based import announces each chunk as a lazy QuerySet of its applied events
+    (imports/setbased.py): the counter is raised by the database's tally, not a row walk."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from subscriptions.consent.signals import subscription_changed
+    from subscriptions.models import SubscriptionEvent
+
+    settings.PORTAL_METRICS_TOKEN = "m-token-123"
+    auth = {"Authorization": "Bearer m-token-123"}
+    keyword = KeywordFactory()
+    for n in range(5):
+        services.opt_in(f"+1555555130{n}", keyword, Context(source=Source.API))
+    services.opt_out("+15555551300", keyword, Context(source=Source.API))
+    before = client.get("/metrics", headers=auth).content.decode()
+
+    with CaptureQueriesContext(connection) as queries:
+        subscription_changed.send(
+            sender=SubscriptionEvent,
+            events=SubscriptionEvent.objects.order_by("pk"),
+            source=Source.IMPORT,
+            outbox_written=True,
+        )
+    # Read before the next request: Django empties the query log when a request starts.
+    assert len(queries) == 1  # no endpoint listens: the webhook receiver reads nothing
+
+    after = client.get("/metrics", headers=auth).content.decode()
+
+    def delta(**labels):
+        return sample(after, "portal_consent_changes_total", **labels) - sample(
+            before, "portal_consent_changes_total", **labels
+        )
+
+    assert delta(action="opt_in", source="import", new_status="opted_in") == 5
+    assert delta(action="opt_out", source="import", new_status="opted_out") == 1
