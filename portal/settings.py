@@ -179,9 +179,11 @@ PORTAL_RECONCILE_LEASE_SECONDS = env.float("PORTAL_RECONCILE_LEASE_SECONDS", def
 # Set-based imports (subscriptions/imports/setbased.py): a running import whose runner has
 # committed no chunk for this long may be resumed by another.
 PORTAL_IMPORT_LEASE_SECONDS = env.float("PORTAL_IMPORT_LEASE_SECONDS", default=120)
-# When an import chunk's foreign keys are checked: "deferred" (at commit) or "immediate"
+# How an import chunk's foreign keys are checked: "setwise" (one locking check per parent
+# table; falls back to "immediate" when the role may not set session_replication_role),
+# "immediate" (row by row) or "deferred" (at commit)
 # (docs/adr/0007-import-foreign-keys.md).
-PORTAL_IMPORT_FK_CHECKS = env.str("PORTAL_IMPORT_FK_CHECKS", default="immediate")
+PORTAL_IMPORT_FK_CHECKS = env.str("PORTAL_IMPORT_FK_CHECKS", default="setwise")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -94,9 +94,25 @@ class _Keywords:
 
     def __init__(self):
         self._known = {}
+        self._complete = False  # every keyword and code is in _known: never ask
+
+    @classmethod
+    def preloaded(cls) -> "_Keywords":
+        """Every keyword and short code read at once (configuration: a few hundred rows),
+        so that rows can be parsed where no query may be made (the set-based import parses
+        the next chunk in a thread while the database writes this one)."""
+        keywords = cls()
+        for keyword in Keyword.objects.select_related("short_code"):
+            keywords._known[(keyword.short_code.code, keyword.word)] = keyword
+        for code in ShortCode.objects.values_list("code", flat=True):
+            keywords._known[(code, None)] = True
+        keywords._complete = True
+        return keywords
 
     def get(self, code, word):
         key = (code, word)
+        if key not in self._known and self._complete:
+            self._known[key] = None
         if key not in self._known:
             self._known[key] = (
                 Keyword.objects.select_related("short_code")
@@ -116,6 +132,8 @@ class _Keywords:
 
     def _code_exists(self, code):
         key = (code, None)
+        if key not in self._known and self._complete:
+            return False
         if key not in self._known:
             self._known[key] = ShortCode.objects.filter(code=code).exists()
         return self._known[key]

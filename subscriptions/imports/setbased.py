@@ -22,7 +22,10 @@ written set-wise here.
 
 import json
 import logging
+import queue
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,10 +39,11 @@ from django_tasks_db.models import get_date_max
 from portal.observability import current_request_id
 from subscriptions.common.errors import PortalError
 from subscriptions.common.phones import normalize
-from subscriptions.common.queueing import QUEUE_BULK, traced_enqueue_each
+from subscriptions.common.queueing import QUEUE_BULK, traced_enqueue
 from subscriptions.consent.signals import subscription_changed
 from subscriptions.delivery import tasks as delivery_tasks
-from subscriptions.imports import pipeline, records
+from subscriptions.delivery.plan import GROUP_SIZE
+from subscriptions.imports import pipeline, records, references
 from subscriptions.imports import setbased_sql as sql
 from subscriptions.imports.pipeline import ImportFileError, Progress, RowError
 from subscriptions.models import (
@@ -84,6 +88,7 @@ class _Run:
     chunk_size: int
     with_tasks: bool
     queue: str
+    fk_mode: str = "immediate"
 
 
 def run(
@@ -115,9 +120,10 @@ def run(
             # memory, and a record that cannot be read is a rejected row, not a failed file.
             header, reader = pipeline._body(source)
             _skip(reader, job.cursor)
-            while _chunk(state, reader, header):
-                if on_progress:
-                    on_progress(state.progress)
+            with _ParsedAhead(state, reader, header) as parsed:
+                while _timed_chunk(state, parsed):
+                    if on_progress:
+                        on_progress(state.progress)
     except ImportConflict:
         raise  # the job is another runner's now: leave it to that runner
     except ImportFileError as exc:
@@ -152,7 +158,7 @@ def _prepare(job, total, chunk_size):
     with connection.cursor() as cur:
         for statement in sql.SETUP + sql.RESET_DRY:
             cur.execute(statement)
-    task = delivery_tasks.deliver_sync
+    task = delivery_tasks.deliver_sync_group
     backend = task.get_backend()
     queue = QUEUE_BULK
     try:
@@ -177,13 +183,14 @@ def _prepare(job, total, chunk_size):
             unchanged=job.unchanged,
             errors=job.errors,
         ),
-        keywords=pipeline._Keywords(),
+        keywords=pipeline._Keywords.preloaded(),
         # Rows without occurred_at occur when the import started, also after a resume.
         default_at=job.started_at,
         label=label,
         chunk_size=chunk_size,
         with_tasks=isinstance(backend, DatabaseBackend) and not job.dry_run,
         queue=queue,
+        fk_mode=fk_mode(),
     )
 
 
@@ -196,8 +203,7 @@ def _skip(reader, rows):
 
 
 def _parse(state, reader, header):
-    """Parse up to chunk_size rows: (rows consumed, staged tuples, row errors). Parsing may
-    read keywords, so it is done before the COPY holds the connection."""
+    """Parse up to chunk_size rows: (rows consumed, staged tuples, row errors)."""
     errors, staged, consumed, line = [], [], 0, 0
     keywords, job, default_at = state.keywords, state.job, state.default_at
     write = staged.append
@@ -233,8 +239,72 @@ def _parse(state, reader, header):
     return consumed, staged, errors
 
 
-def _chunk(state, reader, header) -> bool:
-    """Stage, decide and write one chunk in one transaction; False when the file is done."""
+class _ParsedAhead:
+    """The file's chunks parsed one ahead, in a thread: while the database decides and
+    writes chunk N (the main thread waits on it, the GIL released), chunk N+1 is read and
+    parsed. At most two parsed chunks are held (bounded memory). Parsing makes no query
+    (the keywords are preloaded); an error in it is raised by `next` in the main thread."""
+
+    def __init__(self, state, reader, header):
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._produce, args=(state, reader, header), name="import-parse", daemon=True
+        )
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+
+    def next(self):
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def _produce(self, state, reader, header):
+        try:
+            while not self._stop.is_set():
+                parsed = _parse(state, reader, header)
+                self._put(parsed)
+                if not parsed[0]:
+                    return
+        except BaseException as exc:  # handed to the main thread, raised there
+            self._put(exc)
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+
+def _timed_chunk(state, parsed: _ParsedAhead) -> bool:
+    """One chunk, logged with where its time went (waiting for the parse, or the database)."""
+    started = time.perf_counter()
+    rows = parsed.next()
+    waited = time.perf_counter() - started
+    more = _chunk(state, rows)
+    if more:
+        logger.info(
+            "import %s: chunk of %d rows; %.2f s waiting for the parse, %.2f s writing",
+            state.job.pk,
+            rows[0],
+            waited,
+            time.perf_counter() - started - waited,
+        )
+    return more
+
+
+def _chunk(state, parsed) -> bool:
+    """Stage, decide and write one parsed chunk in one transaction; False when the file is
+    done."""
     job, now = state.job, timezone.now()
     with transaction.atomic(), connection.cursor() as cur:
         locked = ImportJob.objects.select_for_update().filter(pk=job.pk)
@@ -242,13 +312,13 @@ def _chunk(state, reader, header) -> bool:
             raise ImportConflict(f"import {job.pk} was taken over by another runner")
         for statement in sql.CLEAR:
             cur.execute(statement)
-        if FK_CHECKS == "immediate":
+        if state.fk_mode != "deferred":
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        consumed, staged, errors = _parse(state, reader, header)
+        consumed, staged, errors = parsed
         with cur.cursor.copy(sql.COPY_STAGE) as copy:
             for row in staged:
                 copy.write_row(row)
-        del staged
+        del staged, parsed
         if not consumed:
             return False
         counts = _decide_and_write(state, cur, now)
@@ -280,9 +350,12 @@ def _decide_and_write(state, cur, now):
             cur.execute(statement)
         cur.execute(sql.COUNT_DRY)
         return dict(cur.fetchall())
+    setwise = state.fk_mode == "setwise"
+    if setwise:
+        references.skip_row_checks(cur)
     for statement in sql.WRITE_STATE:
         cur.execute(statement, params)
-    task = delivery_tasks.deliver_sync
+    task = delivery_tasks.deliver_sync_group
     backend = task.get_backend()
     cur.execute(
         sql.write_history(state.with_tasks),
@@ -295,15 +368,21 @@ def _decide_and_write(state, cur, now):
             "request_id": current_request_id(),
             "priority": task.priority,
             "task_path": task.module_path,
+            "group_size": GROUP_SIZE,
             "queue": state.queue,
             "backend": backend.alias,
             "run_after": get_date_max(),
         },
     )
     first, last, counts, sync_ids = cur.fetchone()
+    if setwise:
+        references.restore_row_checks(cur)
+        if first is not None:
+            references.check_written(cur, first, last)
     if sync_ids:
         queued = task.using(queue_name=state.queue)
-        transaction.on_commit(lambda: traced_enqueue_each(queued, sync_ids))
+        groups = [sync_ids[i : i + GROUP_SIZE] for i in range(0, len(sync_ids), GROUP_SIZE)]
+        transaction.on_commit(lambda: [traced_enqueue(queued, group) for group in groups])
     counts = json.loads(counts) if isinstance(counts, str) else counts
     if counts and counts.get(Outcome.APPLIED):
         _announce(state.job, first, last)
@@ -331,10 +410,21 @@ def _count(progress, counts, consumed, errors):
     progress.errors += errors
 
 
-# How the history's foreign keys are checked during an import chunk
-# (docs/adr/0007-import-foreign-keys.md): "deferred" (Django's default, at commit) or
-# "immediate" (at the end of each statement).
-FK_CHECKS = getattr(settings, "PORTAL_IMPORT_FK_CHECKS", "immediate")
+# How the foreign keys of what a chunk writes are checked (docs/adr/0007-import-foreign-keys.md):
+# "setwise" (one locking check per parent table after the chunk's statements, when the
+# database role may switch the per-row triggers off; otherwise "immediate"), "immediate"
+# (row by row, at the end of each statement) or "deferred" (Django's default, at commit).
+FK_MODES = ("setwise", "immediate", "deferred")
+
+
+def fk_mode() -> str:
+    mode = getattr(settings, "PORTAL_IMPORT_FK_CHECKS", "setwise")
+    if mode not in FK_MODES:
+        raise ImportFileError(f"PORTAL_IMPORT_FK_CHECKS must be one of {', '.join(FK_MODES)}")
+    if mode == "setwise" and not references.may_skip_row_checks():
+        logger.info("this database role may not set session_replication_role: row checks")
+        return "immediate"
+    return mode
 
 
 def run_stored(job_id: int) -> None:

@@ -310,7 +310,9 @@ COUNT_DRY = "SELECT outcome, count(*) FROM import_decided GROUP BY outcome"
 
 # History (in file order), then one outbox row per (contact, code, account) the applied
 # events touch (pointing at the last of them, in the order plan.plan writes them), then
-# (with the database task backend) one delivery task per outbox row on the bulk queue.
+# (with the database task backend) one grouped delivery task per GROUP_SIZE outbox rows on
+# the bulk queue (delivery/grouped.py: claimed together, calls overlapped, SFMC's STOPs
+# shared by up to 250 numbers a call).
 _EVENTS = """
 ev AS (
     INSERT INTO subscriptions_subscriptionevent (contact_id, short_code_id, keyword_id,
@@ -352,11 +354,13 @@ tasks AS (
         finished_at, args_kwargs, priority, task_path, worker_ids, queue_name, backend_name,
         run_after, return_value, exception_class_path, traceback)
     SELECT gen_random_uuid(), 'READY', %(now)s, NULL, NULL,
-           jsonb_build_object('args', jsonb_build_array(id),
+           jsonb_build_object('args', jsonb_build_array(jsonb_agg(id ORDER BY id)),
                               'kwargs', jsonb_build_object('request_id', %(request_id)s)),
            %(priority)s, %(task_path)s, '[]'::jsonb, %(queue)s, %(backend)s, %(run_after)s,
            NULL, '', ''
-    FROM syncs
+    FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / %(group_size)s AS task
+          FROM syncs) numbered
+    GROUP BY task
     RETURNING 1
 )"""
 

@@ -13,9 +13,15 @@ class ProviderSync(models.Model):
     one (contact, short code). Delivery reconciles current state, so retries are idempotent.
     """
 
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="syncs")
+    # No single-column indexes on contact and provider: sync_target_idx and
+    # sync_provider_idx lead with them (two indexes fewer to write for every outbox row).
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="syncs", db_index=False
+    )
     short_code = models.ForeignKey(ShortCode, on_delete=models.PROTECT, related_name="syncs")
-    provider = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="syncs")
+    provider = models.ForeignKey(
+        ProviderAccount, on_delete=models.PROTECT, related_name="syncs", db_index=False
+    )
     event = models.ForeignKey(
         SubscriptionEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="syncs"
     )

@@ -41,7 +41,7 @@ def _in_batches(events):
         yield events
         return
     rows = events.select_related("contact", "short_code", "keyword").iterator(IMPORT_BATCH)
-    yield from itertools.batched(rows, IMPORT_BATCH)
+    yield from itertools.batched(rows, IMPORT_BATCH, strict=False)
 
 
 @receiver(revocation_received, dispatch_uid="webhooks_revocation_received")

@@ -1,0 +1,115 @@
+"""Set-wise foreign-key checks of a set-based import chunk (imports/references.py, ADR 0007),
+PostgreSQL only: the per-row triggers are skipped only where every key is checked after."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from subscriptions.imports import references, setbased
+from subscriptions.imports import setbased_sql as sql
+from subscriptions.models import Status, Subscription, SubscriptionEvent
+from tests.factories import KeywordFactory, ShortCodeFactory
+from tests.subscriptions.imports.helpers import csv_bytes, run_csv
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+@pytest.fixture
+def programs():
+    code = ShortCodeFactory(code="12345")
+    return [KeywordFactory(short_code=code, word=word) for word in ("DEALS", "NEWS")]
+
+
+def some_rows():
+    return csv_bytes(
+        "+12025550101,12345,DEALS,Active,2025-01-01T00:00:00Z,Text DEALS",
+        "+12025550102,12345,NEWS,Active,2025-01-01T00:00:00Z,Text NEWS",
+        "+12025550101,12345,NEWS,Unsubscribe,2025-01-02T00:00:00Z,",
+    )
+
+
+def test_the_test_role_may_skip_row_checks_so_imports_check_set_wise(settings):
+    settings.PORTAL_IMPORT_FK_CHECKS = "setwise"
+    assert references.may_skip_row_checks()  # CI's role is a superuser
+    assert setbased.fk_mode() == "setwise"
+
+
+@pytest.mark.parametrize("mode", ["setwise", "immediate", "deferred"])
+def test_every_mode_writes_the_same_rows(settings, programs, mode):
+    settings.PORTAL_IMPORT_FK_CHECKS = mode
+    job = run_csv(some_rows())
+    assert (job.applied, job.errors) == (3, 0)
+    held = Subscription.objects.values_list("contact__phone", "keyword__word", "status")
+    assert sorted(held) == [
+        ("+12025550101", "DEALS", Status.OPTED_IN),
+        ("+12025550101", "NEWS", Status.OPTED_OUT),
+        ("+12025550102", "NEWS", Status.OPTED_IN),
+    ]
+    # Back to the ordinary checks once the chunk's writes are done.
+    with connection.cursor() as cur:
+        cur.execute("SHOW session_replication_role")
+        assert cur.fetchone()[0] == "origin"
+
+
+def test_a_role_that_may_not_skip_them_checks_row_by_row(settings, monkeypatch, programs):
+    settings.PORTAL_IMPORT_FK_CHECKS = "setwise"
+    monkeypatch.setattr(references, "may_skip_row_checks", lambda: False)
+    assert setbased.fk_mode() == "immediate"
+    assert run_csv(some_rows()).applied == 3
+
+
+def test_an_unknown_mode_is_refused(settings, programs):
+    settings.PORTAL_IMPORT_FK_CHECKS = "never"
+    with pytest.raises(setbased.ImportFileError, match="PORTAL_IMPORT_FK_CHECKS"):
+        setbased.fk_mode()
+
+
+def test_every_foreign_key_of_the_written_tables_is_checked():
+    checked = {table for table, _statement in references.check_statements()}
+    assert checked == {
+        "auth_user",
+        "subscriptions_contact",
+        "subscriptions_keyword",
+        "subscriptions_provideraccount",
+        "subscriptions_shortcode",
+        "subscriptions_shortcodestop",
+        "subscriptions_subscription",
+        "subscriptions_subscriptionevent",
+    }
+
+
+def test_a_key_without_its_parent_fails_the_check(programs):
+    run_csv(some_rows())
+    event = SubscriptionEvent.objects.order_by("pk").first()
+    with (
+        pytest.raises(IntegrityError, match="subscriptions_keyword"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        for statement in sql.SETUP:
+            cur.execute(statement)
+        references.skip_row_checks(cur)
+        cur.execute(
+            "INSERT INTO subscriptions_subscriptionevent (contact_id, short_code_id,"
+            " keyword_id, action, old_status, new_status, outcome, reason, source,"
+            " actor_label, occurred_at, recorded_at, consent_text, user_agent,"
+            " external_id, raw_payload, detail)"
+            " SELECT contact_id, short_code_id, 987654321, action, old_status, new_status,"
+            " outcome, reason, source, actor_label, occurred_at, recorded_at, consent_text,"
+            " user_agent, external_id, raw_payload, detail"
+            " FROM subscriptions_subscriptionevent WHERE id = %s RETURNING id",
+            [event.pk],
+        )
+        bad = cur.fetchone()[0]
+        references.restore_row_checks(cur)
+        references.check_written(cur, bad, bad)
+
+
+def test_the_history_stays_append_only_while_row_checks_are_skipped(programs):
+    run_csv(some_rows())
+    with (
+        pytest.raises(Exception, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        references.skip_row_checks(cur)
+        cur.execute("UPDATE subscriptions_subscriptionevent SET reason = 'x'")
