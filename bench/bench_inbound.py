@@ -10,6 +10,7 @@ over several rounds so drift in the machine hits all three alike.
 Run (PostgreSQL on 127.0.0.1:5432; the database is dropped and created fresh):
     .venv/bin/python bench/bench_inbound.py [--requests 500] [--rounds 2]
         [--concurrency 6] [--workers 3] [--database portal_bench_inbound] [--port 0]
+        [--redis-url redis://127.0.0.1:6379/5]
 """
 
 import argparse
@@ -46,6 +47,12 @@ def parse_args():
     parser.add_argument("--database", default="portal_bench_inbound")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (0: a free one)")
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="REDIS_URL for the server (the production shape: shared cache and throttle in "
+        "Redis); empty: the database cache and throttle",
+    )
     return parser.parse_args()
 
 
@@ -66,6 +73,7 @@ def configure_django(args):
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             # Plain HTTP on loopback: in production TLS ends in front of gunicorn.
             "SECURE_SSL_REDIRECT": "0",
+            "REDIS_URL": args.redis_url,
         }
     )
     import django
