@@ -1,12 +1,14 @@
 """Set-wise foreign-key checks of a set-based import chunk (imports/references.py, ADR 0007),
 PostgreSQL only: the per-row triggers are skipped only where every key is checked after."""
 
+import io
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 
 from subscriptions.imports import references, setbased
 from subscriptions.imports import setbased_sql as sql
-from subscriptions.models import Status, Subscription, SubscriptionEvent
+from subscriptions.models import ImportJob, ImportStatus, Status, Subscription, SubscriptionEvent
 from tests.factories import KeywordFactory, ShortCodeFactory
 from tests.subscriptions.imports.helpers import csv_bytes, run_csv
 
@@ -113,3 +115,26 @@ def test_the_history_stays_append_only_while_row_checks_are_skipped(programs):
     ):
         references.skip_row_checks(cur)
         cur.execute("UPDATE subscriptions_subscriptionevent SET reason = 'x'")
+
+
+def test_a_failure_while_parsing_ahead_fails_the_import_after_the_committed_chunks(
+    monkeypatch, programs
+):
+    """The next chunk is parsed in a thread (setbased._ParsedAhead): what goes wrong there
+    is raised in the import's own thread, and the chunks committed before stay (resumable)."""
+    calls = []
+    real_parse = setbased._parse
+
+    def parse(state, reader, header):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the disk went away")
+        return real_parse(state, reader, header)
+
+    monkeypatch.setattr(setbased, "_parse", parse)
+    job = ImportJob.objects.create(file_name="members.csv")
+    with pytest.raises(RuntimeError, match="the disk went away"):
+        setbased.run(job, lambda: io.BytesIO(some_rows()), chunk_size=2)
+    job.refresh_from_db()
+    assert (job.status, job.cursor, job.applied) == (ImportStatus.FAILED, 2, 2)
+    assert "the disk went away" in job.failure
