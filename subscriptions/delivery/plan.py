@@ -70,9 +70,21 @@ def plan(events, *, new_contact=False):
                 mark_echo(row, target_events, facts)
         rows.append(row)
     ProviderSync.objects.bulk_create(rows)
+    _hand_over(events, rows)
     pending = [row.pk for row in rows if row.status == SyncStatus.PENDING]
     if len(pending) > 1 and all(e.source in BULK_SOURCES for e in events):
         transaction.on_commit(lambda: enqueue_groups(pending))
     elif pending:
         transaction.on_commit(lambda: enqueue_syncs(pending))
     return rows
+
+
+def _hand_over(events, rows):
+    """Each event keeps the outbox rows written for it (`planned_syncs`: the rows whose
+    event it is), so that what the same transaction does next with them (a revocation
+    links the deliveries it caused, revocations/measure.py) needs no query to find them."""
+    by_event: dict[int, list[ProviderSync]] = {}
+    for row in rows:
+        by_event.setdefault(row.event_id, []).append(row)
+    for event in events:
+        event.planned_syncs = by_event.get(event.pk, [])

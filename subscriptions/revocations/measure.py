@@ -41,7 +41,10 @@ def link_syncs(revocation: Revocation, events) -> list[ProviderSync]:
     """Link the provider deliveries `events` planned (rows are written in the service's
     transaction, before this runs); returns them."""
     ids = [event.pk for event in events if event.pk]
-    syncs = list(ProviderSync.objects.filter(event_id__in=ids)) if ids else []
+    if ids and all(hasattr(event, "planned_syncs") for event in events):
+        syncs = [sync for event in events for sync in event.planned_syncs]  # delivery/plan.py
+    else:
+        syncs = list(ProviderSync.objects.filter(event_id__in=ids)) if ids else []
     if syncs:
         Revocation.syncs.through.objects.bulk_create(
             [

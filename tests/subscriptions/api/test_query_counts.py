@@ -98,10 +98,11 @@ def test_the_throttle_costs_no_query_per_request_below_its_batch(reader, program
 # the code's STOP, by INSERT ... ON CONFLICT; the subscriptions read under lock and opted
 # out by one UPDATE; the history rows; the target's sync rows read once (one SELECT) and
 # its echo row; the revocation and its scope; the reply. Keywords, short codes and webhook
-# endpoints come from the per-process caches; no savepoint inside. 16 with the revocation's
-# measurement (issue 12): its deliveries read back and linked, and its in-step row (an echo
-# is in step at once); the accounts serving the code come from the catalog cache.
-MO_STOP_QUERIES = 16
+# endpoints come from the per-process caches; no savepoint inside. 15 with the revocation's
+# measurement (issue 12): its deliveries linked (handed over by delivery/plan.py, not read
+# back), and its in-step row (an echo is in step at once); the accounts serving the code
+# come from the catalog cache.
+MO_STOP_QUERIES = 15
 # SkyCore postback of a new number, 7 (21 before): receipt, contact, subscription, history
 # row, its echo sync row. On PostgreSQL the contact upsert says the row is new, so its
 # subscription, STOP and earlier sync rows are not looked for; SQLite cannot tell (3 more).
