@@ -1,3 +1,5 @@
+from functools import partial
+
 import pytest
 from django.contrib.auth.models import Permission
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,6 +19,12 @@ def sample(text, name, **labels):
             if found.name == name and found.labels == labels:
                 return found.value
     return 0.0
+
+
+def changes_between(before, after, **labels):
+    """How much portal_consent_changes_total with these labels grew between two scrapes."""
+    name = "portal_consent_changes_total"
+    return sample(after, name, **labels) - sample(before, name, **labels)
 
 
 def test_metrics_need_a_token_or_the_view_metrics_permission(client, settings):
@@ -52,11 +60,7 @@ def test_metrics_count_consent_changes_backlog_and_latency(client, settings):
     )
     after = client.get("/metrics", headers=auth).content.decode()
 
-    def delta(**labels):
-        return sample(after, "portal_consent_changes_total", **labels) - sample(
-            before, "portal_consent_changes_total", **labels
-        )
-
+    delta = partial(changes_between, before, after)
     assert delta(action="opt_in", source="api", new_status="opted_in") == 1
     assert delta(action="opt_out", source="web", new_status="opted_out") == 1
     assert (
@@ -100,10 +104,6 @@ def test_a_chunk_announced_as_a_queryset_is_counted_in_one_query(client, setting
 
     after = client.get("/metrics", headers=auth).content.decode()
 
-    def delta(**labels):
-        return sample(after, "portal_consent_changes_total", **labels) - sample(
-            before, "portal_consent_changes_total", **labels
-        )
-
+    delta = partial(changes_between, before, after)
     assert delta(action="opt_in", source="import", new_status="opted_in") == 5
     assert delta(action="opt_out", source="import", new_status="opted_out") == 1
