@@ -242,7 +242,8 @@ def _parse(state, reader, header):
 class _ParsedAhead:
     """The file's chunks parsed one ahead, in a thread: while the database decides and
     writes chunk N (the main thread waits on it, the GIL released), chunk N+1 is read and
-    parsed. At most two parsed chunks are held (bounded memory). Parsing makes no query
+    parsed. At most three chunks are in memory (the one being written, one parsed and
+    waiting, one being parsed): bounded, whatever the file's size. Parsing makes no query
     (the keywords are preloaded); an error in it is raised by `next` in the main thread."""
 
     def __init__(self, state, reader, header):
