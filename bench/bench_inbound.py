@@ -1,11 +1,14 @@
 """Inbound throughput through gunicorn on PostgreSQL, measured against a baseline.
 
 What it measures, in one run and against one server:
-  baseline   POST /bench/insert/              one INSERT, tiny JSON answer (bench/urls.py)
+  insert     POST /bench/insert/              one INSERT, a plain Django view (bench/urls.py)
+  baseline   POST /bench/insert-drf/          the same INSERT as a DRF endpoint: token auth,
+                                              JSON body and answer (the issue's floor)
   postback   POST /webhooks/skycore/{token}/  SkyCore N301 for a new number (seed 003 form)
   mo_stop    POST /api/v1/inbound/            "STOP" from a number in 3 programs on the code
-Each is reported as requests/s and as a ratio to the baseline. The phases are interleaved
-over several rounds so drift in the machine hits all three alike.
+Each is reported as requests/s and as a ratio to the baseline (the DRF one-INSERT endpoint,
+as issue 14 defines the floor) and to the plain Django view. The phases are interleaved
+over several rounds so drift in the machine hits all alike.
 
 Run (PostgreSQL on 127.0.0.1:5432; the database is dropped and created fresh):
     .venv/bin/python bench/bench_inbound.py [--requests 500] [--rounds 2]
@@ -202,8 +205,21 @@ def run_phase(port, make_request, indexes, concurrency):
     return time.perf_counter() - began, latencies, statuses
 
 
-def baseline_request(i):
+def insert_request(i):
     return "POST", "/bench/insert/", b"", {"Content-Length": "0"}
+
+
+def baseline_request_factory(api_token):
+    def make(i):
+        body = json.dumps({"id": f"drf-{i}"}).encode()
+        return (
+            "POST",
+            "/bench/insert-drf/",
+            body,
+            {"Content-Type": "application/json", "Authorization": f"Token {api_token}"},
+        )
+
+    return make
 
 
 def postback_request_factory(token):
@@ -271,7 +287,8 @@ def main():
     port = args.port or free_port()
     server = start_gunicorn(args, port)
     phases = {
-        "baseline": baseline_request,
+        "insert": insert_request,
+        "baseline": baseline_request_factory(api_token),
         "postback": postback_request_factory(postback_token),
         "mo_stop": stop_request_factory(api_token),
     }
@@ -311,8 +328,10 @@ def report(args, results):
         "requests per phase, PostgreSQL"
     )
     base_rate = len(results["baseline"]["latencies"]) / results["baseline"]["seconds"]
+    plain_rate = len(results["insert"]["latencies"]) / results["insert"]["seconds"]
     print(
-        f"{'phase':<10}{'requests':>9}{'req/s':>9}{'ratio':>8}{'p50 ms':>9}{'p95 ms':>9}  answers"
+        f"{'phase':<10}{'requests':>9}{'req/s':>9}{'ratio':>8}{'plain':>8}{'p50 ms':>9}"
+        f"{'p95 ms':>9}  answers"
     )
     for name, result in results.items():
         latencies = sorted(result["latencies"])
@@ -320,8 +339,8 @@ def report(args, results):
         p50 = statistics.median(latencies) * 1000
         p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
         print(
-            f"{name:<10}{len(latencies):>9}{rate:>9.0f}{rate / base_rate:>8.2f}{p50:>9.1f}"
-            f"{p95:>9.1f}  {result['statuses']}"
+            f"{name:<10}{len(latencies):>9}{rate:>9.0f}{rate / base_rate:>8.2f}"
+            f"{rate / plain_rate:>8.2f}{p50:>9.1f}{p95:>9.1f}  {result['statuses']}"
         )
 
 

@@ -1,5 +1,7 @@
 """The portal's URLs plus the benches' baselines, measured in the same run as the product:
-- `bench/insert/`: one INSERT and a tiny JSON answer (bench_inbound.py);
+- `bench/insert/`: one INSERT and a tiny JSON answer, a plain Django view (bench_inbound.py);
+- `bench/insert-drf/`: the same INSERT behind DRF's stock TokenAuthentication,
+  IsAuthenticated and JSON parsing: the issue's "one-INSERT DRF endpoint" (bench_inbound.py);
 - `bench/bare/`: the floor of bench_api.py, a bare token-authenticated DRF endpoint returning a
   constant (DRF's stock TokenAuthentication, IsAuthenticated, no throttle);
 - `bench/constant/`: the cheapest authenticated DRF endpoint, with the same auth, permission
@@ -27,6 +29,20 @@ def one_insert(request):
     return JsonResponse({"ok": True})
 
 
+class InsertDRF(APIView):
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = []
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def post(self, request):
+        InboundReceipt.objects.create(
+            source=Source.SYSTEM, external_id=str(request.data.get("id") or uuid.uuid4().hex)
+        )
+        return Response({"ok": True})
+
+
 class Constant(APIView):
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
@@ -50,6 +66,7 @@ class Bare(APIView):
 urlpatterns = [
     path("bench/bare/", Bare.as_view()),
     path("bench/insert/", one_insert),
+    path("bench/insert-drf/", InsertDRF.as_view()),
     path("bench/constant/", Constant.as_view()),
     path("", include("portal.urls")),
 ]
