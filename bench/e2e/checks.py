@@ -28,13 +28,18 @@ def applied_by_subscription(snapshot):
 
 
 def state_is_newest_event(snapshot):
+    """Each subscription holds what its last applied event set. "Last" is application
+    order (the id, taken under the row lock), not occurred_at: an opt-out from a live
+    source is never stale (consent/rules/decisions.py decide_opt_out), so a person's STOP
+    that carries an earlier time than a postback stamped ahead of the portal's clock is
+    still applied after it, and wins."""
     applied, problems = applied_by_subscription(snapshot), []
     for sub in snapshot["subscriptions"]:
         events = applied.get(sub["id"])
         if not events:
             problems.append(f"subscription {sub} has no applied event")
             continue
-        newest = max(events, key=lambda e: (_when(e["occurred_at"]), e["id"]))
+        newest = max(events, key=lambda e: e["id"])
         if newest["new"] != sub["status"]:
             problems.append(
                 f"{sub['phone']} {sub['word']}: status {sub['status']} but the "
