@@ -35,7 +35,8 @@ BENCHES = {
         *("--database", db, "--pg", server),
     ],
     "bench_delivery": lambda db, server: [
-        *("--opt-outs", "20", "--baseline", "10", "--workers", "1", "--max-seconds", "60"),
+        *("--opt-outs", "20", "--singles", "20", "--baseline", "10", "--workers", "1"),
+        *("--max-seconds", "60"),
         *("--database-url", f"{server}/{db}"),
     ],
     "admin_bench": lambda db, server: ["0.0002", "--quick"],
