@@ -29,13 +29,17 @@ def one_insert(request):
     return JsonResponse({"ok": True})
 
 
-class InsertDRF(APIView):
+class StockDRF(APIView):
+    """DRF as it comes: token authentication, IsAuthenticated, JSON, no throttle."""
+
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = []
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
 
+
+class InsertDRF(StockDRF):
     def post(self, request):
         InboundReceipt.objects.create(
             source=Source.SYSTEM, external_id=str(request.data.get("id") or uuid.uuid4().hex)
@@ -52,13 +56,7 @@ class Constant(APIView):
         return Response({"ok": True})
 
 
-class Bare(APIView):
-    authentication_classes = [TokenAuthentication]
-    permission_classes = [IsAuthenticated]
-    throttle_classes = []
-    parser_classes = [JSONParser]
-    renderer_classes = [JSONRenderer]
-
+class Bare(StockDRF):
     def get(self, request):
         return Response({"ok": True})
 

@@ -5,10 +5,11 @@ which probes the parent's index and locks the parent row (FOR KEY SHARE) so that
 deletes it before the child commits. For a chunk of 50,000 rows that is about 13 probes per
 row, half the time of its write statements. Here the chunk's write statements run with
 `session_replication_role = replica` (this session only, this transaction only: it skips
-the per-row triggers, nothing else), and then every key of every row the chunk wrote is
-checked in one statement per parent table: the parent rows are locked FOR KEY SHARE, as
-the triggers would, and their number is compared with the number of distinct keys. A key
-without its parent raises IntegrityError, which rolls the whole chunk back.
+the foreign-key triggers and every trigger not marked ENABLE ALWAYS), and then every key of
+every row the chunk wrote is checked in one statement per parent table: the parent rows
+are locked FOR KEY SHARE, as the triggers would, and their number is compared with the
+number of distinct keys. A key without its parent raises IntegrityError, which rolls the
+whole chunk back.
 
 The keys are read from the models (every many-to-one field of the tables the chunk
 writes), so a foreign key added later is checked without anyone remembering to.
@@ -19,15 +20,12 @@ PostgreSQL 15's GRANT SET ON PARAMETER). Without it the import checks row by row
 triggers are ENABLE ALWAYS (migration 0024), so they fire in replica mode too.
 """
 
-import logging
 from collections import defaultdict
 
 from django.db import IntegrityError, connection
 from django.db.models import ForeignKey, Model
 
 from subscriptions.models import ProviderSync, Subscription, SubscriptionEvent
-
-logger = logging.getLogger("subscriptions.imports")
 
 # The rows one chunk wrote, per table: (model, SQL selecting them). %(first)s..%(last)s is
 # the chunk's history id range; other writers' rows inside the range are checked too

@@ -114,3 +114,23 @@ def deals(code):
 @pytest.fixture
 def news(code):
     return KeywordFactory(short_code=code, word="NEWS", title="News")
+
+
+def announce_history_as_an_import_chunk():
+    """`subscription_changed` as a set-based import sends it (imports/setbased.py): every
+    history row as one lazy QuerySet, outbox already written; the number of queries the
+    receivers made."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from subscriptions.consent.signals import subscription_changed
+    from subscriptions.models import Source, SubscriptionEvent
+
+    with CaptureQueriesContext(connection) as queries:
+        subscription_changed.send(
+            sender=SubscriptionEvent,
+            events=SubscriptionEvent.objects.order_by("pk"),
+            source=Source.IMPORT,
+            outbox_written=True,
+        )
+    return len(queries)

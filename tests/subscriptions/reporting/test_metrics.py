@@ -8,6 +8,7 @@ from subscriptions.consent import services
 from subscriptions.consent.services import Context
 from subscriptions.models import ProviderSync, Source, SyncStatus
 from tests.factories import ContactFactory, KeywordFactory, UserFactory
+from tests.subscriptions.conftest import announce_history_as_an_import_chunk
 
 pytestmark = pytest.mark.django_db
 
@@ -78,11 +79,6 @@ def test_metrics_count_consent_changes_backlog_and_latency(client, settings):
 def test_a_chunk_announced_as_a_queryset_is_counted_in_one_query(client, settings):
     """The set-based import announces each chunk as a lazy QuerySet of its applied events
     (imports/setbased.py): the counter is raised by the database's tally, not a row walk."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from subscriptions.consent.signals import subscription_changed
-    from subscriptions.models import SubscriptionEvent
 
     settings.PORTAL_METRICS_TOKEN = "m-token-123"
     auth = {"Authorization": "Bearer m-token-123"}
@@ -92,15 +88,9 @@ def test_a_chunk_announced_as_a_queryset_is_counted_in_one_query(client, setting
     services.opt_out("+15555551300", keyword, Context(source=Source.API))
     before = client.get("/metrics", headers=auth).content.decode()
 
-    with CaptureQueriesContext(connection) as queries:
-        subscription_changed.send(
-            sender=SubscriptionEvent,
-            events=SubscriptionEvent.objects.order_by("pk"),
-            source=Source.IMPORT,
-            outbox_written=True,
-        )
+    queries = announce_history_as_an_import_chunk()
     # Read before the next request: Django empties the query log when a request starts.
-    assert len(queries) == 1  # no endpoint listens: the webhook receiver reads nothing
+    assert queries == 1  # no endpoint listens: the webhook receiver reads nothing
 
     after = client.get("/metrics", headers=auth).content.decode()
 

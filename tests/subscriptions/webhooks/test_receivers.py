@@ -2,28 +2,15 @@
 as a lazy QuerySet (imports/setbased.py)."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from subscriptions.consent import services
 from subscriptions.consent.services import Context
-from subscriptions.consent.signals import subscription_changed
-from subscriptions.models import Source, SubscriptionEvent, WebhookDelivery, WebhookEvent
+from subscriptions.models import Source, WebhookDelivery, WebhookEvent
 from subscriptions.webhooks import receivers
 from tests.factories import KeywordFactory
+from tests.subscriptions.conftest import announce_history_as_an_import_chunk
 
 pytestmark = pytest.mark.django_db
-
-
-def announce_all_events():
-    with CaptureQueriesContext(connection) as queries:
-        subscription_changed.send(
-            sender=SubscriptionEvent,
-            events=SubscriptionEvent.objects.order_by("pk"),
-            source=Source.IMPORT,
-            outbox_written=True,
-        )
-    return len(queries)
 
 
 @pytest.mark.parametrize("numbers", [3, 12])
@@ -35,7 +22,7 @@ def test_a_chunk_costs_the_same_queries_whatever_its_size(endpoint, monkeypatch,
         services.opt_in(phone, keyword, Context(source=Source.API))
     WebhookEvent.objects.all().delete()  # the services' own, not the announcement's
 
-    queries = announce_all_events()
+    queries = announce_history_as_an_import_chunk()
 
     events = list(WebhookEvent.objects.order_by("pk"))
     assert [e.phone for e in events] == phones  # history order, every number
