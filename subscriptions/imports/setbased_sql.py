@@ -18,7 +18,8 @@ have written, so that later chunks decide as the real run would.
 """
 
 from subscriptions.consent import rules
-from subscriptions.models import Outcome, Status
+from subscriptions.imports import references
+from subscriptions.models import Outcome, ProviderSync, Status, Subscription, SubscriptionEvent
 
 
 def _literal(text: str) -> str:
@@ -69,15 +70,19 @@ SETUP = [
     """CREATE TEMP TABLE IF NOT EXISTS import_dry_lifted (
         contact_id bigint, short_code_id bigint, PRIMARY KEY (contact_id, short_code_id))""",
     "CREATE TEMP SEQUENCE IF NOT EXISTS import_dry_ids",
+    references.KEYS_TABLE,
 ]
 RESET_DRY = ["TRUNCATE import_dry_contacts, import_dry_subs, import_dry_lifted"]
 # Commit empties these; a chunk inside an outer transaction (tests) must not see the last.
 # JIT off: the walk's estimates (a recursive union) are high enough to make PostgreSQL
-# spend far longer compiling the statements of a chunk than running them.
+# spend far longer compiling the statements of a chunk than running them. work_mem: the
+# sorts and hashes of a chunk of tens of thousands of rows fit in memory instead of
+# spilling to temporary files (the server's default is 4 MB; this transaction only).
 CLEAR = [
     "TRUNCATE import_stage, import_seq, import_decided, import_ids, import_reseq, "
-    "import_init, import_reinit, import_lifted",
+    "import_init, import_reinit, import_lifted, import_keys",
     "SET LOCAL jit = off",
+    "SET LOCAL work_mem = '64MB'",
 ]
 
 COPY_STAGE = (
@@ -85,14 +90,19 @@ COPY_STAGE = (
     "consent_text) FROM STDIN"
 )
 
-# New numbers become contacts; every contact of the chunk is then locked in id order, as
+# New numbers become contacts; the numbers the portal knew are then locked in id order, as
 # the services lock a contact before they change its consent (no deadlock between them).
+# A contact this transaction inserted is invisible to everyone else until it commits: it
+# needs no lock.
 CONTACTS = [
-    """INSERT INTO subscriptions_contact (phone, locale, created_at)
-       SELECT DISTINCT phone, '', %(now)s FROM import_stage
-       ON CONFLICT (phone) DO NOTHING""",
+    """WITH new AS (
+        INSERT INTO subscriptions_contact (phone, locale, created_at)
+        SELECT DISTINCT phone, '', %(now)s FROM import_stage
+        ON CONFLICT (phone) DO NOTHING RETURNING id, phone)
+       INSERT INTO import_ids SELECT id, phone FROM new""",
     """WITH locked AS (SELECT c.id, c.phone FROM subscriptions_contact c
-                        WHERE c.phone IN (SELECT phone FROM import_stage)
+                        WHERE c.phone IN (SELECT phone FROM import_stage
+                                          EXCEPT SELECT phone FROM import_ids)
                         ORDER BY c.id FOR UPDATE OF c)
        INSERT INTO import_ids SELECT id, phone FROM locked""",
 ]
@@ -276,7 +286,7 @@ FROM import_decided ORDER BY contact_id, keyword_id, line DESC
 """
 
 WRITE_STATE = [
-    f"""WITH fin AS ({_FINAL})
+    f"""WITH fin AS ({_FINAL}), up AS (
     INSERT INTO subscriptions_subscription AS s (contact_id, keyword_id, short_code_id,
         status, created_at, changed_at, last_occurred_at, last_source, pending_since,
         opted_out_by_stop_id)
@@ -285,7 +295,9 @@ WRITE_STATE = [
     FROM fin WHERE applied ORDER BY contact_id, keyword_id
     ON CONFLICT (contact_id, keyword_id) DO UPDATE SET status = EXCLUDED.status,
         changed_at = EXCLUDED.changed_at, last_occurred_at = EXCLUDED.last_occurred_at,
-        last_source = EXCLUDED.last_source, pending_since = NULL, opted_out_by_stop_id = NULL""",
+        last_source = EXCLUDED.last_source, pending_since = NULL, opted_out_by_stop_id = NULL
+    RETURNING {references.returning(Subscription)})
+    {references.collect("up", Subscription)}""",
     f"""WITH fin AS ({_FINAL})
     UPDATE subscriptions_subscription s SET last_occurred_at = fin.last_after
     FROM fin WHERE NOT fin.applied AND fin.confirmed AND s.contact_id = fin.contact_id
@@ -313,7 +325,7 @@ COUNT_DRY = "SELECT outcome, count(*) FROM import_decided GROUP BY outcome"
 # (with the database task backend) one grouped delivery task per GROUP_SIZE outbox rows on
 # the bulk queue (delivery/grouped.py: claimed together, calls overlapped, SFMC's STOPs
 # shared by up to 250 numbers a call).
-_EVENTS = """
+_EVENTS = f"""
 ev AS (
     INSERT INTO subscriptions_subscriptionevent (contact_id, short_code_id, keyword_id,
         subscription_id, action, old_status, new_status, outcome, reason, source, actor_id,
@@ -328,8 +340,13 @@ ev AS (
     FROM import_decided d LEFT JOIN subscriptions_subscription s
       ON s.contact_id = d.contact_id AND s.keyword_id = d.keyword_id
     ORDER BY d.line
-    RETURNING id, contact_id, short_code_id, keyword_id, outcome
+    RETURNING {
+    references.returning(
+        SubscriptionEvent, "id", "outcome", "contact_id", "short_code_id", "keyword_id"
+    )
+}
 ),
+event_keys AS ({references.collect("ev", SubscriptionEvent)}),
 targets AS (
     SELECT ev.contact_id, ev.short_code_id, COALESCE(k.provider_id, sc.provider_id) AS account,
            max(ev.id) AS event_id, min(ev.id) AS first_id
@@ -345,8 +362,9 @@ syncs AS (
     SELECT contact_id, short_code_id, account, event_id, 'reconcile', 'pending', 0, %(now)s,
            NULL, '', '', NULL, NULL, %(now)s, %(now)s
     FROM targets ORDER BY first_id
-    RETURNING id
-)"""
+    RETURNING {references.returning(ProviderSync, "id")}
+),
+sync_keys AS ({references.collect("syncs", ProviderSync)})"""
 
 _TASKS = """,
 tasks AS (

@@ -45,11 +45,14 @@ class Subscription(models.Model):
     )
     last_source = models.CharField(max_length=10, choices=Source.choices)
     pending_since = models.DateTimeField(null=True, blank=True)
+    # Indexed only where set (sub_stop_idx): most subscriptions never had a STOP, and an
+    # index entry for each NULL would be written on every import row and consent change.
     opted_out_by_stop = models.ForeignKey(
         "ShortCodeStop",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
+        db_index=False,
         related_name="+",
         help_text="The STOP that opted this out; START restores exactly these.",
     )
@@ -85,6 +88,11 @@ class Subscription(models.Model):
             ),
             models.Index(fields=["keyword", "status"], name="sub_keyword_status_idx"),
             models.Index(fields=["changed_at"], name="sub_changed_idx"),
+            models.Index(
+                fields=["opted_out_by_stop"],
+                condition=Q(opted_out_by_stop__isnull=False),
+                name="sub_stop_idx",
+            ),
         ]
 
     def __str__(self):
@@ -188,8 +196,15 @@ class SubscriptionEvent(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices)
+    # Indexed only where set (event_actor_idx): inbound texts, postbacks, the preferences
+    # page and command-line imports have no staff actor.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
     )
     actor_label = models.CharField(
         max_length=150, blank=True, help_text="Who acted: user, API client, provider, file."
@@ -213,7 +228,15 @@ class SubscriptionEvent(models.Model):
             # Matches the admin's newest-first order exactly (no sort step on 10M rows) and
             # serves recorded_at ranges (dashboard) as well.
             models.Index(fields=["-recorded_at", "-id"], name="event_recent_idx"),
-            models.Index(fields=["source", "external_id"], name="event_external_idx"),
+            # Only events that carry a message id (texts, postbacks) are looked up by it.
+            models.Index(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="event_external_idx",
+            ),
+            models.Index(
+                fields=["actor"], condition=Q(actor__isnull=False), name="event_actor_idx"
+            ),
         ]
 
     def __str__(self):

@@ -76,10 +76,15 @@ class _AppendOnly(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
+        self.validate_new()
+        super().save(*args, **kwargs)
+
+    def validate_new(self):
+        """The checks of a save: a new row only, valid (revocations/rows.py runs them
+        before writing a new revocation with its related rows in one statement)."""
         if self.pk is not None and not self._state.adding:
             raise AppendOnlyViolation("Revocations are append-only: rows cannot be updated.")
         self.full_clean(exclude=["short_codes", "keywords", "syncs", *self._held_relations()])
-        super().save(*args, **kwargs)
 
     def _held_relations(self):
         """Foreign keys given as saved instances (the service holds the contact it locked,

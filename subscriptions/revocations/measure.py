@@ -37,14 +37,18 @@ logger = logging.getLogger("subscriptions.revocations")
 SETTLED = (SyncStatus.SUCCEEDED, SyncStatus.LOCAL_ONLY)
 
 
-def link_syncs(revocation: Revocation, events) -> list[ProviderSync]:
-    """Link the provider deliveries `events` planned (rows are written in the service's
-    transaction, before this runs); returns them."""
+def caused_syncs(events) -> list[ProviderSync]:
+    """The provider deliveries `events` planned (rows written in the service's transaction,
+    before this runs): no query when the plan handed them over (delivery/plan.py)."""
     ids = [event.pk for event in events if event.pk]
     if ids and all(hasattr(event, "planned_syncs") for event in events):
-        syncs = [sync for event in events for sync in event.planned_syncs]  # delivery/plan.py
-    else:
-        syncs = list(ProviderSync.objects.filter(event_id__in=ids)) if ids else []
+        return [sync for event in events for sync in event.planned_syncs]
+    return list(ProviderSync.objects.filter(event_id__in=ids)) if ids else []
+
+
+def link_syncs(revocation: Revocation, events) -> list[ProviderSync]:
+    """Link the provider deliveries `events` planned to a saved revocation; returns them."""
+    syncs = caused_syncs(events)
     if syncs:
         Revocation.syncs.through.objects.bulk_create(
             [
@@ -108,18 +112,15 @@ def record_if_in_step(revocation: Revocation, now: datetime | None = None):
     return step
 
 
-def record_at_creation(revocation: Revocation, syncs: list[ProviderSync]):
-    """A revocation just applied, in the transaction that wrote it (nobody else can see it
-    yet): in step at once when none of its deliveries is owed (nothing to tell, or only
-    echoes of what the provider applied itself); otherwise the worker settles it."""
+def in_step_at_creation(revocation: Revocation, syncs: list[ProviderSync]):
+    """The RevocationInStep of a revocation being applied (unsaved; it is written with the
+    revocation): in step at once when none of its deliveries is owed (nothing to tell, or
+    only echoes of what the provider applied itself); otherwise None, and the worker settles
+    it."""
     statuses = [_settled_as(sync) for sync in syncs]
     if None in statuses:
         return None
-    step = _in_step(revocation, statuses, revocation.applied_at)
-    # Its fields are the portal's own, just computed: one INSERT, no validation reads.
-    RevocationInStep.objects.bulk_create([step])
-    revocation_in_step.send(sender=Revocation, revocation=revocation, in_step=step)
-    return step
+    return _in_step(revocation, statuses, revocation.applied_at)
 
 
 def waiting_on(syncs: list[ProviderSync]):

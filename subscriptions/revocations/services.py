@@ -18,7 +18,11 @@ from django.utils import timezone
 from subscriptions.consent import services as consent
 from subscriptions.consent.context import Context, Result, ServiceError
 from subscriptions.consent.rules.deadlines import due_by
-from subscriptions.consent.signals import revocation_decided, revocation_received
+from subscriptions.consent.signals import (
+    revocation_decided,
+    revocation_in_step,
+    revocation_received,
+)
 from subscriptions.consent.writer import (
     Writer,
     claim_receipt,
@@ -41,7 +45,7 @@ from subscriptions.models import (
     SubscriptionEvent,
 )
 from subscriptions.models.consent import ORIGIN_DETAIL_KEY
-from subscriptions.revocations import confirmations, measure
+from subscriptions.revocations import confirmations, measure, rows
 from subscriptions.revocations.scope import scope_codes, texted_first
 
 REVIEW_REASON = "may be a revocation: sending paused until staff decide"
@@ -123,21 +127,19 @@ def _confirm_codes(applied, contact, results, codes, *, applied_by=None, purpose
 
 
 def create(contact, codes, events, *, keywords=(), **fields) -> Revocation:
-    """The Revocation row, its scope, the deliveries its `events` caused; in step at once
-    when none is owed."""
+    """The Revocation row, its scope, the deliveries its `events` caused, and its in-step
+    row at once when none is owed (written together: revocations/rows.py)."""
     revocation = Revocation(contact=contact, **fields)
     revocation.due_by = due_by(revocation.received_at)
-    revocation.save()
-    # A new row has no scope yet: one INSERT (short_codes.set would read it first).
-    Scope = Revocation.short_codes.through
-    Scope.objects.bulk_create(
-        [Scope(revocation_id=revocation.pk, shortcode_id=code.pk) for code in codes]
-    )
+    syncs = measure.caused_syncs(events)
+    step = None
+    if revocation.applied_at is not None:
+        step = measure.in_step_at_creation(revocation, syncs)
+    rows.insert_new(revocation, codes, syncs, step)
     if keywords:
         revocation.keywords.set(keywords)
-    syncs = measure.link_syncs(revocation, events)
-    if revocation.applied_at is not None:
-        measure.record_at_creation(revocation, syncs)
+    if step is not None:
+        revocation_in_step.send(sender=Revocation, revocation=revocation, in_step=step)
     return revocation
 
 

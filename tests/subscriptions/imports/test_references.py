@@ -10,7 +10,7 @@ from subscriptions.imports import references, setbased
 from subscriptions.imports import setbased_sql as sql
 from subscriptions.models import ImportJob, ImportStatus, Status, Subscription, SubscriptionEvent
 from tests.factories import KeywordFactory, ShortCodeFactory
-from tests.subscriptions.imports.helpers import csv_bytes, run_csv
+from tests.subscriptions.imports.helpers import csv_bytes, dangling_keys, run_csv
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -65,18 +65,24 @@ def test_an_unknown_mode_is_refused(settings, programs):
         setbased.fk_mode()
 
 
-def test_every_foreign_key_of_the_written_tables_is_checked():
-    checked = {table for table, _statement in references.check_statements()}
-    assert checked == {
-        "auth_user",
-        "subscriptions_contact",
-        "subscriptions_keyword",
-        "subscriptions_provideraccount",
-        "subscriptions_shortcode",
-        "subscriptions_shortcodestop",
-        "subscriptions_subscription",
-        "subscriptions_subscriptionevent",
+def test_every_foreign_key_of_the_written_tables_is_checked_or_held():
+    assert references.parents() == {
+        "auth_user": "locked",
+        "subscriptions_contact": "held",
+        "subscriptions_keyword": "locked",
+        "subscriptions_provideraccount": "locked",
+        "subscriptions_shortcode": "locked",
+        "subscriptions_shortcodestop": "locked",
+        "subscriptions_subscription": "locked",
+        "subscriptions_subscriptionevent": "held",
     }
+    checked = {table for table, _statement in references.check_statements()}
+    assert checked == {t for t, how in references.parents().items() if how == "locked"}
+
+
+def test_an_import_leaves_no_key_without_its_parent(programs):
+    run_csv(some_rows())
+    assert dangling_keys() == {}
 
 
 def test_a_key_without_its_parent_fails_the_check(programs):
@@ -91,19 +97,40 @@ def test_a_key_without_its_parent_fails_the_check(programs):
             cur.execute(statement)
         references.skip_row_checks(cur)
         cur.execute(
-            "INSERT INTO subscriptions_subscriptionevent (contact_id, short_code_id,"
-            " keyword_id, action, old_status, new_status, outcome, reason, source,"
-            " actor_label, occurred_at, recorded_at, consent_text, user_agent,"
+            "WITH ev AS (INSERT INTO subscriptions_subscriptionevent (contact_id,"
+            " short_code_id, keyword_id, action, old_status, new_status, outcome, reason,"
+            " source, actor_label, occurred_at, recorded_at, consent_text, user_agent,"
             " external_id, raw_payload, detail)"
             " SELECT contact_id, short_code_id, 987654321, action, old_status, new_status,"
             " outcome, reason, source, actor_label, occurred_at, recorded_at, consent_text,"
             " user_agent, external_id, raw_payload, detail"
-            " FROM subscriptions_subscriptionevent WHERE id = %s RETURNING id",
+            " FROM subscriptions_subscriptionevent WHERE id = %s"
+            f" RETURNING {references.returning(SubscriptionEvent)})"
+            f" {references.collect('ev', SubscriptionEvent)}",
             [event.pk],
         )
-        bad = cur.fetchone()[0]
         references.restore_row_checks(cur)
-        references.check_written(cur, bad, bad)
+        references.check_written(cur)
+
+
+def test_the_keys_of_every_written_row_are_collected_and_the_check_passes(programs):
+    """The keys of the parents the chunk does not hold are recorded, each once."""
+    run_csv(some_rows())
+    with transaction.atomic(), connection.cursor() as cur:
+        for statement in sql.SETUP:
+            cur.execute(statement)
+        cur.execute(
+            "WITH ev AS (SELECT * FROM subscriptions_subscriptionevent)"
+            f" {references.collect('ev', SubscriptionEvent)}"
+        )
+        cur.execute("SELECT parent, count(*) FROM import_keys GROUP BY parent")
+        counts = dict(cur.fetchall())
+        references.check_written(cur)
+    assert counts == {
+        "subscriptions_keyword": 2,
+        "subscriptions_shortcode": 1,
+        "subscriptions_subscription": 3,
+    }
 
 
 def test_the_history_stays_append_only_while_row_checks_are_skipped(programs):

@@ -24,6 +24,7 @@ from subscriptions.models import (
     SubscriptionEvent,
 )
 from tests.factories import KeywordFactory, ProviderAccountFactory, ShortCodeFactory
+from tests.subscriptions.imports.helpers import dangling_keys
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -173,6 +174,7 @@ def _import(runner, data, dry_run):
     since = timezone.now()
     job = ImportJob.objects.create(file_name="members.csv", dry_run=dry_run)
     runner(job, lambda: io.BytesIO(data))
+    assert dangling_keys() == {}
     return _snapshot(job, since)
 
 
