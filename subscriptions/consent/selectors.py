@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import CharField, Q, QuerySet, Value
 
 from subscriptions.common import memo
@@ -81,6 +81,7 @@ def program_by_ref(
 
 
 INVALID = "invalid"
+JIT_SAFE_NUMBERS = 100  # a lookup of this many numbers or fewer never nears jit_above_cost
 _STOPPED = "stopped"  # the word of an active STOP on the code
 _REVIEW = "review"  # the word of a revocation under review (a pause) on the code
 
@@ -123,12 +124,11 @@ def _state_words(phones, short_code: ShortCode, keyword: Keyword | None) -> dict
 # texts are the cheapest answer to fetch. Each number is looked up on its own, through the
 # unique phone index and then by contact id (the LATERAL ... OFFSET 0 and the subqueries
 # are run per number: whatever the planner estimates, no scan and no hash of a whole code's
-# rows, which at a million subscriptions cost seconds). JIT is off for the statement: on a
-# ten-thousand-number batch PostgreSQL's estimate crosses jit_above_cost and compiling took
-# longer than the lookups. SET LOCAL ends with the statement's implicit transaction (or
-# with the caller's transaction); both statements go in one round trip.
+# rows, which at a million subscriptions cost seconds). JIT is off for a batch's statement:
+# on a ten-thousand-number batch PostgreSQL's estimate crosses jit_above_cost and compiling
+# took longer than the lookups (a few numbers' estimate stays far below it). SET LOCAL ends
+# with the transaction around the two statements (or the caller's).
 _STATES_SQL = """
-    SET LOCAL jit = off;
     SELECT c.phone, concat_ws(' ',
         array_to_string(ARRAY(
             SELECT s.status FROM {sub} s
@@ -167,9 +167,13 @@ def _state_words_postgresql(phones, short_code, keyword):
         "review": _REVIEW,
         "review_verdict": RevocationVerdict.REVIEW,
     }
-    with connection.cursor() as cursor:
+    if len(phones) <= JIT_SAFE_NUMBERS:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return dict(cursor.fetchall())
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
-        cursor.nextset()  # past the SET
         return dict(cursor.fetchall())
 
 

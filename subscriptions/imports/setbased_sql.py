@@ -336,7 +336,8 @@ ev AS (
            CASE WHEN d.subscribe THEN 'opt_in' ELSE 'opt_out' END, d.old_status,
            d.new_status, d.outcome, d.reason, 'import', %(actor)s, %(label)s, d.occurred_at,
            %(now)s, d.consent_text, NULL, '', '', '',
-           jsonb_build_object('import_job', %(job)s, 'file', %(file)s, 'line', d.line)
+           jsonb_build_object('import_job', %(job)s::bigint, 'file', %(file)s::text,
+                              'line', d.line)
     FROM import_decided d LEFT JOIN subscriptions_subscription s
       ON s.contact_id = d.contact_id AND s.keyword_id = d.keyword_id
     ORDER BY d.line
@@ -373,7 +374,7 @@ tasks AS (
         run_after, return_value, exception_class_path, traceback)
     SELECT gen_random_uuid(), 'READY', %(now)s, NULL, NULL,
            jsonb_build_object('args', jsonb_build_array(jsonb_agg(id ORDER BY id)),
-                              'kwargs', jsonb_build_object('request_id', %(request_id)s)),
+                              'kwargs', jsonb_build_object('request_id', %(request_id)s::text)),
            %(priority)s, %(task_path)s, '[]'::jsonb, %(queue)s, %(backend)s, %(run_after)s,
            NULL, '', ''
     FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / %(group_size)s AS task

@@ -215,7 +215,9 @@ def test_sendable_batch_in_input_order_with_constant_queries(reader, staff, code
             response = reader.post(
                 "/api/v1/sendable/", {"short_code": "12345", "phones": numbers}, format="json"
             )
-        return response.json()["results"], len(queries)
+        # The test's own transaction turns a batch's transaction into a savepoint.
+        statements = [q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+        return response.json()["results"], len(statements)
 
     batch(phones)  # the token, its permissions and the code are then kept per process
     (small, small_queries), (large, large_queries) = batch(phones), batch(many)
@@ -226,7 +228,9 @@ def test_sendable_batch_in_input_order_with_constant_queries(reader, staff, code
     ]
     assert large[:3] == small
     assert len(large) == 303
-    assert large_queries == small_queries == 1
+    assert small_queries == 1
+    # Past selectors.JIT_SAFE_NUMBERS the lookup also sets JIT off for itself (PostgreSQL).
+    assert large_queries == (2 if connection.vendor == "postgresql" else 1)
 
 
 def test_sendable_batch_limits(reader, code):
