@@ -1,5 +1,6 @@
 """The read side: sendability, a contact's subscriptions, history queries."""
 
+from contextlib import nullcontext
 from datetime import datetime
 from typing import NamedTuple
 
@@ -167,12 +168,10 @@ def _state_words_postgresql(phones, short_code, keyword):
         "review": _REVIEW,
         "review_verdict": RevocationVerdict.REVIEW,
     }
-    if len(phones) <= JIT_SAFE_NUMBERS:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return dict(cursor.fetchall())
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
+    batch = len(phones) > JIT_SAFE_NUMBERS
+    with transaction.atomic() if batch else nullcontext(), connection.cursor() as cursor:
+        if batch:
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
 

@@ -46,9 +46,8 @@ def caused_syncs(events) -> list[ProviderSync]:
     return list(ProviderSync.objects.filter(event_id__in=ids)) if ids else []
 
 
-def link_syncs(revocation: Revocation, events) -> list[ProviderSync]:
-    """Link the provider deliveries `events` planned to a saved revocation; returns them."""
-    syncs = caused_syncs(events)
+def link(revocation: Revocation, syncs: list[ProviderSync]) -> None:
+    """Link deliveries to a saved revocation (a link written already is kept)."""
     if syncs:
         Revocation.syncs.through.objects.bulk_create(
             [
@@ -57,6 +56,12 @@ def link_syncs(revocation: Revocation, events) -> list[ProviderSync]:
             ],
             ignore_conflicts=True,
         )
+
+
+def link_syncs(revocation: Revocation, events) -> list[ProviderSync]:
+    """Link the provider deliveries `events` planned to a saved revocation; returns them."""
+    syncs = caused_syncs(events)
+    link(revocation, syncs)
     return syncs
 
 

@@ -13,6 +13,7 @@ from django.db.models import Model
 from django.db.models.sql import InsertQuery
 
 from subscriptions.models import ProviderSync, Revocation, RevocationInStep, ShortCode
+from subscriptions.revocations import measure
 
 
 def insert_new(
@@ -36,11 +37,7 @@ def _one_by_one(revocation, codes, syncs, step):
     scope.objects.bulk_create(
         [scope(revocation_id=revocation.pk, shortcode_id=c.pk) for c in codes]
     )
-    links = Revocation.syncs.through
-    links.objects.bulk_create(
-        [links(revocation_id=revocation.pk, providersync_id=s.pk) for s in syncs],
-        ignore_conflicts=True,
-    )
+    measure.link(revocation, syncs)
     if step is not None:
         step.revocation = revocation
         RevocationInStep.objects.bulk_create([step])
