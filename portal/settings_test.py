@@ -22,3 +22,13 @@ STORAGES = {
 }
 # Serve static files from the apps' folders, as in development; no collectstatic needed.
 WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not Django's shared-cache memory database: there a reader's table lock fails a
+    # concurrent writer at once (SQLITE_LOCKED ignores the busy timeout), so a live-server
+    # test whose page polls while the test writes failed now and then. On a file the test
+    # database behaves as the portal's own: WAL readers never block the writer, writers wait.
+    # No fsync: a test database need not outlive a power cut.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "db.sqlite3.test")}  # noqa: F405
+    DATABASES["default"]["OPTIONS"]["init_command"] = (  # noqa: F405
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"
+    )
