@@ -193,6 +193,9 @@ PORTAL_IMPORT_LEASE_SECONDS = env.float("PORTAL_IMPORT_LEASE_SECONDS", default=1
 # "immediate" (row by row) or "deferred" (at commit)
 # (docs/adr/0007-import-foreign-keys.md).
 PORTAL_IMPORT_FK_CHECKS = env.str("PORTAL_IMPORT_FK_CHECKS", default="setwise")
+# Connections that write one PostgreSQL import at once, each its own share of the numbers
+# (a hash of the phone), so one import uses more than one of the database's cores.
+PORTAL_IMPORT_WRITERS = env.int("PORTAL_IMPORT_WRITERS", default=2)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -27,11 +27,15 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.tasks.exceptions import InvalidTask
 from django.utils import timezone
 from django_tasks_db import DatabaseBackend
@@ -58,7 +62,7 @@ from subscriptions.models import (
 
 logger = logging.getLogger("subscriptions.imports")
 
-CHUNK_SIZE = 50_000
+CHUNK_SIZE = 25_000  # rows per writer and transaction
 SWITCH_INTERVAL = 0.0005  # seconds; see _ParsedAhead
 # "+1" and ten digits, the first not 0 or 1: `normalize` answers with the text itself
 # (tests/subscriptions/imports/test_setbased.py checks it), without phonenumbers' 30 us.
@@ -91,6 +95,23 @@ class _Run:
     with_tasks: bool
     queue: str
     fk_mode: str = "immediate"
+    # Data rows of the file committed per writer (job.part_cursors), as they were when this
+    # runner started (which rows to skip) and as they are now (what the next commit checks).
+    resumed_at: list[int] = field(default_factory=lambda: [0])
+    parts: list[int] = field(default_factory=lambda: [0])
+    on_progress: Callable | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class _Parsed:
+    """One chunk of the file, parsed and split between the writers."""
+
+    end: int  # data rows of the file up to the end of this chunk
+    consumed: int  # data rows read for it (0: the file is done)
+    staged: list[list[tuple]]  # per writer: rows for the staging table
+    errors: list[list[ImportRowError]]  # per writer: rejected rows
+    rows: list[int]  # per writer: rows of the file it applies (staged and rejected)
 
 
 def run(
@@ -116,16 +137,18 @@ def run(
         with open_file() as counting:
             total = pipeline.count_rows(counting)
         ImportJob.objects.filter(pk=job.pk).update(total=total)
-        state = _prepare(job, total, chunk_size or CHUNK_SIZE)
+        state = _prepare(job, total, chunk_size or CHUNK_SIZE, on_progress)
         with open_file() as source:
             # The same record reader as the per-row path (imports/records.py): bounded
             # memory, and a record that cannot be read is a rejected row, not a failed file.
             header, reader = pipeline._body(source)
-            _skip(reader, job.cursor)
-            with _ParsedAhead(state, reader, header) as parsed:
-                while _timed_chunk(state, parsed):
-                    if on_progress:
-                        on_progress(state.progress)
+            start = min(state.parts)
+            _skip(reader, start)
+            with _ParsedAhead(state, reader, header, start) as parsed:
+                if len(state.parts) > 1 and not connection.in_atomic_block:
+                    _write_in_threads(state, parsed)
+                else:
+                    _write_here(state, parsed)
     except ImportConflict:
         raise  # the job is another runner's now: leave it to that runner
     except ImportFileError as exc:
@@ -156,10 +179,19 @@ def _claim(job, resume):
     return bool(claimed)
 
 
-def _prepare(job, total, chunk_size):
-    with connection.cursor() as cur:
-        for statement in sql.SETUP + sql.RESET_DRY:
-            cur.execute(statement)
+def _writer_parts(job) -> list[int]:
+    """The job's per-writer cursors; a new job gets PORTAL_IMPORT_WRITERS of them, kept
+    for its resumes (a row must go to the writer that had it before)."""
+    if not job.part_cursors:
+        writers = max(1, int(getattr(settings, "PORTAL_IMPORT_WRITERS", 1)))
+        # A job started before there were writers (or a single one) has its cursor only.
+        job.part_cursors = [job.cursor] * (writers if not job.cursor else 1)
+        ImportJob.objects.filter(pk=job.pk).update(part_cursors=job.part_cursors)
+    return list(job.part_cursors)
+
+
+def _prepare(job, total, chunk_size, on_progress=None):
+    _set_up_connection()
     task = delivery_tasks.deliver_sync_group
     backend = task.get_backend()
     queue = QUEUE_BULK
@@ -175,6 +207,7 @@ def _prepare(job, total, chunk_size):
     label = job.file_name[:150]
     if not label and job.created_by is not None:
         label = job.created_by.get_username()[:150]
+    parts = _writer_parts(job)
     return _Run(
         job=job,
         progress=Progress(
@@ -193,7 +226,17 @@ def _prepare(job, total, chunk_size):
         with_tasks=isinstance(backend, DatabaseBackend) and not job.dry_run,
         queue=queue,
         fk_mode=fk_mode(),
+        resumed_at=parts,
+        parts=list(parts),
+        on_progress=on_progress,
     )
+
+
+def _set_up_connection():
+    """The temporary tables of this thread's connection (each writer has its own)."""
+    with connection.cursor() as cur:
+        for statement in sql.SETUP + sql.RESET_DRY:
+            cur.execute(statement)
 
 
 def _skip(reader, rows):
@@ -204,41 +247,61 @@ def _skip(reader, rows):
         pass
 
 
-def _parse(state, reader, header):
-    """Parse up to chunk_size rows: (rows consumed, staged tuples, row errors)."""
-    errors, staged, consumed, line = [], [], 0, 0
-    keywords, job, default_at = state.keywords, state.job, state.default_at
-    write = staged.append
+def writer_of(phone: str, writers: int) -> int:
+    """Which writer applies a number's rows: a stable hash (not Python's salted `hash`), so
+    that a resumed import in another process routes every row as the first one did."""
+    return zlib.crc32(phone.encode()) % writers if writers > 1 else 0
+
+
+def _parse(state, reader, header, start) -> _Parsed:
+    """Parse the next chunk_size rows per writer, split between the writers; rows a writer
+    committed before a resume are left out."""
+    writers = len(state.parts)
+    staged = [[] for _ in range(writers)]
+    errors = [[] for _ in range(writers)]
+    rows = [0] * writers
+    keywords, job, default_at, done = state.keywords, state.job, state.default_at, state.resumed_at
+    consumed, limit = 0, state.chunk_size * writers
     for record in reader:
+        position = start + consumed
         consumed += 1
         line = record.line
         values = dict(zip(header, record.fields, strict=False))
         if isinstance(record, records.BadRecord):
-            message = f"line {record.line} is {record.message}"
-            errors.append(pipeline._row_error(job, line, values, message))
+            error = f"line {record.line} is {record.message}"
         else:
             try:
                 row = pipeline.parse_row(values, line, keywords, fast_normalize)
                 if "\x00" in row.consent_text:
                     raise RowError("consent_text contains a NUL byte")
             except RowError as exc:
-                errors.append(pipeline._row_error(job, line, values, str(exc)))
+                error = str(exc)
             else:
-                keyword = row.keyword
-                write(
-                    (
-                        line,
-                        row.phone,
-                        keyword.pk,
-                        keyword.short_code_id,
-                        row.subscribe,
-                        row.occurred_at or default_at,
-                        row.consent_text,
+                writer = writer_of(row.phone, writers)
+                if position >= done[writer]:
+                    keyword = row.keyword
+                    staged[writer].append(
+                        (
+                            line,
+                            row.phone,
+                            keyword.pk,
+                            keyword.short_code_id,
+                            row.subscribe,
+                            row.occurred_at or default_at,
+                            row.consent_text,
+                        )
                     )
-                )
-        if consumed >= state.chunk_size:
+                    rows[writer] += 1
+                if consumed >= limit:
+                    break
+                continue
+        writer = position % writers
+        if position >= done[writer]:
+            errors[writer].append(pipeline._row_error(job, line, values, error))
+            rows[writer] += 1
+        if consumed >= limit:
             break
-    return consumed, staged, errors
+    return _Parsed(start + consumed, consumed, staged, errors, rows)
 
 
 class _ParsedAhead:
@@ -248,11 +311,14 @@ class _ParsedAhead:
     waiting, one being parsed): bounded, whatever the file's size. Parsing makes no query
     (the keywords are preloaded); an error in it is raised by `next` in the main thread."""
 
-    def __init__(self, state, reader, header):
+    def __init__(self, state, reader, header, start):
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._produce, args=(state, reader, header), name="import-parse", daemon=True
+            target=self._produce,
+            args=(state, reader, header, start),
+            name="import-parse",
+            daemon=True,
         )
 
     def __enter__(self):
@@ -270,81 +336,165 @@ class _ParsedAhead:
         self._thread.join()
         sys.setswitchinterval(self._interval)
 
-    def next(self):
+    def next(self) -> _Parsed:
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
         return item
 
-    def _produce(self, state, reader, header):
+    def _produce(self, state, reader, header, start):
         try:
             while not self._stop.is_set():
-                parsed = _parse(state, reader, header)
-                self._put(parsed)
-                if not parsed[0]:
+                parsed = _parse(state, reader, header, start)
+                _put(self._queue, parsed, self._stop)
+                if not parsed.consumed:
                     return
+                start = parsed.end
         except BaseException as exc:  # handed to the main thread, raised there
-            self._put(exc)
-
-    def _put(self, item):
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+            _put(self._queue, exc, self._stop)
 
 
-def _timed_chunk(state, parsed: _ParsedAhead) -> bool:
-    """One chunk, logged with where its time went (waiting for the parse, or the database)."""
+def _put(into: queue.Queue, item, stop: threading.Event) -> None:
+    """Put `item`, waiting for room unless `stop` is set."""
+    while not stop.is_set():
+        try:
+            into.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(source: queue.Queue, stop: threading.Event):
+    """The next item, or None once `stop` is set."""
+    while not stop.is_set():
+        try:
+            return source.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    return None
+
+
+def _write_here(state, parsed: _ParsedAhead) -> None:
+    """Every writer's share of each chunk in turn, on this thread's connection (one writer,
+    or an import run inside a transaction, which other connections could not see into)."""
+    while (chunk := _timed_next(state, parsed)).consumed:
+        for writer in range(len(state.parts)):
+            _timed_write(state, writer, chunk)
+
+
+def _write_in_threads(state, parsed: _ParsedAhead) -> None:
+    """One thread and connection per writer, each applying its share of every chunk in
+    file order. The numbers of two writers are disjoint (writer_of), so they take no lock
+    the other waits for, and each number's rows stay in file order. A failure in any of
+    them stops the others after their current chunk and is raised here."""
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    inboxes = [queue.Queue(maxsize=1) for _ in state.parts]
+
+    def write(writer):
+        try:
+            _set_up_connection()
+            while (chunk := _get(inboxes[writer], stop)) is not None and chunk.consumed:
+                _timed_write(state, writer, chunk)
+        except BaseException as exc:
+            failures.append(exc)
+            stop.set()
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=write, args=(n,), name=f"import-writer-{n}", daemon=True)
+        for n in range(len(state.parts))
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        while not stop.is_set():
+            chunk = _timed_next(state, parsed)
+            for inbox in inboxes:
+                _put(inbox, chunk, stop)
+            if not chunk.consumed:
+                break
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _timed_next(state, parsed: _ParsedAhead) -> _Parsed:
     started = time.perf_counter()
-    rows = parsed.next()
-    waited = time.perf_counter() - started
-    more = _chunk(state, rows)
-    if more:
+    chunk = parsed.next()
+    if chunk.consumed:
         logger.info(
-            "import %s: chunk of %d rows; %.2f s waiting for the parse, %.2f s writing",
+            "import %s: %d rows parsed; %.2f s waiting for the parse",
             state.job.pk,
-            rows[0],
-            waited,
-            time.perf_counter() - started - waited,
+            chunk.consumed,
+            time.perf_counter() - started,
         )
-    return more
+    return chunk
 
 
-def _chunk(state, parsed) -> bool:
-    """Stage, decide and write one parsed chunk in one transaction; False when the file is
-    done."""
+def _timed_write(state, writer, chunk: _Parsed) -> None:
+    started = time.perf_counter()
+    if _write(state, writer, chunk):
+        logger.info(
+            "import %s: writer %d: %d rows in %.2f s",
+            state.job.pk,
+            writer,
+            chunk.rows[writer],
+            time.perf_counter() - started,
+        )
+
+
+def _write(state, writer: int, chunk: _Parsed) -> bool:
+    """Stage, decide and write one writer's share of a chunk in one transaction, which also
+    advances the writer's cursor; False when the writer had committed all of it before."""
     job, now = state.job, timezone.now()
+    expected = state.parts[writer]
+    if chunk.end <= expected:
+        return False
+    staged, errors = chunk.staged[writer], chunk.errors[writer]
     with transaction.atomic(), connection.cursor() as cur:
-        locked = ImportJob.objects.select_for_update().filter(pk=job.pk)
-        if locked.values_list("cursor", flat=True).get() != job.cursor:
-            raise ImportConflict(f"import {job.pk} was taken over by another runner")
         for statement in sql.CLEAR:
             cur.execute(statement)
         if state.fk_mode != "deferred":
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        consumed, staged, errors = parsed
-        with cur.cursor.copy(sql.COPY_STAGE) as copy:
-            for row in staged:
-                copy.write_row(row)
-        del staged, parsed
-        if not consumed:
-            return False
-        counts = _decide_and_write(state, cur, now)
+        counts = {}
+        if staged:
+            with cur.cursor.copy(sql.COPY_STAGE) as copy:
+                for row in staged:
+                    copy.write_row(row)
+            counts = _decide_and_write(state, cur, now)
         ImportRowError.objects.bulk_create(errors)
-        _count(state.progress, counts, consumed, len(errors))
-        job.cursor += consumed
-        progress = state.progress
-        locked.update(
-            cursor=job.cursor,
-            heartbeat_at=now,
-            processed=progress.processed,
-            applied=progress.applied,
-            refused=progress.refused,
-            unchanged=progress.unchanged,
-            errors=progress.errors,
+        cur.execute(
+            sql.ADVANCE,
+            {
+                "job": job.pk,
+                "writer": writer,
+                "expected": expected,
+                "end": chunk.end,
+                "now": now,
+                "processed": chunk.rows[writer],
+                "applied": counts.get(Outcome.APPLIED, 0),
+                "refused": counts.get(Outcome.REFUSED, 0),
+                "unchanged": counts.get(Outcome.NO_CHANGE, 0) + counts.get(Outcome.STALE, 0),
+                "errors": len(errors),
+            },
         )
+        if cur.fetchone() is None:
+            # The cursor moved since this runner read it: another runner took the job
+            # over. Roll this chunk back; the rows are that runner's now.
+            raise ImportConflict(f"import {job.pk} was taken over by another runner")
+    with state.lock:
+        state.parts[writer] = chunk.end
+        job.cursor = min(state.parts)
+        _count(state.progress, counts, chunk.rows[writer], len(errors))
+        if state.on_progress:
+            state.on_progress(state.progress)
     return True
 
 
@@ -384,7 +534,7 @@ def _decide_and_write(state, cur, now):
             "run_after": get_date_max(),
         },
     )
-    first, last, counts, sync_ids = cur.fetchone()
+    applied, counts, sync_ids = cur.fetchone()
     if setwise:
         references.restore_row_checks(cur)
         references.check_written(cur)
@@ -394,25 +544,37 @@ def _decide_and_write(state, cur, now):
         transaction.on_commit(lambda: [traced_enqueue(queued, group) for group in groups])
     counts = json.loads(counts) if isinstance(counts, str) else counts
     if counts and counts.get(Outcome.APPLIED):
-        _announce(state.job, first, last)
+        _announce(state.job, applied, alone=len(state.parts) == 1)
     return counts or {}
 
 
-def _announce(job, first, last):
-    """subscription_changed once for the chunk, with its applied events (lazily read)."""
+def _announce(job, applied: list[int], alone: bool):
+    """subscription_changed once for the chunk, with its applied events (lazily read).
+
+    A lone writer's chunk is the import's applied events in the range of their ids. Beside
+    other writers of the same import, which write their events at the same time so that
+    the ids interleave, the events are named by their ids too."""
     events = SubscriptionEvent.objects.filter(
-        pk__range=(first, last),
+        pk__range=(applied[0], applied[-1]),
         source=Source.IMPORT,
         outcome=Outcome.APPLIED,
         detail__import_job=job.pk,
     ).order_by("pk")
+    if not alone:
+        # A set to probe, not an array to search row by row (= ANY of a bound array).
+        events = events.filter(
+            RawSQL(f"{_EVENT_ID} IN (SELECT unnest(%s::bigint[]))", (applied,), BooleanField())
+        )
     subscription_changed.send(
         sender=SubscriptionEvent, events=events, source=Source.IMPORT, outbox_written=True
     )
 
 
-def _count(progress, counts, consumed, errors):
-    progress.processed += consumed
+_EVENT_ID = f'"{SubscriptionEvent._meta.db_table}"."{SubscriptionEvent._meta.pk.column}"'
+
+
+def _count(progress, counts, rows, errors):
+    progress.processed += rows
     progress.applied += counts.get(Outcome.APPLIED, 0)
     progress.refused += counts.get(Outcome.REFUSED, 0)
     progress.unchanged += counts.get(Outcome.NO_CHANGE, 0) + counts.get(Outcome.STALE, 0)

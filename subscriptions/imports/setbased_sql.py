@@ -19,7 +19,14 @@ have written, so that later chunks decide as the real run would.
 
 from subscriptions.consent import rules
 from subscriptions.imports import references
-from subscriptions.models import Outcome, ProviderSync, Status, Subscription, SubscriptionEvent
+from subscriptions.models import (
+    ImportJob,
+    Outcome,
+    ProviderSync,
+    Status,
+    Subscription,
+    SubscriptionEvent,
+)
 
 
 def _literal(text: str) -> str:
@@ -43,7 +50,7 @@ SETUP = [
     """CREATE TEMP TABLE IF NOT EXISTS import_init (
         grp integer PRIMARY KEY, contact_id bigint NOT NULL, keyword_id bigint NOT NULL,
         cur text, cur_last timestamptz, stop_id bigint, stop_latest timestamptz,
-        blocks boolean NOT NULL
+        blocks boolean NOT NULL, sub_id bigint
     ) ON COMMIT DELETE ROWS""",
     "CREATE INDEX IF NOT EXISTS import_init_pair ON import_init (contact_id, keyword_id)",
     """CREATE TEMP TABLE IF NOT EXISTS import_reinit (LIKE import_init INCLUDING INDEXES)
@@ -62,6 +69,9 @@ SETUP = [
     "CREATE INDEX IF NOT EXISTS import_decided_pair ON import_decided (contact_id, keyword_id)",
     """CREATE TEMP TABLE IF NOT EXISTS import_ids (id bigint NOT NULL, phone text NOT NULL)
        ON COMMIT DELETE ROWS""",
+    """CREATE TEMP TABLE IF NOT EXISTS import_sub_ids (
+        contact_id bigint NOT NULL, keyword_id bigint NOT NULL, id bigint NOT NULL
+    ) ON COMMIT DELETE ROWS""",
     """CREATE TEMP TABLE IF NOT EXISTS import_dry_contacts (
         phone text PRIMARY KEY, id bigint NOT NULL)""",
     """CREATE TEMP TABLE IF NOT EXISTS import_dry_subs (
@@ -80,7 +90,7 @@ RESET_DRY = ["TRUNCATE import_dry_contacts, import_dry_subs, import_dry_lifted"]
 # spilling to temporary files (the server's default is 4 MB; this transaction only).
 CLEAR = [
     "TRUNCATE import_stage, import_seq, import_decided, import_ids, import_reseq, "
-    "import_init, import_reinit, import_lifted, import_keys",
+    "import_init, import_reinit, import_lifted, import_keys, import_sub_ids",
     "SET LOCAL jit = off",
     "SET LOCAL work_mem = '64MB'",
 ]
@@ -97,7 +107,7 @@ COPY_STAGE = (
 CONTACTS = [
     """WITH new AS (
         INSERT INTO subscriptions_contact (phone, locale, created_at)
-        SELECT DISTINCT phone, '', %(now)s FROM import_stage
+        SELECT phone, '', %(now)s FROM import_stage GROUP BY phone ORDER BY phone
         ON CONFLICT (phone) DO NOTHING RETURNING id, phone)
        INSERT INTO import_ids SELECT id, phone FROM new""",
     """WITH locked AS (SELECT c.id, c.phone FROM subscriptions_contact c
@@ -136,7 +146,7 @@ SEQUENCE = [
 _INIT = """
 INSERT INTO import_init
 SELECT g.grp, g.contact_id, g.keyword_id, {status}, {last}, st.id, st.latest_at,
-       sc.stop_blocks_imports
+       sc.stop_blocks_imports, sub.id
 FROM (SELECT grp, contact_id, keyword_id, short_code_id FROM import_seq WHERE rn = 1) g
 JOIN subscriptions_shortcode sc ON sc.id = g.short_code_id
 LEFT JOIN subscriptions_subscription sub
@@ -246,7 +256,7 @@ _REWALK = [
        SELECT r.grp, r.contact_id, r.keyword_id,
               CASE WHEN p.line IS NULL THEN i.cur ELSE p.status_after END,
               CASE WHEN p.line IS NULL THEN i.cur_last ELSE p.last_after END,
-              NULL, NULL, i.blocks
+              NULL, NULL, i.blocks, i.sub_id
        FROM import_reseq r JOIN import_init i
          ON i.contact_id = r.contact_id AND i.keyword_id = r.keyword_id
        LEFT JOIN LATERAL (SELECT d.line, d.status_after, d.last_after FROM import_decided d
@@ -296,7 +306,8 @@ WRITE_STATE = [
     ON CONFLICT (contact_id, keyword_id) DO UPDATE SET status = EXCLUDED.status,
         changed_at = EXCLUDED.changed_at, last_occurred_at = EXCLUDED.last_occurred_at,
         last_source = EXCLUDED.last_source, pending_since = NULL, opted_out_by_stop_id = NULL
-    RETURNING {references.returning(Subscription)})
+    RETURNING {references.returning(Subscription, "id", "contact_id", "keyword_id")}),
+    ids AS (INSERT INTO import_sub_ids SELECT contact_id, keyword_id, id FROM up)
     {references.collect("up", Subscription)}""",
     f"""WITH fin AS ({_FINAL})
     UPDATE subscriptions_subscription s SET last_occurred_at = fin.last_after
@@ -332,14 +343,15 @@ ev AS (
         actor_label, occurred_at, recorded_at, consent_text, ip_address, user_agent,
         external_id, raw_payload, detail)
     SELECT d.contact_id, d.short_code_id, d.keyword_id,
-           CASE WHEN d.status_after IS NOT NULL THEN s.id END,
+           CASE WHEN d.status_after IS NOT NULL THEN COALESCE(u.id, i.sub_id) END,
            CASE WHEN d.subscribe THEN 'opt_in' ELSE 'opt_out' END, d.old_status,
            d.new_status, d.outcome, d.reason, 'import', %(actor)s, %(label)s, d.occurred_at,
            %(now)s, d.consent_text, NULL, '', '', '',
            jsonb_build_object('import_job', %(job)s::bigint, 'file', %(file)s::text,
                               'line', d.line)
-    FROM import_decided d LEFT JOIN subscriptions_subscription s
-      ON s.contact_id = d.contact_id AND s.keyword_id = d.keyword_id
+    FROM import_decided d
+    JOIN import_init i ON i.contact_id = d.contact_id AND i.keyword_id = d.keyword_id
+    LEFT JOIN import_sub_ids u ON u.contact_id = d.contact_id AND u.keyword_id = d.keyword_id
     ORDER BY d.line
     RETURNING {
     references.returning(
@@ -384,7 +396,7 @@ tasks AS (
 )"""
 
 _SUMMARY = """
-SELECT (SELECT min(id) FROM ev), (SELECT max(id) FROM ev),
+SELECT (SELECT array_agg(id ORDER BY id) FROM ev WHERE outcome = 'applied'),
        (SELECT jsonb_object_agg(outcome, n) FROM
             (SELECT outcome, count(*) AS n FROM ev GROUP BY outcome) o),
        {sync_ids}"""
@@ -392,7 +404,8 @@ SELECT (SELECT min(id) FROM ev), (SELECT max(id) FROM ev),
 
 def write_history(with_tasks: bool) -> str:
     """The statement that writes a chunk's history, outbox and tasks; it answers with the
-    id range of the events, their count per outcome and (without tasks) the outbox ids."""
+    ids of the applied events, the count of events per outcome and (without tasks) the
+    outbox ids."""
     sync_ids = "NULL::bigint[]" if with_tasks else "(SELECT array_agg(id) FROM syncs)"
     return (
         "WITH "
@@ -400,3 +413,21 @@ def write_history(with_tasks: bool) -> str:
         + (_TASKS if with_tasks else "")
         + _SUMMARY.format(sync_ids=sync_ids)
     )
+
+
+# A writer's chunk is recorded with its rows: the writer's cursor moves from where this
+# runner last left it (else another runner took the job over: nothing is answered, and
+# the chunk rolls back), the job's cursor is the least of its writers', and the counts grow.
+ADVANCE = f"""
+UPDATE {ImportJob._meta.db_table} SET
+    part_cursors = jsonb_set(part_cursors, ARRAY[%(writer)s::text], to_jsonb(%(end)s::bigint)),
+    cursor = (SELECT min(CASE WHEN p.n = %(writer)s + 1 THEN %(end)s ELSE p.v::bigint END)
+              FROM jsonb_array_elements_text(part_cursors) WITH ORDINALITY AS p(v, n)),
+    heartbeat_at = %(now)s,
+    processed = processed + %(processed)s,
+    applied = applied + %(applied)s,
+    refused = refused + %(refused)s,
+    unchanged = unchanged + %(unchanged)s,
+    errors = errors + %(errors)s
+WHERE id = %(job)s AND (part_cursors ->> %(writer)s::int)::bigint = %(expected)s
+RETURNING cursor"""

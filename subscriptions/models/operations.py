@@ -112,8 +112,15 @@ class ImportJob(models.Model):
     cursor = models.PositiveBigIntegerField(
         default=0,
         editable=False,
-        help_text="Data rows of the file committed so far (set-based imports): a restarted "
-        "import skips these and goes on from the next chunk.",
+        help_text="Data rows of the file committed so far by every writer (set-based "
+        "imports): a restarted import skips these and goes on from the next chunk.",
+    )
+    part_cursors = models.JSONField(
+        default=list,
+        editable=False,
+        help_text="Per writer of a set-based import (numbers split by a hash of the phone): "
+        "data rows of the file whose rows of that writer are committed. Fixed when the "
+        "import starts, so a resumed import routes every row to the writer it had.",
     )
 
     class Meta:

@@ -145,20 +145,21 @@ def test_the_history_stays_append_only_while_row_checks_are_skipped(programs):
 
 
 def test_a_failure_while_parsing_ahead_fails_the_import_after_the_committed_chunks(
-    monkeypatch, programs
+    monkeypatch, programs, settings
 ):
     """The next chunk is parsed in a thread (setbased._ParsedAhead): what goes wrong there
     is raised in the import's own thread, and the chunks committed before stay (resumable)."""
     calls = []
     real_parse = setbased._parse
 
-    def parse(state, reader, header):
+    def parse(state, reader, header, start):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("the disk went away")
-        return real_parse(state, reader, header)
+        return real_parse(state, reader, header, start)
 
     monkeypatch.setattr(setbased, "_parse", parse)
+    settings.PORTAL_IMPORT_WRITERS = 1
     job = ImportJob.objects.create(file_name="members.csv")
     with pytest.raises(RuntimeError, match="the disk went away"):
         setbased.run(job, lambda: io.BytesIO(some_rows()), chunk_size=2)

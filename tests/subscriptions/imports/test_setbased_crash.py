@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.db.models import Count
 
+from subscriptions.imports import setbased
 from subscriptions.models import (
     Contact,
     ImportJob,
@@ -30,8 +31,9 @@ from tests.subscriptions.imports.helpers import csv_bytes
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[3]
-ROWS, CHUNK = 1200, 100
-LOCKED_LINE = 2 + 5 * CHUNK + 10  # a number in the sixth chunk
+ROWS, CHUNK, WRITERS = 1200, 100, 2
+FILE_CHUNK = CHUNK * WRITERS  # rows of the file read at once, shared among the writers
+HELD = 3 * FILE_CHUNK + 10  # the position of a number in the fourth chunk of the file
 
 
 def _command(*args):
@@ -42,6 +44,7 @@ def _command(*args):
         "SECRET_KEY": settings.SECRET_KEY,
         "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
         "PORTAL_IMPORT_LEASE_SECONDS": "0",
+        "PORTAL_IMPORT_WRITERS": str(WRITERS),
     }
     return [sys.executable, "manage.py", "import_subscriptions", *args], env
 
@@ -63,29 +66,44 @@ def test_a_killed_import_resumes_after_its_last_chunk_and_applies_each_row_once(
     lines[3] = "not-a-number,12345,JOIN,Active,,"
     path = tmp_path / "list.csv"
     path.write_bytes(csv_bytes(*lines))
-    # Another writer holds the contact of a number in the sixth chunk: the import commits
-    # five chunks and then waits in the sixth, where it is killed.
-    held = phones[LOCKED_LINE - 2]
+    # Another connection holds the contact of a number in the fourth chunk: its writer
+    # commits three chunks and then waits in the fourth, where the process is killed. The
+    # other writer goes on until the chunks handed to the waiting one fill its inbox.
+    held = phones[HELD]
+    waiting = setbased.writer_of(held, WRITERS)
     Contact.objects.create(phone=held)
     blocker = psycopg.connect(database_url())
     blocker.execute("SELECT id FROM subscriptions_contact WHERE phone = %s FOR UPDATE", [held])
+    committed = [5 * FILE_CHUNK] * WRITERS
+    committed[waiting] = 3 * FILE_CHUNK
 
     command, env = _command(str(path), "--chunk-size", str(CHUNK))
     worker = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        _wait_for(lambda: ImportJob.objects.filter(cursor=5 * CHUNK).exists())
-        time.sleep(0.5)  # in the sixth chunk's transaction, waiting for the lock
+        _wait_for(lambda: ImportJob.objects.filter(part_cursors=committed).exists())
+        time.sleep(0.5)  # in the fourth chunk's transaction, waiting for the lock
         job = ImportJob.objects.get()
-        assert (job.status, job.cursor) == (ImportStatus.RUNNING, 5 * CHUNK)
+        assert (job.status, job.cursor, job.part_cursors) == (
+            ImportStatus.RUNNING,
+            3 * FILE_CHUNK,
+            committed,
+        )
     finally:
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
         blocker.rollback()
         blocker.close()
     assert worker.returncode == -signal.SIGKILL
-    assert SubscriptionEvent.objects.filter(detail__import_job=job.pk).count() == 5 * CHUNK - 1
+    applied_before = {
+        n + 2  # the file line of data row n
+        for n, phone in enumerate(phones)
+        if n != 3 and n < committed[setbased.writer_of(phone, WRITERS)]
+    }
+    events = SubscriptionEvent.objects.filter(detail__import_job=job.pk)
+    assert set(events.values_list("detail__line", flat=True)) == applied_before
+    assert events.count() == len(applied_before)
 
     command, env = _command(str(path), "--resume", str(job.pk), "--chunk-size", str(CHUNK))
     done = subprocess.run(
