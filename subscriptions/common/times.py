@@ -40,31 +40,35 @@ def parse(text, *, assume_utc=True, now=None) -> datetime:
         raise BadTime("A time is required.")
     if len(text) > MAX_TEXT:
         raise BadTime("That is too long to be an ISO 8601 time.")
-    shown = repr(text)
     try:
         value = parse_datetime(text.replace("z", "Z"))
     except (ValueError, OverflowError) as exc:
-        raise BadTime(f"{shown} is not a valid ISO 8601 time ({exc}).") from None
+        raise BadTime(f"{text!r} is not a valid ISO 8601 time ({exc}).") from None
     if value is None:
-        raise BadTime(f"{shown} is not an ISO 8601 date and time.")
-    if timezone.is_naive(value):
+        raise BadTime(f"{text!r} is not an ISO 8601 date and time.")
+    if value.tzinfo is None:
         if not assume_utc:
-            raise BadTime(f"{shown} has no UTC offset.")
+            raise BadTime(f"{text!r} has no UTC offset.")
         value = value.replace(tzinfo=UTC)
-    return check(value, now=now, shown=shown)
+    return check(value, now=now, shown=text)
 
 
 def check(value: datetime, *, now=None, shown=None) -> datetime:
-    """`value` (aware) converted to UTC, if it lies between EARLIEST and now + CLOCK_SKEW."""
-    shown = shown or value.isoformat()
+    """`value` (aware) converted to UTC, if it lies between EARLIEST and now + CLOCK_SKEW.
+    `shown` is the text the value was read from, for the messages (repr'd there only:
+    imports check a million of these)."""
+
+    def named():
+        return repr(shown) if shown is not None else value.isoformat()
+
     if timezone.is_naive(value):
-        raise BadTime(f"{shown} has no UTC offset.")
+        raise BadTime(f"{named()} has no UTC offset.")
     try:
         utc = value.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise BadTime(f"{shown} is outside the range of times the portal accepts.") from None
+        raise BadTime(f"{named()} is outside the range of times the portal accepts.") from None
     if utc < EARLIEST:
-        raise BadTime(f"{shown} is before {EARLIEST.date().isoformat()}.")
+        raise BadTime(f"{named()} is before {EARLIEST.date().isoformat()}.")
     if utc > (now or timezone.now()) + CLOCK_SKEW:
-        raise BadTime(f"{shown} is in the future.")
+        raise BadTime(f"{named()} is in the future.")
     return utc

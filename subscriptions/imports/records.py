@@ -58,18 +58,35 @@ def _parse(raw: bytes, line: int):
         return BadRecord(line, f"not UTF-8 text (byte {exc.start + 1})", [])
     if "\x00" in text:
         return BadRecord(line, "contains a NUL byte", _fields_or_empty(text.replace("\x00", "")))
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
-    except csv.Error as exc:
-        return BadRecord(line, f"not a CSV row ({exc})", [])
-    fields = rows[0] if rows else []
-    if len(rows) > 1:
-        return BadRecord(line, "not a CSV row (text after a closing quote)", fields)
-    if any(len(value) > MAX_FIELD_SIZE for value in fields):
+    plain = _plain(text)
+    if plain is not None:
+        fields = plain.split(",")
+    else:
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        except csv.Error as exc:
+            return BadRecord(line, f"not a CSV row ({exc})", [])
+        fields = rows[0] if rows else []
+        if len(rows) > 1:
+            return BadRecord(line, "not a CSV row (text after a closing quote)", fields)
+    if fields and max(map(len, fields)) > MAX_FIELD_SIZE:
         return BadRecord(
             line, f"a field is longer than {MAX_FIELD_SIZE} characters", _short(fields)
         )
     return Record(line, fields)
+
+
+def _plain(text: str) -> str | None:
+    """The record without its line ending when nothing in it needs the csv module (no
+    quote, no line break inside): its fields are then the text between the commas, as
+    csv.reader reads them, at a fraction of the cost. None otherwise."""
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    if '"' in text or "\r" in text or "\n" in text:
+        return None
+    return text
 
 
 def _short(fields):

@@ -69,6 +69,11 @@ SETUP = [
     "CREATE INDEX IF NOT EXISTS import_decided_pair ON import_decided (contact_id, keyword_id)",
     """CREATE TEMP TABLE IF NOT EXISTS import_ids (id bigint NOT NULL, phone text NOT NULL)
        ON COMMIT DELETE ROWS""",
+    """CREATE TEMP TABLE IF NOT EXISTS import_final (
+        contact_id bigint NOT NULL, keyword_id bigint NOT NULL, short_code_id bigint NOT NULL,
+        status_after text, last_after timestamptz, applied boolean NOT NULL,
+        confirmed boolean NOT NULL
+    ) ON COMMIT DELETE ROWS""",
     """CREATE TEMP TABLE IF NOT EXISTS import_sub_ids (
         contact_id bigint NOT NULL, keyword_id bigint NOT NULL, id bigint NOT NULL
     ) ON COMMIT DELETE ROWS""",
@@ -90,7 +95,8 @@ RESET_DRY = ["TRUNCATE import_dry_contacts, import_dry_subs, import_dry_lifted"]
 # spilling to temporary files (the server's default is 4 MB; this transaction only).
 CLEAR = [
     "TRUNCATE import_stage, import_seq, import_decided, import_ids, import_reseq, "
-    "import_init, import_reinit, import_lifted, import_keys, import_sub_ids",
+    "import_init, import_reinit, import_lifted, import_keys, import_sub_ids, "
+    "import_final",
     "SET LOCAL jit = off",
     "SET LOCAL work_mem = '64MB'",
 ]
@@ -295,32 +301,35 @@ SELECT DISTINCT ON (contact_id, keyword_id) contact_id, keyword_id, short_code_i
 FROM import_decided ORDER BY contact_id, keyword_id, line DESC
 """
 
+# Computed once per chunk, read by the statements after it.
+FINAL = f"INSERT INTO import_final {_FINAL}"
+
 WRITE_STATE = [
-    f"""WITH fin AS ({_FINAL}), up AS (
+    FINAL,
+    f"""WITH up AS (
     INSERT INTO subscriptions_subscription AS s (contact_id, keyword_id, short_code_id,
         status, created_at, changed_at, last_occurred_at, last_source, pending_since,
         opted_out_by_stop_id)
     SELECT contact_id, keyword_id, short_code_id, status_after, %(now)s, %(now)s,
            last_after, 'import', NULL, NULL
-    FROM fin WHERE applied ORDER BY contact_id, keyword_id
+    FROM import_final fin WHERE applied ORDER BY contact_id, keyword_id
     ON CONFLICT (contact_id, keyword_id) DO UPDATE SET status = EXCLUDED.status,
         changed_at = EXCLUDED.changed_at, last_occurred_at = EXCLUDED.last_occurred_at,
         last_source = EXCLUDED.last_source, pending_since = NULL, opted_out_by_stop_id = NULL
     RETURNING {references.returning(Subscription, "id", "contact_id", "keyword_id")}),
     ids AS (INSERT INTO import_sub_ids SELECT contact_id, keyword_id, id FROM up)
     {references.collect("up", Subscription)}""",
-    f"""WITH fin AS ({_FINAL})
-    UPDATE subscriptions_subscription s SET last_occurred_at = fin.last_after
-    FROM fin WHERE NOT fin.applied AND fin.confirmed AND s.contact_id = fin.contact_id
+    """UPDATE subscriptions_subscription s SET last_occurred_at = fin.last_after
+    FROM import_final fin WHERE NOT fin.applied AND fin.confirmed AND s.contact_id = fin.contact_id
       AND s.keyword_id = fin.keyword_id AND fin.last_after > s.last_occurred_at""",
     """UPDATE subscriptions_shortcodestop SET cleared_at = %(now)s
     WHERE id IN (SELECT stop_id FROM import_decided WHERE clears)""",
 ]
 
 DRY_STATE = [
-    f"""WITH fin AS ({_FINAL})
-    INSERT INTO import_dry_subs (contact_id, keyword_id, status, last)
-    SELECT contact_id, keyword_id, status_after, last_after FROM fin
+    FINAL,
+    """INSERT INTO import_dry_subs (contact_id, keyword_id, status, last)
+    SELECT contact_id, keyword_id, status_after, last_after FROM import_final
     WHERE applied OR confirmed
     ON CONFLICT (contact_id, keyword_id) DO UPDATE SET status = EXCLUDED.status,
         last = EXCLUDED.last""",

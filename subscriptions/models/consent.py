@@ -12,12 +12,23 @@ from subscriptions.models.choices import Action, Outcome, Source, Status
 
 
 class Contact(models.Model):
-    phone = models.CharField(max_length=20, unique=True, help_text="E.164")
+    phone = models.CharField(max_length=20, help_text="E.164")
     locale = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["phone"]
+        # A constraint, not unique=True on the field: on PostgreSQL Django gives a unique
+        # CharField a second, varchar_pattern_ops index for LIKE 'prefix%' lookups, which
+        # nothing here makes (the admin's search is a contains), and every new number would
+        # write it (an import adds hundreds of thousands).
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"],
+                name="contact_phone_unique",
+                violation_error_message="A contact with this phone number already exists.",
+            )
+        ]
 
     def __str__(self):
         return self.phone
