@@ -42,3 +42,11 @@ def test_a_plain_line_is_split_on_commas_without_the_csv_module():
     assert records._plain('+12025550101,"12345"\n') is None
     assert records._plain("a\rb\n") is None
     assert records._parse(b"a,,b\n", 2) == records.Record(2, ["a", "", "b"])
+
+
+@given(st.lists(st.tuples(LINE, ENDING), max_size=12), st.booleans())
+def test_counting_finds_as_many_records_as_reading(lines, long_line):
+    data = b"".join(body + ending for body, ending in lines)
+    if long_line:  # one physical line over the record limit, in the middle
+        data = data[: len(data) // 2] + b"x" * (records.MAX_RECORD_BYTES + 5) + b"\n" + data
+    assert records.count(io.BytesIO(data)) == len(list(records.records(io.BytesIO(data))))
