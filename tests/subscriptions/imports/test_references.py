@@ -6,7 +6,7 @@ import io
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from subscriptions.imports import references, setbased
+from subscriptions.imports import chunks, references, setbased
 from subscriptions.imports import setbased_sql as sql
 from subscriptions.models import ImportJob, ImportStatus, Status, Subscription, SubscriptionEvent
 from tests.factories import KeywordFactory, ShortCodeFactory
@@ -147,10 +147,10 @@ def test_the_history_stays_append_only_while_row_checks_are_skipped(programs):
 def test_a_failure_while_parsing_ahead_fails_the_import_after_the_committed_chunks(
     monkeypatch, programs, settings
 ):
-    """The next chunk is parsed in a thread (setbased._ParsedAhead): what goes wrong there
+    """The next chunk is parsed in a thread (imports/chunks.py ParsedAhead): what goes wrong there
     is raised in the import's own thread, and the chunks committed before stay (resumable)."""
     calls = []
-    real_parse = setbased._parse
+    real_parse = chunks.parse_chunk
 
     def parse(state, reader, header, start):
         calls.append(1)
@@ -158,7 +158,7 @@ def test_a_failure_while_parsing_ahead_fails_the_import_after_the_committed_chun
             raise RuntimeError("the disk went away")
         return real_parse(state, reader, header, start)
 
-    monkeypatch.setattr(setbased, "_parse", parse)
+    monkeypatch.setattr(chunks, "parse_chunk", parse)
     settings.PORTAL_IMPORT_WRITERS = 1
     job = ImportJob.objects.create(file_name="members.csv")
     with pytest.raises(RuntimeError, match="the disk went away"):

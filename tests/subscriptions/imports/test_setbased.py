@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from subscriptions.common.phones import InvalidPhone, normalize
-from subscriptions.imports.setbased import fast_normalize
+from subscriptions.imports.chunks import fast_normalize
 
 
 def _slow(text):

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.db.models import Count
 
-from subscriptions.imports import setbased
+from subscriptions.imports import chunks
 from subscriptions.models import (
     Contact,
     ImportJob,
@@ -70,11 +70,14 @@ def test_a_killed_import_resumes_after_its_last_chunk_and_applies_each_row_once(
     # commits three chunks and then waits in the fourth, where the process is killed. The
     # other writer goes on until the chunks handed to the waiting one fill its inbox.
     held = phones[HELD]
-    waiting = setbased.writer_of(held, WRITERS)
+    waiting = chunks.writer_of(held, WRITERS)
     Contact.objects.create(phone=held)
     blocker = psycopg.connect(database_url())
     blocker.execute("SELECT id FROM subscriptions_contact WHERE phone = %s FOR UPDATE", [held])
-    committed = [5 * FILE_CHUNK] * WRITERS
+    # The import hands each chunk to the writers' inboxes (one chunk each) in writer order.
+    # The waiting writer holds the fourth chunk and has the fifth in its inbox; the import
+    # stops at handing it the sixth. A writer before it in that order got the sixth too.
+    committed = [(6 if writer < waiting else 5) * FILE_CHUNK for writer in range(WRITERS)]
     committed[waiting] = 3 * FILE_CHUNK
 
     command, env = _command(str(path), "--chunk-size", str(CHUNK))
@@ -99,7 +102,7 @@ def test_a_killed_import_resumes_after_its_last_chunk_and_applies_each_row_once(
     applied_before = {
         n + 2  # the file line of data row n
         for n, phone in enumerate(phones)
-        if n != 3 and n < committed[setbased.writer_of(phone, WRITERS)]
+        if n != 3 and n < committed[chunks.writer_of(phone, WRITERS)]
     }
     events = SubscriptionEvent.objects.filter(detail__import_job=job.pk)
     assert set(events.values_list("detail__line", flat=True)) == applied_before

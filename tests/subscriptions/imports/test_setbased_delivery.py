@@ -29,7 +29,7 @@ def test_an_imports_deliveries_are_grouped_tasks_on_the_bulk_queue(
 ):
     settings.TASKS = DATABASE_QUEUE
     monkeypatch.setattr(plan, "GROUP_SIZE", 4)  # 10 rows: tasks of 4, 4 and 2
-    monkeypatch.setattr("subscriptions.imports.setbased.GROUP_SIZE", 4)
+    monkeypatch.setattr("subscriptions.imports.writers.GROUP_SIZE", 4)
     code, _programs = programs(skycore_account, "DEALS")
     rows = [
         f"+1202555{n:04d},{code.code},DEALS,Active,2025-01-01T00:00:00Z,Text" for n in range(10)

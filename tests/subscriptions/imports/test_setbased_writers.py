@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import override_settings
 
 from subscriptions.consent.signals import subscription_changed
-from subscriptions.imports import setbased
+from subscriptions.imports import chunks, setbased, writers
 from subscriptions.models import (
     ImportJob,
     ImportStatus,
@@ -118,7 +118,7 @@ def test_writers_on_their_own_connections_end_where_one_writer_does(programs):
 @pytest.mark.django_db
 def test_a_writer_whose_cursor_another_runner_moved_rolls_its_chunk_back(programs):
     job = ImportJob.objects.create(file_name="members.csv")
-    real_write = setbased._write
+    real_write = writers.write_chunk
 
     def write(state, writer, chunk):
         if writer == 1:
@@ -131,12 +131,12 @@ def test_a_writer_whose_cursor_another_runner_moved_rolls_its_chunk_back(program
                 )
         return real_write(state, writer, chunk)
 
-    setbased._write = write
+    writers.write_chunk = write
     try:
         with override_settings(PORTAL_IMPORT_WRITERS=2), pytest.raises(setbased.ImportConflict):
             setbased.run(job, lambda: io.BytesIO(_rows()), chunk_size=25)
     finally:
-        setbased._write = real_write
+        writers.write_chunk = real_write
     job.refresh_from_db()
     lines = set(
         SubscriptionEvent.objects.filter(detail__import_job=job.pk).values_list(
@@ -144,7 +144,7 @@ def test_a_writer_whose_cursor_another_runner_moved_rolls_its_chunk_back(program
         )
     )
     # Writer 0's first chunk stands; nothing of writer 1's.
-    assert lines and all(setbased.writer_of(_phone_of(line), 2) == 0 for line in lines)
+    assert lines and all(chunks.writer_of(_phone_of(line), 2) == 0 for line in lines)
     assert job.part_cursors == [50, 50] and job.status == ImportStatus.RUNNING
     assert job.processed == len(lines)  # the bad row (position 5) is writer 1's
 
@@ -167,6 +167,6 @@ def test_a_resumed_import_keeps_the_writers_it_started_with(programs, settings):
 
 def test_a_number_goes_to_the_same_writer_in_every_process():
     # crc32, not Python's hash of a str (salted per process): fixed values.
-    assert [setbased.writer_of(phone, 3) for phone in PHONES[:6]] == [0, 0, 0, 1, 0, 1]
-    assert setbased.writer_of("+12025550000", 1) == 0
-    assert {setbased.writer_of(phone, 2) for phone in PHONES} == {0, 1}
+    assert [chunks.writer_of(phone, 3) for phone in PHONES[:6]] == [0, 0, 0, 1, 0, 1]
+    assert chunks.writer_of("+12025550000", 1) == 0
+    assert {chunks.writer_of(phone, 2) for phone in PHONES} == {0, 1}
