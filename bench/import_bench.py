@@ -5,11 +5,16 @@
 
 Prints rows per second, the import process's peak memory (max RSS) and the ratio of the
 import's time to a PostgreSQL COPY of the same file into a bare table, measured in the same
-run on the same database (on PostgreSQL the set-based path, imports/setbased.py). Uses the
-database $BENCH_DB (default portal_bench_admin; dropped and recreated per size).
+run on the same database (on PostgreSQL the set-based path, imports/setbased.py). The COPY
+is run three times and the median taken: on these machines one COPY of the same file
+took 0.67 s to 1.40 s, which moved the ratio more than any change to the import. Also
+prints the CPU the import used: its own process's and the whole machine's (the database
+server's included, from /proc/stat), which vary less between runs than the wall time.
+Uses the database $BENCH_DB (default portal_bench_admin; dropped and recreated per size).
 """
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,7 +55,16 @@ for code in ("12345", "67890"):
 """
 
 
+COPY_RUNS = 3
+
+
 def copy_baseline(path):
+    """(median seconds of COPY_RUNS COPYs of the file, every run's seconds, rows copied)."""
+    runs = [_copy_once(path) for _ in range(COPY_RUNS)]
+    return statistics.median(s for s, _ in runs), [s for s, _ in runs], runs[0][1]
+
+
+def _copy_once(path):
     with psycopg.connect(database_url(DB), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_copy")
         conn.execute(
@@ -71,8 +85,21 @@ def copy_baseline(path):
     return elapsed, count
 
 
+def machine_busy_seconds():
+    """CPU seconds every core of this machine has spent busy since boot (Linux), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(n) for n in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_import(path, dry_run=False):
-    """The import in its own process: (seconds, that process's peak RSS in MB)."""
+    """The import in its own process: (seconds, peak RSS in MB, its CPU seconds, the
+    machine's busy CPU seconds meanwhile or None)."""
+    busy_before = machine_busy_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(
         [PYTHON, str(ROOT / "manage.py"), "import_subscriptions", path]
@@ -83,9 +110,11 @@ def run_import(path, dry_run=False):
     )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
+    busy_after = machine_busy_seconds()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"import_subscriptions failed ({status})")
-    return seconds, usage.ru_maxrss / 1024
+    busy = busy_after - busy_before if busy_before is not None else None
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, busy
 
 
 def bench(rows, dry_run):
@@ -95,8 +124,8 @@ def bench(rows, dry_run):
         path = os.path.join(tmp, "bench.csv")
         write_csv(path, rows)
         size_mb = os.path.getsize(path) / 1e6
-        copy_seconds, copied = copy_baseline(path)
-        import_seconds, peak_mb = run_import(path)
+        copy_seconds, copy_runs, copied = copy_baseline(path)
+        import_seconds, peak_mb, own_cpu, machine_cpu = run_import(path)
         dry = run_import(path, dry_run=True) if dry_run else None
     with psycopg.connect(database_url(DB)) as conn:
         events = conn.execute("SELECT count(*) FROM subscriptions_subscriptionevent").fetchone()[0]
@@ -108,7 +137,8 @@ def bench(rows, dry_run):
     print(f"file: {rows:,} rows, {size_mb:.1f} MB")
     print(
         f"  COPY into a bare table: {copied:,} rows in {copy_seconds:.2f} s "
-        f"({copied / copy_seconds:,.0f} rows/s)"
+        f"({copied / copy_seconds:,.0f} rows/s; median of "
+        f"{', '.join(f'{s:.2f}' for s in copy_runs)} s)"
     )
     print(
         f"  import_subscriptions: {rows:,} rows in {import_seconds:.1f} s "
@@ -116,6 +146,10 @@ def bench(rows, dry_run):
         f"{subs:,} subscriptions, {syncs:,} outbox rows, {queued:,} delivery tasks queued"
     )
     print(f"  peak memory of the import process (max RSS): {peak_mb:.0f} MB")
+    cpu = f"  CPU of the import: its process {own_cpu:.1f} s"
+    if machine_cpu is not None:
+        cpu += f", the machine (database included) {machine_cpu:.1f} s of {os.cpu_count()} cores"
+    print(cpu)
     print(f"  ratio import time / COPY time: {import_seconds / copy_seconds:.1f}x")
     if dry:
         print(

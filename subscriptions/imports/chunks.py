@@ -5,7 +5,8 @@ current one. A chunk holds CHUNK_SIZE rows per writer (imports/writers.py); `wri
 decides which writer applies a number's rows, the same in every process, so that a
 resumed import routes each row as its first runner did. Rows are parsed by the per-row
 path's `pipeline.parse_row` (the same rules and messages), with an E.164 fast path for
-the well-formed numbers files are mostly made of.
+the well-formed numbers files are mostly made of and each distinct time of a chunk parsed
+once.
 """
 
 import queue
@@ -20,11 +21,34 @@ from subscriptions.imports import pipeline, records
 from subscriptions.imports.pipeline import RowError
 from subscriptions.models import ImportRowError
 
-CHUNK_SIZE = 25_000  # rows per writer and transaction
 SWITCH_INTERVAL = 0.0005  # seconds; see ParsedAhead
 # "+1" and ten digits, the first not 0 or 1: `normalize` answers with the text itself
 # (tests/subscriptions/imports/test_setbased.py checks it), without phonenumbers' 30 us.
 _NANP_E164 = re.compile(r"\+1[2-9]\d{9}")
+
+
+TIMES_REMEMBERED = 10_000  # distinct occurred_at texts per chunk; the rest are parsed each time
+
+
+class ChunkTimes:
+    """`pipeline._parse_occurred_at`, remembering the times it accepted in this chunk.
+
+    Exports repeat a handful of times (a list's sign-up date, an export's run time), and
+    parsing and range-checking one costs more than the rest of the row. Only accepted
+    times are remembered, and an accepted time stays acceptable: its floor is fixed and
+    its ceiling (now plus the clock skew) only moves later. A refused one is parsed again
+    each time, so its message is the per-row path's."""
+
+    def __init__(self):
+        self._accepted = {}
+
+    def __call__(self, text):
+        value = self._accepted.get(text)
+        if value is None:
+            value = pipeline._parse_occurred_at(text)
+            if value is not None and len(self._accepted) < TIMES_REMEMBERED:
+                self._accepted[text] = value
+        return value
 
 
 def fast_normalize(raw) -> str:
@@ -68,6 +92,7 @@ def parse_chunk(state, reader, header, start) -> Chunk:
     rows = [0] * writers
     keywords, job, default_at, done = state.keywords, state.job, state.default_at, state.resumed_at
     consumed, limit = 0, state.chunk_size * writers
+    times = ChunkTimes()
     for record in reader:
         position = start + consumed
         consumed += 1
@@ -77,7 +102,7 @@ def parse_chunk(state, reader, header, start) -> Chunk:
             error = f"line {record.line} is {record.message}"
         else:
             try:
-                row = pipeline.parse_row(values, line, keywords, fast_normalize)
+                row = pipeline.parse_row(values, line, keywords, fast_normalize, times)
                 if "\x00" in row.consent_text:
                     raise RowError("consent_text contains a NUL byte")
             except RowError as exc:

@@ -149,10 +149,15 @@ def _parse_occurred_at(text):
 
 
 def parse_row(
-    values: dict, line: int, keywords: _Keywords, normalize_phone: Callable = normalize
+    values: dict,
+    line: int,
+    keywords: _Keywords,
+    normalize_phone: Callable = normalize,
+    parse_time: Callable = _parse_occurred_at,
 ) -> batch.BatchRow:
     """One CSV row as a BatchRow, or RowError saying what is wrong with it. A caller may
-    pass a faster phone normaliser that gives the same answers (imports/setbased.py)."""
+    pass a faster phone normaliser and time parser that give the same answers
+    (imports/chunks.py)."""
     status = values.get("status", "").strip().lower()
     if status not in STATUS_WORDS:
         raise RowError(
@@ -170,7 +175,7 @@ def parse_row(
         phone=phone,
         keyword=keywords.get(code, word),
         subscribe=STATUS_WORDS[status],
-        occurred_at=_parse_occurred_at(values.get("occurred_at", "").strip()),
+        occurred_at=parse_time(values.get("occurred_at", "").strip()),
         consent_text=values.get("consent_text", "").strip(),
         line=line,
     )
