@@ -166,8 +166,7 @@ def write_chunk(state, writer: int, chunk: Chunk) -> bool:
         counts = {}
         if staged:
             with cur.cursor.copy(sql.COPY_STAGE) as copy:
-                for row in staged:
-                    copy.write_row(row)
+                copy.write("".join(staged))  # lines in COPY's text format (chunks.py)
             counts = _decide_and_write(state, cur, now)
         ImportRowError.objects.bulk_create(errors)
         cur.execute(

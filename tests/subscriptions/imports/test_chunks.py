@@ -1,9 +1,13 @@
-"""imports/chunks.py: a chunk's times are parsed once each, with the per-row path's answers."""
+"""imports/chunks.py: a chunk's times are parsed once each, with the per-row path's answers;
+the staging rows are COPY text that PostgreSQL reads back as the values."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from subscriptions.imports import chunks, pipeline
 from subscriptions.imports.pipeline import RowError
@@ -66,3 +70,17 @@ def test_it_remembers_a_bounded_number_of_times(parses, monkeypatch):
         times(text)
     # The first two were remembered; the third is parsed each time it comes.
     assert parses == [*texts, texts[2]]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@given(st.text(alphabet=st.characters(blacklist_characters="\x00", codec="utf-8")))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_copy_text_reads_back_as_the_text(text):
+    with connection.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS copy_text_check (a text, b text)")
+        cur.execute("TRUNCATE copy_text_check")
+        with cur.cursor.copy("COPY copy_text_check (a, b) FROM STDIN") as copy:
+            copy.write(f"{chunks.copy_text(text)}\tafter\n")
+        cur.execute("SELECT a, b FROM copy_text_check")
+        assert cur.fetchall() == [(text, "after")]

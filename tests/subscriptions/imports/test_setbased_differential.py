@@ -96,7 +96,11 @@ def file_row(draw):
     status = draw(st.sampled_from(["Active", "Subscribe", "Unsubscribe", "unsubscribe"]))
     day = draw(st.sampled_from([None, *DAYS, DAYS[2] + timedelta(minutes=1)]))
     when = day.isoformat().replace("+00:00", "Z") if day else ""
-    text = draw(st.sampled_from(["", "Text JOIN to join", 'quoted "consent", with comma']))
+    text = draw(
+        st.sampled_from(
+            ["", "Text JOIN to join", 'quoted "consent", with comma', "tab\there, C:\\path\nnext"]
+        )
+    )
     quoted = '"' + text.replace('"', '""') + '"' if text else ""
     return f'"{spelling}",{code},{word.lower() if day else word},{status},{when},{quoted}'
 
