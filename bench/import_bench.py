@@ -92,17 +92,16 @@ def machine_busy_seconds():
             fields = [int(n) for n in stat.readline().split()[1:]]
     except OSError:
         return None
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]  # steal is not ours
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def run_import(path, dry_run=False):
-    """The import in its own process: (seconds, peak RSS in MB, its CPU seconds, the
-    machine's busy CPU seconds meanwhile or None)."""
+def import_env():
+    """The import process's environment, its bytecode compiled once beforehand."""
     env = {**bench_env(DB), "TASKS_BACKEND": "django_tasks_db.DatabaseBackend"}
     # Compiled bytecode, as a deployed worker has: where PYTHONDONTWRITEBYTECODE is set (it
     # is on these machines) every start compiled Django and the portal again, about 1 s of
-    # the import's time. The warm-up writes the bytecode outside the timed run.
+    # the import's time. The warm-up writes the bytecode outside the timed runs.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run(
         [PYTHON, str(ROOT / "manage.py"), "import_subscriptions", "--help"],
@@ -111,6 +110,12 @@ def run_import(path, dry_run=False):
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    return env
+
+
+def run_import(path, env, dry_run=False):
+    """The import in its own process: (seconds, peak RSS in MB, its CPU seconds, the
+    machine's busy CPU seconds meanwhile or None)."""
     busy_before = machine_busy_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -137,8 +142,9 @@ def bench(rows, dry_run):
         write_csv(path, rows)
         size_mb = os.path.getsize(path) / 1e6
         copy_seconds, copy_runs, copied = copy_baseline(path)
-        import_seconds, peak_mb, own_cpu, machine_cpu = run_import(path)
-        dry = run_import(path, dry_run=True) if dry_run else None
+        env = import_env()
+        import_seconds, peak_mb, own_cpu, machine_cpu = run_import(path, env)
+        dry = run_import(path, env, dry_run=True) if dry_run else None
     with psycopg.connect(database_url(DB)) as conn:
         events = conn.execute("SELECT count(*) FROM subscriptions_subscriptionevent").fetchone()[0]
         subs = conn.execute("SELECT count(*) FROM subscriptions_subscription").fetchone()[0]
